@@ -1,0 +1,531 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/hotline-cc/hotline/acd"
+	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/recorder"
+	hsip "github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/store"
+)
+
+// Stage is where a call is in its life.
+type Stage uint8
+
+const (
+	StageUnknown Stage = iota
+	StageIVR
+	StageQueued // waiting, possibly while an agent's phone rings
+	StageTalking
+	StageEnded
+)
+
+func (s Stage) String() string {
+	switch s {
+	case StageIVR:
+		return "ivr"
+	case StageQueued:
+		return "queued"
+	case StageTalking:
+		return "talking"
+	case StageEnded:
+		return "ended"
+	}
+	return "unknown"
+}
+
+// offer is an agent leg being placed for an ACD offer.
+type offer struct {
+	acd      acd.OfferCall
+	cancel   context.CancelFunc
+	endpoint *media.Endpoint
+}
+
+// dialResult comes back from an offer's dialer goroutine.
+type dialResult struct {
+	offerID uint64
+	leg     *hsip.OutboundCall
+	err     error
+}
+
+// Call is one carrier call. Everything below is owned by the call's goroutine
+// (run), except acdCommands, ringing and dialResults, which are its inboxes.
+type Call struct {
+	m   *Manager
+	in  *hsip.InboundCall
+	rt  *Runtime
+	log *slog.Logger
+
+	acdCommands chan acd.Command
+	dialResults chan dialResult
+	ringing     chan uint64
+
+	stage     Stage
+	caller    *media.Endpoint
+	recording *recorder.Recording
+	ivrRun    *ivr.Run
+	flow      *ivr.Graph
+	playback  uint64 // id of the IVR playback whose end we wait for
+	ivrTimer  *time.Timer
+	queueName string
+	queuedAt  time.Time
+	musicID   uint64 // the announcement playback before the hold music loop
+
+	offer     *offer
+	agentLeg  *hsip.OutboundCall
+	agentEP   *media.Endpoint
+	agentID   string
+	cdr       store.CDR
+	hangupBy  string
+	cause     string
+	result    string
+	talkStart time.Time
+}
+
+func newCall(m *Manager, in *hsip.InboundCall) *Call {
+	return &Call{
+		m:           m,
+		in:          in,
+		rt:          m.deps.Runtime(),
+		log:         in.Log(),
+		acdCommands: make(chan acd.Command, 8),
+		dialResults: make(chan dialResult, 4),
+		ringing:     make(chan uint64, 4),
+	}
+}
+
+func (c *Call) now() time.Time { return c.m.deps.Clock.Now() }
+
+// run answers the call and drives it to its end.
+func (c *Call) run() {
+	start := c.now()
+	c.cdr = store.CDR{CallID: c.in.ID, Caller: c.in.Caller, Called: c.in.Called, Trunk: c.in.Trunk, Start: start}
+	trunk := c.rt.Config.Trunk(c.in.Trunk)
+	if trunk == nil || c.rt.Flows[trunk.Flow] == nil {
+		c.log.Error("trunk has no flow", "sip_status", 503)
+		_ = c.in.Reject(503, "Service Unavailable")
+		c.m.deps.Metrics.callEnded("failed")
+		return
+	}
+	c.flow = c.rt.Flows[trunk.Flow]
+	ep, err := c.m.deps.Media.NewEndpoint(c.in.ID, "caller")
+	if err != nil {
+		c.log.Error("no media endpoint for caller", "err", err, "sip_status", 503)
+		_ = c.in.Reject(503, "Service Unavailable")
+		c.m.deps.Metrics.callEnded("failed")
+		return
+	}
+	c.caller = ep
+	defer c.caller.Close()
+	c.caller.SetRemote(media.Remote{Addr: c.in.Offer.Addr, Codec: codecOf(c.in.PayloadType), DTMFPayloadType: c.in.Offer.DTMFPayloadType})
+	c.in.OnReoffer(func(o hsip.MediaOffer) {
+		// Safe from a SIP goroutine: SetRemote is the endpoint's synchronized setter.
+		ep.SetRemote(media.Remote{Addr: o.Addr, Codec: codecOf(c.in.PayloadType), DTMFPayloadType: o.DTMFPayloadType})
+	})
+	if err := c.in.Answer(c.caller.LocalAddr()); err != nil {
+		c.log.Warn("answer failed", "err", err)
+		c.m.deps.Metrics.callEnded("failed")
+		return
+	}
+	answered := c.now()
+	c.cdr.Answer = answered
+	c.cdr.FlowVersion = c.flow.Version()
+	c.startRecording(answered)
+	if err := c.m.deps.Store.CallAnswered(context.Background(), c.cdr); err != nil {
+		c.log.Error("cdr insert", "err", err)
+	}
+	c.log.Info("call answered", "caller", c.in.Caller, "called", c.in.Called, "codec", codecOf(c.in.PayloadType).String())
+
+	c.stage = StageIVR
+	run, actions := ivr.Start(c.flow, answered)
+	c.ivrRun = run
+	c.apply(actions)
+	c.loop()
+	c.finish()
+}
+
+func (c *Call) startRecording(at time.Time) {
+	if c.m.deps.Recorder == nil {
+		return
+	}
+	path := c.m.recordingPath(c.in.ID, at)
+	rec, err := c.m.deps.Recorder.Create(path)
+	if err != nil {
+		// A recording that cannot start never stops the call.
+		c.log.Error("recording not started", "err", err)
+		return
+	}
+	c.recording = rec
+	c.cdr.RecordingPath = path
+	c.caller.Record(rec)
+}
+
+func (c *Call) loop() {
+	c.ivrTimer = time.NewTimer(time.Hour)
+	c.ivrTimer.Stop()
+	defer c.ivrTimer.Stop()
+	var agentDone <-chan struct{}
+	for c.stage != StageEnded {
+		if c.agentLeg != nil {
+			agentDone = c.agentLeg.Done()
+		} else {
+			agentDone = nil
+		}
+		select {
+		case <-c.in.Done():
+			side, cause := c.in.Ended()
+			c.callerGone(side, cause)
+		case <-agentDone:
+			c.agentGone()
+		case ev := <-c.caller.Events():
+			c.mediaEvent(ev)
+		case <-c.ivrTimer.C:
+			if c.stage == StageIVR && c.ivrRun != nil {
+				c.apply(c.ivrRun.Step(ivr.EventTimeout{}, c.now()))
+			}
+		case cmd := <-c.acdCommands:
+			c.acdCommand(cmd)
+		case id := <-c.ringing:
+			if c.offer != nil && c.offer.acd.OfferID == id {
+				c.log.Info("agent ringing", "agent_id", c.offer.acd.AgentID)
+			}
+		case r := <-c.dialResults:
+			c.dialed(r)
+		}
+	}
+}
+
+// apply carries out IVR actions.
+func (c *Call) apply(actions []ivr.Action) {
+	for _, a := range actions {
+		switch a := a.(type) {
+		case ivr.Play:
+			c.playback = c.caller.Play(media.Playlist{Prompts: c.prompts(a.Prompts)})
+		case ivr.StopPlayback:
+			c.playback = 0
+			c.caller.StopPlayback()
+		case ivr.Enqueue:
+			c.enqueue(a.Queue)
+		case ivr.Hangup:
+			c.hangupBy, c.cause, c.result = "system", "ivr-hangup", "ivr"
+			c.endCaller("ivr: " + a.Reason)
+		}
+	}
+	if c.stage == StageIVR && c.ivrRun != nil {
+		c.armIVRTimer(c.ivrRun.Deadline())
+	}
+}
+
+func (c *Call) armIVRTimer(deadline time.Time) {
+	c.ivrTimer.Stop()
+	if deadline.IsZero() {
+		return
+	}
+	c.ivrTimer.Reset(max(deadline.Sub(c.now()), 0))
+}
+
+func (c *Call) prompts(names []string) []*media.Prompt {
+	out := make([]*media.Prompt, 0, len(names))
+	for _, n := range names {
+		if p := c.rt.Prompts[n]; p != nil {
+			out = append(out, p)
+		} else {
+			c.log.Warn("prompt missing", "prompt", n)
+		}
+	}
+	return out
+}
+
+func (c *Call) mediaEvent(ev media.Event) {
+	switch ev.Kind {
+	case media.EventDTMF:
+		c.m.deps.Metrics.dtmf()
+		if c.stage == StageIVR {
+			c.apply(c.ivrRun.Step(ivr.EventDigit{Digit: ev.Digit}, c.now()))
+		}
+	case media.EventPlaybackDone:
+		switch {
+		case c.stage == StageIVR && ev.PlaybackID == c.playback:
+			c.playback = 0
+			c.apply(c.ivrRun.Step(ivr.EventPlaybackDone{}, c.now()))
+		case c.stage == StageQueued && ev.PlaybackID == c.musicID:
+			c.playHoldMusic(false)
+		}
+	}
+}
+
+func (c *Call) enqueue(name string) {
+	q := c.rt.Config.Queue(name)
+	if q == nil {
+		c.log.Error("ivr queued to unknown queue", "queue", name)
+		c.hangupBy, c.cause, c.result = "system", "unknown-queue", "failed"
+		c.endCaller("unknown queue")
+		return
+	}
+	c.cdr.IVRDigits = c.ivrRun.Digits()
+	c.stage = StageQueued
+	c.queueName = name
+	c.queuedAt = c.now()
+	c.cdr.Queue = name
+	c.log = c.log.With("queue", name)
+	c.log.Info("call queued", "ivr_digits", c.cdr.IVRDigits)
+	c.playHoldMusic(true)
+	c.m.deps.ACD.Post(acd.CallQueued{CallID: c.in.ID, Queue: name})
+	if err := c.m.deps.Store.CallUpdated(context.Background(), c.cdr); err != nil {
+		c.log.Error("cdr update", "err", err)
+	}
+}
+
+// playHoldMusic plays the queue's announcement once (on entry), then loops music.
+func (c *Call) playHoldMusic(entering bool) {
+	q := c.rt.Config.Queue(c.queueName)
+	if q == nil {
+		return
+	}
+	if entering && q.Announce != "" {
+		if p := c.rt.Prompts[q.Announce]; p != nil {
+			c.musicID = c.caller.Play(media.Playlist{Prompts: []*media.Prompt{p}})
+			return
+		}
+	}
+	c.musicID = 0
+	if p := c.rt.Prompts[q.Music]; p != nil {
+		c.caller.Play(media.Playlist{Prompts: []*media.Prompt{p}, Loop: true})
+	} else {
+		c.caller.StopPlayback()
+	}
+}
+
+func (c *Call) acdCommand(cmd acd.Command) {
+	switch cmd := cmd.(type) {
+	case acd.OfferCall:
+		c.startOffer(cmd)
+	case acd.CancelOffer:
+		if c.offer != nil && c.offer.acd.OfferID == cmd.OfferID {
+			c.log.Info("offer canceled", "agent_id", cmd.AgentID, "reason", cmd.Reason.String())
+			c.offer.cancel()
+			// The dialer reports back; the agent endpoint is closed then.
+		}
+	}
+}
+
+func (c *Call) startOffer(o acd.OfferCall) {
+	fail := func(reason acd.OfferFailure, err error) {
+		c.log.Warn("offer failed before dialing", "agent_id", o.AgentID, "err", err)
+		c.m.deps.ACD.Post(acd.OfferFailed{OfferID: o.OfferID, Reason: reason})
+	}
+	if c.stage != StageQueued || c.offer != nil {
+		fail(acd.FailureUnreachable, errors.New("call not waiting"))
+		return
+	}
+	binding, ok := c.m.deps.SIP.Registrar().Lookup(o.AgentID)
+	if !ok {
+		fail(acd.FailureUnreachable, errNoBinding)
+		return
+	}
+	ep, err := c.m.deps.Media.NewEndpoint(c.in.ID, "agent")
+	if err != nil {
+		fail(acd.FailureUnreachable, err)
+		return
+	}
+	// The ACD owns the ring timeout and sends CancelOffer; this deadline only
+	// bounds a dialer the ACD has forgotten.
+	ctx, cancel := context.WithTimeout(context.Background(), o.RingTimeout+10*time.Second)
+	c.offer = &offer{acd: o, cancel: cancel, endpoint: ep}
+	c.log.Info("offering call", "agent_id", o.AgentID, "offer_id", o.OfferID, "contact", binding.Contact.String())
+	req := hsip.DialRequest{
+		Target:     binding,
+		CallerID:   c.in.Caller,
+		CallerName: c.in.CallerName,
+		LocalRTP:   ep.LocalAddr(),
+		Log:        c.log.With("agent_id", o.AgentID),
+		OnRinging: func() {
+			select {
+			case c.ringing <- o.OfferID:
+			default:
+			}
+		},
+	}
+	go func() {
+		leg, err := c.m.deps.SIP.Dial(ctx, req)
+		c.dialResults <- dialResult{offerID: o.OfferID, leg: leg, err: err}
+	}()
+}
+
+func (c *Call) dialed(r dialResult) {
+	cur := c.offer
+	if cur == nil || cur.acd.OfferID != r.offerID {
+		// A dialer we no longer wait for: it must not leave a leg up.
+		if r.leg != nil {
+			go hangupLeg(r.leg, "stale-offer")
+		}
+		return
+	}
+	c.offer = nil
+	cur.cancel()
+	if r.err != nil {
+		cur.endpoint.Close()
+		reason := failureOf(r.err)
+		c.log.Info("offer not answered", "agent_id", cur.acd.AgentID, "reason", reason.String(), "err", r.err)
+		c.m.deps.ACD.Post(acd.OfferFailed{OfferID: r.offerID, Reason: reason})
+		return
+	}
+	if c.stage != StageQueued {
+		cur.endpoint.Close()
+		go hangupLeg(r.leg, "caller-gone")
+		return
+	}
+	c.agentLeg, c.agentEP, c.agentID = r.leg, cur.endpoint, cur.acd.AgentID
+	c.agentEP.SetRemote(media.Remote{Addr: r.leg.Answer.Addr, Codec: codecOf(r.leg.PayloadType), DTMFPayloadType: r.leg.Answer.DTMFPayloadType})
+	agentEP := c.agentEP
+	leg := r.leg
+	r.leg.OnReoffer(func(o hsip.MediaOffer) {
+		agentEP.SetRemote(media.Remote{Addr: o.Addr, Codec: codecOf(leg.PayloadType), DTMFPayloadType: o.DTMFPayloadType})
+	})
+	media.Bridge(c.caller, c.agentEP)
+	c.stage = StageTalking
+	c.talkStart = c.now()
+	c.cdr.AgentID = c.agentID
+	c.cdr.QueueWait = c.talkStart.Sub(c.queuedAt)
+	c.log = c.log.With("agent_id", c.agentID)
+	c.log.Info("call connected", "queue_wait", c.cdr.QueueWait.Round(time.Millisecond).String())
+	c.m.deps.Metrics.queueWait(c.queueName, c.cdr.QueueWait)
+	c.m.deps.ACD.Post(acd.OfferAnswered{OfferID: r.offerID})
+	if err := c.m.deps.Store.CallUpdated(context.Background(), c.cdr); err != nil {
+		c.log.Error("cdr update", "err", err)
+	}
+}
+
+func failureOf(err error) acd.OfferFailure {
+	var de *hsip.DialError
+	if errors.As(err, &de) {
+		switch de.Kind {
+		case hsip.DialFailureCanceled:
+			return acd.FailureNoAnswer
+		case hsip.DialFailureBusy:
+			return acd.FailureBusy
+		case hsip.DialFailureRejected:
+			return acd.FailureRejected
+		}
+	}
+	return acd.FailureUnreachable
+}
+
+// callerGone handles the caller's leg ending, in any stage.
+func (c *Call) callerGone(side hsip.HangupSide, cause string) {
+	if c.hangupBy == "" {
+		c.hangupBy, c.cause = "caller", cause
+		if side != hsip.HangupRemote {
+			c.hangupBy = "system"
+		}
+	}
+	switch c.stage {
+	case StageIVR:
+		c.setResult("ivr")
+	case StageQueued:
+		c.setResult("abandoned")
+		if c.offer != nil {
+			c.offer.cancel()
+		}
+		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.in.ID})
+	case StageTalking:
+		c.setResult("completed")
+		go hangupLeg(c.agentLeg, "caller-hangup")
+	}
+	c.stage = StageEnded
+}
+
+// agentGone handles the agent hanging up a connected call.
+func (c *Call) agentGone() {
+	if c.hangupBy == "" {
+		c.hangupBy, c.cause = "agent", "bye"
+		if side, cause := c.agentLeg.Ended(); side != hsip.HangupRemote {
+			c.hangupBy, c.cause = "system", "agent-"+cause
+		}
+	}
+	c.setResult("completed")
+	c.endCaller("agent-hangup")
+}
+
+func (c *Call) setResult(r string) {
+	if c.result == "" {
+		c.result = r
+	}
+}
+
+// endCaller hangs up the caller from our side and ends the call.
+func (c *Call) endCaller(cause string) {
+	if c.stage == StageQueued {
+		if c.offer != nil {
+			c.offer.cancel()
+		}
+		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.in.ID})
+	}
+	if c.stage == StageTalking && c.agentLeg != nil {
+		select {
+		case <-c.agentLeg.Done():
+		default:
+			go hangupLeg(c.agentLeg, cause)
+		}
+	}
+	ctx, cancel := bgTimeout(5 * time.Second)
+	defer cancel()
+	if err := c.in.Hangup(ctx, cause); err != nil {
+		c.log.Info("caller hangup", "err", err)
+	}
+	c.stage = StageEnded
+}
+
+// finish runs once the call has ended: it releases media, tells the ACD, closes
+// the recording and completes the CDR.
+func (c *Call) finish() {
+	end := c.now()
+	if c.offer != nil {
+		c.offer.cancel()
+		// Wait for the dialer so its leg and endpoint never outlive the call.
+		r := <-c.dialResults
+		if r.leg != nil {
+			hangupLeg(r.leg, "caller-gone")
+		}
+		c.offer.endpoint.Close()
+		c.offer = nil
+	}
+	if c.agentLeg != nil {
+		media.Unbridge(c.caller)
+		c.agentEP.Close()
+		c.cdr.Talk = end.Sub(c.talkStart)
+		c.m.deps.ACD.Post(acd.CallEnded{CallID: c.in.ID})
+	}
+	c.caller.Record(nil)
+	if c.recording != nil {
+		if err := c.recording.Close(); err != nil {
+			c.log.Error("recording close", "err", err)
+		}
+	}
+	if c.ivrRun != nil && c.cdr.IVRDigits == "" {
+		c.cdr.IVRDigits = c.ivrRun.Digits()
+	}
+	c.cdr.End = end
+	c.cdr.Result = c.result
+	c.cdr.HangupBy = c.hangupBy
+	c.cdr.HangupCause = c.cause
+	if err := c.m.deps.Store.CallEnded(context.Background(), c.cdr); err != nil {
+		c.log.Error("cdr final write", "err", err)
+	}
+	c.m.deps.Metrics.callEnded(c.result)
+	c.log.Info("call ended", "result", c.result, "hangup_by", c.hangupBy, "cause", c.cause,
+		"duration", end.Sub(c.cdr.Answer).Round(time.Millisecond).String(), "talk", c.cdr.Talk.Round(time.Millisecond).String())
+}
+
+func hangupLeg(leg *hsip.OutboundCall, cause string) {
+	ctx, cancel := bgTimeout(5 * time.Second)
+	defer cancel()
+	if err := leg.Hangup(ctx, cause); err != nil {
+		leg.Log().Info("agent leg hangup", "err", err)
+	}
+}

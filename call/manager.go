@@ -1,0 +1,198 @@
+// Package call is the conductor: one goroutine per call turns SIP leg events,
+// media events, IVR actions and ACD commands into commands for the others. It owns
+// each call's stage, its IVR run, its legs, its recording and its CDR.
+package call
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hotline-cc/hotline/acd"
+	"github.com/hotline-cc/hotline/clock"
+	"github.com/hotline-cc/hotline/config"
+	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/recorder"
+	hsip "github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/store"
+)
+
+// Runtime is the configuration a call starts with: a call keeps the version it
+// started with even when the configuration is reloaded.
+type Runtime struct {
+	Config  *config.Config
+	Flows   map[string]*ivr.Graph
+	Prompts media.PromptSet
+}
+
+// Deps are the services a call uses.
+type Deps struct {
+	Runtime       func() *Runtime
+	Media         *media.Engine
+	SIP           *hsip.Server
+	ACD           *acd.Router
+	Store         *store.Store
+	Recorder      *recorder.Writer
+	RecordingsDir string
+	Clock         clock.Clock
+	Log           *slog.Logger
+	Metrics       *Metrics
+}
+
+// Manager routes ACD commands to calls and keeps the set of live calls.
+type Manager struct {
+	deps   Deps
+	calls  sync.Map // call ID → *Call
+	active atomic.Int64
+	wg     sync.WaitGroup
+}
+
+// NewManager returns a manager; wire HandleCall into hsip.Hooks and Dispatch as the
+// ACD router's command sink.
+func NewManager(d Deps) *Manager {
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(nil)
+	}
+	return &Manager{deps: d}
+}
+
+// Active is the number of calls in progress.
+func (m *Manager) Active() int { return int(m.active.Load()) }
+
+// Wait blocks until every call goroutine has finished.
+func (m *Manager) Wait() { m.wg.Wait() }
+
+// Dispatch takes a command from the ACD loop. It never blocks: the loop must not
+// wait on a call (a call's inbox is sized for the few commands it can have pending).
+func (m *Manager) Dispatch(cmd acd.Command) {
+	var id string
+	switch c := cmd.(type) {
+	case acd.OfferCall:
+		id = c.CallID
+	case acd.CancelOffer:
+		id = c.CallID
+	default:
+		return
+	}
+	v, ok := m.calls.Load(id)
+	if !ok {
+		m.deps.Log.Warn("acd command for unknown call", "call_id", id, "command", fmt.Sprintf("%T", cmd))
+		if offer, isOffer := cmd.(acd.OfferCall); isOffer {
+			m.deps.ACD.Post(acd.OfferFailed{OfferID: offer.OfferID, Reason: acd.FailureUnreachable})
+		}
+		return
+	}
+	c := v.(*Call)
+	select {
+	case c.acdCommands <- cmd:
+	default:
+		c.log.Error("call inbox full, acd command dropped", "command", fmt.Sprintf("%T", cmd))
+		if offer, isOffer := cmd.(acd.OfferCall); isOffer {
+			m.deps.ACD.Post(acd.OfferFailed{OfferID: offer.OfferID, Reason: acd.FailureUnreachable})
+		}
+	}
+}
+
+// OnRegistration logs agents in and out with their phones' registrations.
+func (m *Manager) OnRegistration(ch hsip.RegistrationChange) {
+	if ch.Registered {
+		m.deps.ACD.Post(acd.AgentLoggedIn{AgentID: ch.User})
+	} else {
+		m.deps.ACD.Post(acd.AgentLoggedOut{AgentID: ch.User})
+	}
+	m.deps.Log.Info("agent registration", "agent_id", ch.User, "registered", ch.Registered, "reason", ch.Reason)
+}
+
+// Admit applies the trunks of the current configuration to a carrier INVITE:
+// 403 when the source is in no trunk's ACL, 404 when no trunk of that source takes
+// the called number.
+func (m *Manager) Admit(src netip.Addr, called string) hsip.Admission {
+	cfg := m.deps.Runtime().Config
+	allowed := false
+	for i := range cfg.Trunks {
+		t := &cfg.Trunks[i]
+		if !t.Allows(src) {
+			continue
+		}
+		allowed = true
+		if t.AcceptsNumber(called) {
+			return hsip.Admission{Trunk: t.Name}
+		}
+	}
+	if !allowed {
+		return hsip.Admission{Status: 403, Reason: "Forbidden"}
+	}
+	return hsip.Admission{Status: 404, Reason: "Not Found"}
+}
+
+// Password returns an agent phone's digest secret.
+func (m *Manager) Password(user string) (string, bool) {
+	a := m.deps.Runtime().Config.Agent(user)
+	if a == nil || a.Password == "" {
+		return "", false
+	}
+	return a.Password, true
+}
+
+// HandleCall runs one carrier call to its end; it is hsip's HandleCall hook.
+func (m *Manager) HandleCall(in *hsip.InboundCall) {
+	m.wg.Add(1)
+	defer m.wg.Done()
+	m.active.Add(1)
+	defer m.active.Add(-1)
+	c := newCall(m, in)
+	if _, dup := m.calls.LoadOrStore(in.ID, c); dup {
+		in.Log().Warn("second call with the same Call-ID", "sip_status", 482)
+		_ = in.Reject(482, "Loop Detected")
+		return
+	}
+	defer m.calls.Delete(in.ID)
+	c.run()
+}
+
+// recordingPath places a call's WAV under DATA/recordings/YYYY/MM/DD/.
+func (m *Manager) recordingPath(callID string, at time.Time) string {
+	return filepath.Join(m.deps.RecordingsDir, at.UTC().Format("2006/01/02"), safeFileName(callID)+".wav")
+}
+
+// safeFileName keeps a Call-ID (chosen by the carrier) from escaping the folder.
+func safeFileName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+		if b.Len() >= 120 {
+			break
+		}
+	}
+	name := strings.Trim(b.String(), ".")
+	if name == "" {
+		name = "call"
+	}
+	return name
+}
+
+func codecOf(pt uint8) media.Codec { return media.CodecFromPayloadType(pt) }
+
+var errNoBinding = fmt.Errorf("agent phone not registered")
+
+func bgTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}

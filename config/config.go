@@ -1,0 +1,276 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration written in YAML as "5s", "1m30s" or "250ms".
+type Duration = time.Duration
+
+// Config is one parsed, validated configuration. A running call keeps the
+// values it started with; a reload builds a new Config.
+type Config struct {
+	// Source is the file the configuration was read from.
+	Source string
+
+	SIP     SIP
+	HTTP    HTTP
+	DataDir string
+	RTP     RTP
+	Trunks  []Trunk
+	Agents  []Agent
+	Queues  []Queue
+	Flows   []Flow
+	Prompts Prompts
+}
+
+// SIP configures the SIP user agent, its registrar and digest authentication.
+type SIP struct {
+	// Listen is the "ip:port" hotline listens on, for both UDP and TCP.
+	Listen string
+	// Advertise is the IP written into Contact headers and SDP. Parse sets it
+	// to Listen's IP when the file leaves it out; code that overrides Listen
+	// after parsing must set Advertise as well.
+	Advertise string
+	// Realm is the digest authentication realm (RFC 3261 §22.4).
+	Realm string
+	// NonceTTL is how long a digest nonce stays valid.
+	NonceTTL Duration
+	// RegisterMinExpires is the shortest registration accepted; shorter ones
+	// get 423 Interval Too Brief (RFC 3261 §10.3 step 7).
+	RegisterMinExpires Duration
+	// RegisterMaxExpires caps the registration lifetime granted.
+	RegisterMaxExpires Duration
+	// RegisterDefaultExpires is granted when a REGISTER asks for none.
+	RegisterDefaultExpires Duration
+	// UserAgent is sent in User-Agent and Server headers.
+	UserAgent string
+}
+
+// HTTP configures the HTTP API listener and who may call it.
+type HTTP struct {
+	// Listen is the "ip:port" of /healthz, /metrics and /api/v1.
+	Listen string
+	Tokens []Token
+}
+
+// Role is what an API token may do.
+type Role uint8
+
+// Roles, from most to least privileged.
+const (
+	RoleUnknown Role = iota
+	RoleAdmin
+	RoleSupervisor
+	RoleQA
+	RoleAgent
+)
+
+var roleNames = [...]string{
+	RoleUnknown:    "unknown",
+	RoleAdmin:      "admin",
+	RoleSupervisor: "supervisor",
+	RoleQA:         "qa",
+	RoleAgent:      "agent",
+}
+
+func (r Role) String() string {
+	if int(r) < len(roleNames) {
+		return roleNames[r]
+	}
+	return "Role(" + strconv.Itoa(int(r)) + ")"
+}
+
+// ParseRole returns the role spelled s in a configuration file, or
+// RoleUnknown.
+func ParseRole(s string) Role {
+	for r, name := range roleNames {
+		if r != int(RoleUnknown) && name == s {
+			return Role(r)
+		}
+	}
+	return RoleUnknown
+}
+
+// Token is a bearer token for the HTTP API. Exactly one of Token and
+// TokenSHA256 is set.
+type Token struct {
+	// Name identifies the token in logs and audit records; never the secret.
+	Name string
+	// Token is the secret in plain text (fine for the demo, not production).
+	Token string
+	// TokenSHA256 is the lower-case hex SHA-256 of the secret.
+	TokenSHA256 string
+	Role        Role
+	Pos         Pos
+}
+
+// Digest returns the SHA-256 of the token's secret, whichever way the
+// configuration gave it, so that the API compares digests in constant time
+// and never needs the plaintext.
+func (t *Token) Digest() [sha256.Size]byte {
+	if t.TokenSHA256 == "" {
+		return sha256.Sum256([]byte(t.Token))
+	}
+	var sum [sha256.Size]byte
+	// Parse has checked the hex; a hand-built bad value yields a digest no
+	// secret matches.
+	if n, err := hex.Decode(sum[:], []byte(t.TokenSHA256)); err != nil || n != len(sum) {
+		return [sha256.Size]byte{}
+	}
+	return sum
+}
+
+// RTP configures the media ports.
+type RTP struct {
+	// PortLow and PortHigh bound the UDP ports used for RTP (even) and RTCP
+	// (the odd port above, RFC 3550 §11). PortLow is even.
+	PortLow  int
+	PortHigh int
+	// BindIP is the local IP media sockets bind to; empty means the SIP
+	// advertise address.
+	BindIP string
+}
+
+// Trunk is a carrier that may send calls in.
+type Trunk struct {
+	Name string
+	// ACL lists the source networks calls from this trunk come from. A bare
+	// IP in the file becomes a /32 or /128.
+	ACL []netip.Prefix
+	// Numbers are the called numbers this trunk may reach: "*" is any,
+	// "800*" any number starting with 800, anything else an exact number.
+	// Empty means any.
+	Numbers []string
+	// Flow is the IVR flow calls from this trunk run.
+	Flow string
+	Pos  Pos
+}
+
+// Allows reports whether a call from addr may come in on this trunk.
+func (t *Trunk) Allows(addr netip.Addr) bool {
+	// An IPv4 peer seen on a dual-stack socket arrives as ::ffff:a.b.c.d.
+	addr = addr.Unmap()
+	for _, p := range t.ACL {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// AcceptsNumber reports whether the trunk may call the number called.
+func (t *Trunk) AcceptsNumber(called string) bool {
+	if len(t.Numbers) == 0 {
+		return true
+	}
+	for _, pattern := range t.Numbers {
+		if numberMatches(pattern, called) {
+			return true
+		}
+	}
+	return false
+}
+
+func numberMatches(pattern, called string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(called, prefix)
+	}
+	return pattern == called
+}
+
+// Agent is a person who takes calls on a SIP phone registered as ID.
+type Agent struct {
+	// ID is the agent's extension: digits only, also the SIP user name.
+	ID   string
+	Name string
+	// Password authenticates the agent's phone (SIP digest).
+	Password string
+	Pos      Pos
+}
+
+// Queue is where callers wait for an agent.
+type Queue struct {
+	Name string
+	// Agents are the IDs of the agents who serve this queue.
+	Agents []string
+	// RingTimeout is how long an agent's phone rings before the call is
+	// offered to the next agent.
+	RingTimeout Duration
+	// Music is the prompt looped while the caller waits.
+	Music    string
+	MusicPos Pos
+	// Announce is played once when the caller enters the queue; empty means
+	// none.
+	Announce    string
+	AnnouncePos Pos
+	Pos         Pos
+}
+
+// Prompts configures where audio prompts come from beyond the built-in set.
+type Prompts struct {
+	// Dir is a folder of 8 kHz mono WAV files; "name.wav" adds or replaces
+	// the prompt "name". Empty means only the built-in prompts.
+	Dir string
+}
+
+// Queue returns the queue called name, or nil.
+func (c *Config) Queue(name string) *Queue {
+	for i := range c.Queues {
+		if c.Queues[i].Name == name {
+			return &c.Queues[i]
+		}
+	}
+	return nil
+}
+
+// Agent returns the agent with the given ID, or nil.
+func (c *Config) Agent(id string) *Agent {
+	for i := range c.Agents {
+		if c.Agents[i].ID == id {
+			return &c.Agents[i]
+		}
+	}
+	return nil
+}
+
+// Flow returns the flow called name, or nil.
+func (c *Config) Flow(name string) *Flow {
+	for i := range c.Flows {
+		if c.Flows[i].Name == name {
+			return &c.Flows[i]
+		}
+	}
+	return nil
+}
+
+// Trunk returns the trunk called name, or nil.
+func (c *Config) Trunk(name string) *Trunk {
+	for i := range c.Trunks {
+		if c.Trunks[i].Name == name {
+			return &c.Trunks[i]
+		}
+	}
+	return nil
+}
+
+// CheckPrompts reports queue music and announcements that name no prompt.
+// Flow prompts are checked by ivr.Compile; `hotline check` runs both once the
+// prompt set (built-in plus Prompts.Dir) is known.
+func (c *Config) CheckPrompts(hasPrompt func(name string) bool) Errors {
+	var errs Errors
+	for _, q := range c.Queues {
+		if q.Music != "" && !hasPrompt(q.Music) {
+			errs.Add(q.MusicPos, "queue %q: unknown prompt %q for music", q.Name, q.Music)
+		}
+		if q.Announce != "" && !hasPrompt(q.Announce) {
+			errs.Add(q.AnnouncePos, "queue %q: unknown prompt %q for announce", q.Name, q.Announce)
+		}
+	}
+	return errs
+}

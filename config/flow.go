@@ -1,0 +1,203 @@
+package config
+
+import "strconv"
+
+// Flow is an IVR flow as written in the file: a start node and named nodes.
+// ivr.Compile turns it into a runnable graph.
+type Flow struct {
+	Name  string
+	Start Ref
+	Nodes []Node
+	Pos   Pos
+}
+
+// Node returns the node called name, or nil.
+func (f *Flow) Node(name string) *Node {
+	for i := range f.Nodes {
+		if f.Nodes[i].Name == name {
+			return &f.Nodes[i]
+		}
+	}
+	return nil
+}
+
+// Ref is a name that refers to something defined elsewhere (a node, a queue,
+// a prompt), with where the reference was written so that a dangling one can
+// be reported at the right place.
+type Ref struct {
+	Name string
+	Pos  Pos
+}
+
+// NodeKind is what an IVR node does. Each kind has its own settings struct
+// in Node; adding a kind adds a constant, a struct and a Node field.
+type NodeKind uint8
+
+// Node kinds.
+const (
+	NodeUnknown NodeKind = iota
+	// NodeMenu plays a prompt and branches on one DTMF digit.
+	NodeMenu
+	// NodePlay plays prompts and continues.
+	NodePlay
+	// NodeQueue puts the caller into an ACD queue; the flow ends there.
+	NodeQueue
+	// NodeHangup optionally plays a prompt and ends the call.
+	NodeHangup
+	// NodeGoto continues at another node at once.
+	NodeGoto
+)
+
+var nodeKindNames = [...]string{
+	NodeUnknown: "unknown",
+	NodeMenu:    "menu",
+	NodePlay:    "play",
+	NodeQueue:   "queue",
+	NodeHangup:  "hangup",
+	NodeGoto:    "goto",
+}
+
+func (k NodeKind) String() string {
+	if int(k) < len(nodeKindNames) {
+		return nodeKindNames[k]
+	}
+	return "NodeKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Node is one step of a flow. Exactly the field matching Kind is set.
+type Node struct {
+	Name string
+	Kind NodeKind
+	// Pos is where the node's name is written.
+	Pos Pos
+
+	Menu   *MenuNode
+	Play   *PlayNode
+	Queue  *QueueNode
+	Hangup *HangupNode
+	Goto   *GotoNode
+}
+
+// Targets returns every node name this node can continue at, in the order
+// written; empty Refs (meaning "hang up") are left out.
+func (n *Node) Targets() []Ref {
+	var refs []Ref
+	add := func(r Ref) {
+		if r.Name != "" {
+			refs = append(refs, r)
+		}
+	}
+	switch n.Kind {
+	case NodeMenu:
+		if m := n.Menu; m != nil {
+			for _, c := range m.Choices {
+				add(c.Target)
+			}
+			add(m.NoInput)
+			add(m.Invalid)
+		}
+	case NodePlay:
+		if n.Play != nil {
+			add(n.Play.Next)
+		}
+	case NodeGoto:
+		if n.Goto != nil {
+			add(n.Goto.Target)
+		}
+	case NodeQueue, NodeHangup, NodeUnknown:
+	}
+	return refs
+}
+
+// Prompts returns every prompt the node may play, in the order written.
+func (n *Node) Prompts() []Ref {
+	var refs []Ref
+	switch n.Kind {
+	case NodeMenu:
+		if m := n.Menu; m != nil {
+			refs = append(refs, m.Prompts...)
+			refs = append(refs, m.NoInputPrompts...)
+			refs = append(refs, m.InvalidPrompts...)
+		}
+	case NodePlay:
+		if n.Play != nil {
+			refs = append(refs, n.Play.Prompts...)
+		}
+	case NodeHangup:
+		if n.Hangup != nil {
+			refs = append(refs, n.Hangup.Prompts...)
+		}
+	case NodeQueue, NodeGoto, NodeUnknown:
+	}
+	return refs
+}
+
+// MenuNode plays Prompts and waits for one DTMF digit.
+type MenuNode struct {
+	// Prompts are played in order; a digit interrupts them.
+	Prompts []Ref
+	// Timeout is how long to wait for a digit after the prompts end.
+	Timeout Duration
+
+	// NoInputPrompts are played before the menu is replayed after silence
+	// (optional).
+	NoInputPrompts []Ref
+	// NoInputRetries is how many times the menu is replayed after silence.
+	NoInputRetries int
+	// NoInput is where the call goes after silence once the retries are used;
+	// empty means hang up.
+	NoInput Ref
+
+	// InvalidPrompts are played after a digit with no choice (optional).
+	InvalidPrompts []Ref
+	// InvalidRetries is how many times the menu is replayed after a wrong
+	// digit.
+	InvalidRetries int
+	// Invalid is where the call goes after a wrong digit once the retries
+	// are used; empty means hang up.
+	Invalid Ref
+
+	Choices []Choice
+}
+
+// Choice maps a DTMF digit to a node.
+type Choice struct {
+	// Digit is one of 0-9, *, #, A-D.
+	Digit  byte
+	Target Ref
+	// Pos is where the digit is written.
+	Pos Pos
+}
+
+// PlayNode plays Prompts, which digits do not interrupt, then goes to Next.
+type PlayNode struct {
+	Prompts []Ref
+	Next    Ref
+}
+
+// QueueNode hands the caller to the ACD queue named by Queue.
+type QueueNode struct {
+	Queue Ref
+}
+
+// HangupNode plays Prompts (optional), then ends the call.
+type HangupNode struct {
+	Prompts []Ref
+	// Reason is recorded in the CDR.
+	Reason string
+}
+
+// GotoNode continues at Target without waiting for anything.
+type GotoNode struct {
+	Target Ref
+}
+
+// IsDTMF reports whether d is a DTMF digit as RFC 4733 §3.2 numbers them:
+// 0-9, *, # and A-D.
+func IsDTMF(d byte) bool {
+	switch {
+	case d >= '0' && d <= '9', d == '*', d == '#', d >= 'A' && d <= 'D':
+		return true
+	}
+	return false
+}

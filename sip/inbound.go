@@ -1,0 +1,324 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// HangupSide says who ended a leg.
+type HangupSide uint8
+
+const (
+	HangupUnknown HangupSide = iota
+	HangupRemote             // the far end sent BYE or CANCEL
+	HangupLocal              // we sent BYE
+	HangupFailure            // the transaction or transport failed
+)
+
+func (h HangupSide) String() string {
+	switch h {
+	case HangupRemote:
+		return "remote"
+	case HangupLocal:
+		return "local"
+	case HangupFailure:
+		return "failure"
+	}
+	return "unknown"
+}
+
+// InboundCall is a carrier's call to us: we are its UAS.
+type InboundCall struct {
+	ID         string // Call-ID
+	Caller     string // From user part
+	CallerName string
+	Called     string // Request-URI user part, else To user
+	Trunk      string
+	Source     netip.AddrPort
+	Transport  string
+	Offer      MediaOffer
+	// PayloadType is the codec chosen from the offer (PCMU or PCMA).
+	PayloadType uint8
+
+	srv     *Server
+	session *sipgo.DialogServerSession
+	log     *slog.Logger
+	sdpID   uint64
+
+	mu        sync.Mutex
+	answered  bool
+	hangup    HangupSide
+	cause     string
+	localSDP  []byte
+	onReoffer func(MediaOffer)
+}
+
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if why := malformed(req); why != "" {
+		s.log.Info("invite rejected", "call_id", callID(req), "src", req.Source(), "sip_status", 400, "reason", why)
+		s.reply(req, tx, sip.StatusBadRequest, "Bad Request ("+why+")")
+		return
+	}
+	if _, hasTag := req.To().Params.Get("tag"); hasTag {
+		s.onReinvite(req, tx)
+		return
+	}
+	log := s.log.With("call_id", callID(req))
+	src, ok := sourceAddr(req.Source())
+	if !ok {
+		s.reply(req, tx, sip.StatusBadRequest, "Bad Request")
+		return
+	}
+	called := req.Recipient.User
+	if called == "" {
+		called = req.To().Address.User
+	}
+	adm := s.hooks.Admit(src, called)
+	if adm.Status != 0 {
+		reason := adm.Reason
+		if reason == "" {
+			reason = statusText(adm.Status)
+		}
+		log.Warn("invite refused", "src", req.Source(), "called", called, "sip_status", adm.Status, "reason", reason)
+		s.reply(req, tx, adm.Status, reason)
+		return
+	}
+	log = log.With("trunk", adm.Trunk)
+	if ct := req.ContentType(); req.Body() == nil || len(req.Body()) == 0 || ct == nil || ct.Value() != "application/sdp" {
+		// Late offer (an INVITE without SDP) is not supported yet: RFC 3261 §13.2.1
+		// lets us refuse the session description we cannot answer.
+		log.Warn("invite without sdp offer", "sip_status", 488)
+		s.reply(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here (no SDP offer)")
+		return
+	}
+	offer, err := ParseSDP(req.Body())
+	if err != nil && !errors.Is(err, ErrNoAudio) {
+		log.Warn("invite with malformed sdp", "sip_status", 400, "err", err)
+		s.reply(req, tx, sip.StatusBadRequest, "Bad Request (malformed SDP)")
+		return
+	}
+	pt, ok := Negotiate(offer, supportedPayloads...)
+	if err != nil || !ok {
+		log.Warn("invite with no common codec", "sip_status", 488, "offered", offer.PayloadTypes)
+		res := sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil)
+		res.AppendHeader(sip.NewHeader("Warning", `304 hotline "Media type not available"`))
+		s.send(tx, res)
+		return
+	}
+	session, err := s.dialogUA(req.Transport()).ReadInvite(req, tx)
+	if err != nil {
+		log.Warn("invite dialog", "err", err, "sip_status", 400)
+		s.reply(req, tx, sip.StatusBadRequest, "Bad Request")
+		return
+	}
+	srcAP, _ := netip.ParseAddrPort(req.Source())
+	call := &InboundCall{
+		ID:          callID(req),
+		Caller:      req.From().Address.User,
+		CallerName:  req.From().DisplayName,
+		Called:      called,
+		Trunk:       adm.Trunk,
+		Source:      srcAP,
+		Transport:   req.Transport(),
+		Offer:       offer,
+		PayloadType: pt,
+		srv:         s,
+		session:     session,
+		log:         log,
+		sdpID:       rand.Uint64() >> 1,
+	}
+	s.inbound.Store(session.ID, call)
+	s.wg.Add(1)
+	defer func() {
+		s.inbound.Delete(session.ID)
+		s.wg.Done()
+	}()
+	// Answer 100 at once rather than after sipgo's 200 ms timer, so carriers stop
+	// retransmitting (RFC 3261 §17.2.1).
+	_ = call.respond(100, "Trying", nil)
+	s.hooks.HandleCall(call)
+	call.finish()
+}
+
+// Log is the call's logger, with call_id and trunk.
+func (c *InboundCall) Log() *slog.Logger { return c.log }
+
+// Done is closed when the leg ends for any reason.
+func (c *InboundCall) Done() <-chan struct{} { return c.session.Context().Done() }
+
+// Ended reports who ended the leg and why, once Done is closed.
+func (c *InboundCall) Ended() (HangupSide, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hangup != HangupUnknown {
+		return c.hangup, c.cause
+	}
+	if errors.Is(context.Cause(c.session.Context()), sip.ErrTransactionCanceled) {
+		return HangupRemote, "cancel"
+	}
+	return HangupFailure, "transaction"
+}
+
+// OnReoffer registers f for re-INVITE offers on this leg (called on a SIP goroutine).
+func (c *InboundCall) OnReoffer(f func(MediaOffer)) {
+	c.mu.Lock()
+	c.onReoffer = f
+	c.mu.Unlock()
+}
+
+// Ringing sends 180 Ringing.
+func (c *InboundCall) Ringing() error { return c.respond(180, "Ringing", nil) }
+
+// Answer sends 200 with our SDP for rtp and waits for the ACK (RFC 3261 §13.3.1.4).
+func (c *InboundCall) Answer(rtp netip.AddrPort) error {
+	body, err := BuildSDP(SessionSpec{
+		Addr: rtp, SessionID: c.sdpID, SessionVersion: c.sdpID,
+		PayloadTypes: []uint8{c.PayloadType}, DTMFPayloadType: c.Offer.DTMFPayloadType,
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.localSDP = body
+	c.mu.Unlock()
+	res := sip.NewSDPResponseFromRequest(c.session.InviteRequest, body)
+	c.srv.metrics.response(res)
+	if err := c.session.WriteResponse(res); err != nil {
+		return fmt.Errorf("answer %s: %w", c.ID, err)
+	}
+	c.mu.Lock()
+	c.answered = true
+	c.mu.Unlock()
+	return nil
+}
+
+// Reject ends an unanswered call with a final status.
+func (c *InboundCall) Reject(code int, reason string) error {
+	c.setEnded(HangupLocal, fmt.Sprintf("rejected %d", code))
+	return c.respond(code, reason, nil)
+}
+
+// Hangup ends the leg: BYE when answered, else 480.
+func (c *InboundCall) Hangup(ctx context.Context, cause string) error {
+	c.mu.Lock()
+	answered := c.answered
+	c.mu.Unlock()
+	if !answered {
+		return c.Reject(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable")
+	}
+	if !c.setEnded(HangupLocal, cause) {
+		return nil
+	}
+	c.srv.metrics.request(sip.BYE)
+	if err := c.session.Bye(ctx); err != nil {
+		return fmt.Errorf("bye %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+func (c *InboundCall) respond(code int, reason string, body []byte) error {
+	res := sip.NewResponseFromRequest(c.session.InviteRequest, code, reason, body)
+	c.srv.metrics.response(res)
+	return c.session.WriteResponse(res)
+}
+
+// setEnded records the first reason the leg ended; it reports whether this was it.
+func (c *InboundCall) setEnded(side HangupSide, cause string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hangup != HangupUnknown {
+		return false
+	}
+	c.hangup, c.cause = side, cause
+	return true
+}
+
+func (c *InboundCall) readAck(req *sip.Request, tx sip.ServerTransaction) {
+	// ACKs of re-INVITE answers have a higher CSeq than the INVITE's; only the
+	// ACK of our 200 confirms the dialog.
+	if err := c.session.ReadAck(req, tx); err != nil && !errors.Is(err, sipgo.ErrDialogInvalidCseq) {
+		c.log.Debug("ack", "err", err)
+	}
+}
+
+func (c *InboundCall) readBye(req *sip.Request, tx sip.ServerTransaction) {
+	c.setEnded(HangupRemote, "bye")
+	c.srv.metrics.responseCode(sip.BYE, 200)
+	if err := c.session.ReadBye(req, tx); err != nil {
+		c.log.Info("bye", "err", err)
+		c.srv.reply(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	}
+}
+
+// finish makes sure nothing of the leg outlives its handler.
+func (c *InboundCall) finish() {
+	select {
+	case <-c.Done():
+		return
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Hangup(ctx, "handler-exit"); err != nil {
+		c.log.Debug("hangup at handler exit", "err", err)
+	}
+	c.session.Close()
+}
+
+// onReinvite answers an in-dialog INVITE (session refresh, codec or address
+// change) with our current SDP and tells the leg's owner about the new offer.
+func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	var local []byte
+	var notify func(MediaOffer)
+	var log *slog.Logger
+	if id, err := sip.DialogIDFromRequestUAS(req); err == nil {
+		if v, ok := s.inbound.Load(id); ok {
+			c := v.(*InboundCall)
+			if err := c.session.ReadRequest(req, tx); err != nil {
+				s.reply(req, tx, sip.StatusInternalServerError, "Server Internal Error")
+				return
+			}
+			c.mu.Lock()
+			local, notify, log = c.localSDP, c.onReoffer, c.log
+			c.mu.Unlock()
+		}
+	}
+	if local == nil {
+		if id, err := sip.DialogIDFromRequestUAC(req); err == nil {
+			if v, ok := s.outbound.Load(id); ok {
+				// No CSeq check here: the agent's requests have their own CSeq space,
+				// which sipgo's client dialog seeds with ours.
+				o := v.(*OutboundCall)
+				o.mu.Lock()
+				local, notify, log = o.localSDP, o.onReoffer, o.log
+				o.mu.Unlock()
+			}
+		}
+	}
+	if local == nil {
+		s.reply(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	if len(req.Body()) > 0 {
+		offer, err := ParseSDP(req.Body())
+		if err != nil {
+			log.Warn("re-invite with unusable sdp", "err", err, "sip_status", 488)
+			s.reply(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here")
+			return
+		}
+		if notify != nil {
+			notify(offer)
+		}
+	}
+	res := sip.NewSDPResponseFromRequest(req, local)
+	s.send(tx, res)
+}

@@ -1,0 +1,84 @@
+package sip
+
+import (
+	"strconv"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics counts SIP traffic. Labels are bounded: methods outside the ones we
+// know are folded into "OTHER", status codes are three digits.
+type metrics struct {
+	requests     *prometheus.CounterVec
+	responses    *prometheus.CounterVec
+	authFailures prometheus.Counter
+}
+
+var knownMethods = map[sip.RequestMethod]bool{
+	sip.INVITE: true, sip.ACK: true, sip.BYE: true, sip.CANCEL: true, sip.OPTIONS: true,
+	sip.REGISTER: true, sip.REFER: true, sip.NOTIFY: true, sip.SUBSCRIBE: true, sip.INFO: true,
+	sip.MESSAGE: true, sip.UPDATE: true, sip.PRACK: true, sip.PUBLISH: true,
+}
+
+func methodLabel(m sip.RequestMethod) string {
+	if knownMethods[m] {
+		return string(m)
+	}
+	return "OTHER"
+}
+
+func newMetrics(reg prometheus.Registerer, r *Registrar) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "sip", Name: "requests_total",
+			Help: "SIP requests received (and BYE/INVITE sent) by method.",
+		}, []string{"method"}),
+		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "sip", Name: "responses_total",
+			Help: "SIP responses sent by request method and status code.",
+		}, []string{"method", "code"}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "sip", Name: "auth_failures_total",
+			Help: "REGISTER requests refused after digest verification.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	bindings := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "hotline", Subsystem: "sip", Name: "registrations",
+		Help: "Registered contacts of agents' phones.",
+	}, func() float64 { return float64(r.Count()) })
+	for _, c := range []prometheus.Collector{m.requests, m.responses, m.authFailures, bindings} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	// Touch the usual series so they are exported from the start.
+	for _, meth := range []sip.RequestMethod{sip.INVITE, sip.ACK, sip.BYE, sip.CANCEL, sip.OPTIONS, sip.REGISTER} {
+		m.requests.WithLabelValues(string(meth))
+	}
+	return m, nil
+}
+
+func (m *metrics) request(method sip.RequestMethod) {
+	m.requests.WithLabelValues(methodLabel(method)).Inc()
+}
+
+func (m *metrics) response(res *sip.Response) {
+	method := sip.RequestMethod("")
+	if cs := res.CSeq(); cs != nil {
+		method = cs.MethodName
+	}
+	m.responseCode(method, res.StatusCode)
+}
+
+func (m *metrics) responseCode(method sip.RequestMethod, code int) {
+	if code < 100 || code > 699 {
+		code = 0
+	}
+	m.responses.WithLabelValues(methodLabel(method), strconv.Itoa(code)).Inc()
+}
+
+func (m *metrics) authFailure() { m.authFailures.Inc() }

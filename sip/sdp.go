@@ -1,0 +1,259 @@
+package sip
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// Payload types of the static G.711 codecs (RFC 3551 table 4).
+const (
+	PayloadPCMU uint8 = 0
+	PayloadPCMA uint8 = 8
+)
+
+// Direction is an SDP media direction attribute (RFC 4566 §6, RFC 3264 §5.1).
+type Direction uint8
+
+const (
+	DirectionUnknown Direction = iota
+	DirectionSendRecv
+	DirectionSendOnly
+	DirectionRecvOnly
+	DirectionInactive
+)
+
+func (d Direction) String() string {
+	switch d {
+	case DirectionSendRecv:
+		return "sendrecv"
+	case DirectionSendOnly:
+		return "sendonly"
+	case DirectionRecvOnly:
+		return "recvonly"
+	case DirectionInactive:
+		return "inactive"
+	}
+	return "unknown"
+}
+
+// MediaOffer is what we need from a remote SDP: where to send audio, which payload
+// types the peer accepts in its order of preference, and its RFC 4733 payload type.
+type MediaOffer struct {
+	Addr            netip.AddrPort
+	PayloadTypes    []uint8 // audio formats of the first audio m-line, in offer order
+	DTMFPayloadType uint8   // 0 when the peer offers no telephone-event/8000
+	Direction       Direction
+}
+
+// ErrNoAudio is returned for an SDP without a usable audio stream.
+var ErrNoAudio = errors.New("sdp: no audio stream")
+
+// ParseSDP reads the first active audio stream of an offer or answer.
+func ParseSDP(body []byte) (MediaOffer, error) {
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal(body); err != nil {
+		return MediaOffer{}, fmt.Errorf("sdp: %w", err)
+	}
+	sessionAddr := connectionAddr(sd.ConnectionInformation)
+	sessionDir := directionOf(sd.Attributes)
+	for _, md := range sd.MediaDescriptions {
+		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 {
+			continue // a rejected or non-audio stream (RFC 3264 §6)
+		}
+		if len(md.MediaName.Protos) == 0 || md.MediaName.Protos[0] != "RTP" {
+			continue // RTP/SAVP (SRTP) is not supported yet: such an offer gets 488
+		}
+		addr := connectionAddr(md.ConnectionInformation)
+		if !addr.IsValid() {
+			addr = sessionAddr
+		}
+		if !addr.IsValid() {
+			return MediaOffer{}, fmt.Errorf("sdp: audio stream without a connection address")
+		}
+		port := md.MediaName.Port.Value
+		if port <= 0 || port > 65535 {
+			return MediaOffer{}, fmt.Errorf("sdp: audio port %d out of range", port)
+		}
+		offer := MediaOffer{Addr: netip.AddrPortFrom(addr, uint16(port)), Direction: directionOf(md.Attributes)}
+		if offer.Direction == DirectionUnknown {
+			offer.Direction = sessionDir
+		}
+		if offer.Direction == DirectionUnknown {
+			offer.Direction = DirectionSendRecv
+		}
+		rtpmaps := rtpmapsOf(md.Attributes)
+		for _, f := range md.MediaName.Formats {
+			pt, err := strconv.ParseUint(f, 10, 8)
+			if err != nil || pt > 127 {
+				continue
+			}
+			p := uint8(pt)
+			name, known := rtpmaps[p]
+			switch {
+			case known && strings.EqualFold(name, "telephone-event/8000"):
+				if offer.DTMFPayloadType == 0 {
+					offer.DTMFPayloadType = p
+				}
+				continue
+			case known:
+				// A dynamic name overrides the static table only when it agrees.
+				if strings.EqualFold(name, "PCMU/8000") {
+					p = PayloadPCMU
+				} else if strings.EqualFold(name, "PCMA/8000") {
+					p = PayloadPCMA
+				} else {
+					offer.PayloadTypes = append(offer.PayloadTypes, p)
+					continue
+				}
+			}
+			offer.PayloadTypes = append(offer.PayloadTypes, p)
+		}
+		return offer, nil
+	}
+	return MediaOffer{}, ErrNoAudio
+}
+
+// Negotiate picks the first payload type of the offer that we support (RFC 3264 §6.1:
+// the answerer should keep the offerer's preference order).
+func Negotiate(offer MediaOffer, supported ...uint8) (uint8, bool) {
+	for _, pt := range offer.PayloadTypes {
+		for _, s := range supported {
+			if pt == s {
+				return pt, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// SessionSpec describes our side of a session for BuildSDP.
+type SessionSpec struct {
+	Addr            netip.AddrPort // our RTP address
+	SessionID       uint64
+	SessionVersion  uint64
+	PayloadTypes    []uint8 // audio codecs, in our order of preference
+	DTMFPayloadType uint8   // 0 = no telephone-event
+	Direction       Direction
+}
+
+// BuildSDP renders an offer or answer with pion/sdp.
+func BuildSDP(spec SessionSpec) ([]byte, error) {
+	if !spec.Addr.IsValid() {
+		return nil, fmt.Errorf("sdp: invalid local address %v", spec.Addr)
+	}
+	netType, addrType := "IN", "IP4"
+	if spec.Addr.Addr().Is6() && !spec.Addr.Addr().Is4In6() {
+		addrType = "IP6"
+	}
+	ip := spec.Addr.Addr().Unmap().String()
+	dir := spec.Direction
+	if dir == DirectionUnknown {
+		dir = DirectionSendRecv
+	}
+	formats := make([]string, 0, len(spec.PayloadTypes)+1)
+	attrs := make([]sdp.Attribute, 0, len(spec.PayloadTypes)+4)
+	for _, pt := range spec.PayloadTypes {
+		formats = append(formats, strconv.Itoa(int(pt)))
+		switch pt {
+		case PayloadPCMU:
+			attrs = append(attrs, sdp.NewAttribute("rtpmap", "0 PCMU/8000"))
+		case PayloadPCMA:
+			attrs = append(attrs, sdp.NewAttribute("rtpmap", "8 PCMA/8000"))
+		}
+	}
+	if spec.DTMFPayloadType != 0 {
+		pt := strconv.Itoa(int(spec.DTMFPayloadType))
+		formats = append(formats, pt)
+		attrs = append(attrs,
+			sdp.NewAttribute("rtpmap", pt+" telephone-event/8000"),
+			sdp.NewAttribute("fmtp", pt+" 0-16"))
+	}
+	attrs = append(attrs, sdp.NewAttribute("ptime", "20"), sdp.NewPropertyAttribute(dir.String()))
+	sd := sdp.SessionDescription{
+		Version: 0,
+		Origin: sdp.Origin{
+			Username:       "hotline",
+			SessionID:      spec.SessionID,
+			SessionVersion: spec.SessionVersion,
+			NetworkType:    netType,
+			AddressType:    addrType,
+			UnicastAddress: ip,
+		},
+		SessionName: "hotline",
+		ConnectionInformation: &sdp.ConnectionInformation{
+			NetworkType: netType,
+			AddressType: addrType,
+			Address:     &sdp.Address{Address: ip},
+		},
+		// pion/sdp does not validate: without this there is no t= line (RFC 4566 requires one).
+		TimeDescriptions: []sdp.TimeDescription{{}},
+		MediaDescriptions: []*sdp.MediaDescription{{
+			MediaName: sdp.MediaName{
+				Media:   "audio",
+				Port:    sdp.RangedPort{Value: int(spec.Addr.Port())},
+				Protos:  []string{"RTP", "AVP"},
+				Formats: formats,
+			},
+			Attributes: attrs,
+		}},
+	}
+	return sd.Marshal()
+}
+
+func connectionAddr(ci *sdp.ConnectionInformation) netip.Addr {
+	if ci == nil || ci.Address == nil {
+		return netip.Addr{}
+	}
+	// c=IN IP4 224.2.1.1/127 carries a TTL after a slash.
+	host, _, _ := strings.Cut(ci.Address.Address, "/")
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return addr
+}
+
+func directionOf(attrs []sdp.Attribute) Direction {
+	for _, a := range attrs {
+		switch a.Key {
+		case "sendrecv":
+			return DirectionSendRecv
+		case "sendonly":
+			return DirectionSendOnly
+		case "recvonly":
+			return DirectionRecvOnly
+		case "inactive":
+			return DirectionInactive
+		}
+	}
+	return DirectionUnknown
+}
+
+func rtpmapsOf(attrs []sdp.Attribute) map[uint8]string {
+	m := make(map[uint8]string, 4)
+	for _, a := range attrs {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		ptStr, name, ok := strings.Cut(a.Value, " ")
+		if !ok {
+			continue
+		}
+		pt, err := strconv.ParseUint(ptStr, 10, 8)
+		if err != nil {
+			continue
+		}
+		// Keep "PCMU/8000" of "PCMU/8000/1": channels do not matter for G.711.
+		parts := strings.SplitN(strings.TrimSpace(name), "/", 3)
+		if len(parts) >= 2 {
+			name = parts[0] + "/" + parts[1]
+		}
+		m[uint8(pt)] = name
+	}
+	return m
+}

@@ -1,0 +1,471 @@
+// Package sip is hotline's SIP user agent, built on sipgo: UDP and TCP transports,
+// the registrar with digest authentication for agents' phones, trunk admission of
+// carrier INVITEs, SDP offer/answer, caller legs (we are the UAS) and agent legs (we
+// are the UAC). It speaks in legs and registrations; it knows nothing of queues,
+// IVR or media processing, and imports nothing of ours. Import it as hsip, so that
+// sip.X always means sipgo's package.
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config holds the user agent's settings.
+type Config struct {
+	Listen           string     // host:port for UDP and TCP; port 0 picks one
+	Advertise        netip.Addr // IP put in Contact headers; zero = the listen IP
+	Realm            string
+	UserAgent        string
+	NonceTTL         time.Duration
+	RegisterMin      time.Duration
+	RegisterMax      time.Duration
+	RegisterDefault  time.Duration
+	DigestAlgorithms []string
+	Logger           *slog.Logger
+	Registry         prometheus.Registerer // nil = no metrics
+}
+
+// Admission is the trunk decision for a carrier INVITE.
+type Admission struct {
+	Trunk  string
+	Status int // 0 admits the call; else the SIP status to answer (403, 404, ...)
+	Reason string
+}
+
+// Hooks connect the user agent to the rest of hotline.
+type Hooks struct {
+	// Admit decides whether a call from src to the called number is accepted.
+	Admit func(src netip.Addr, called string) Admission
+	// Password returns the digest secret of an agent phone's user.
+	Password func(user string) (string, bool)
+	// OnRegistration is told when a phone's first binding appears or its last goes.
+	OnRegistration func(RegistrationChange)
+	// HandleCall runs an admitted call. It is called on the INVITE's own goroutine
+	// and must not return before the call ends: sipgo ends the INVITE transaction
+	// when the handler returns (see shared notes on sipgo).
+	HandleCall func(*InboundCall)
+}
+
+// Server is the SIP user agent.
+type Server struct {
+	cfg       Config
+	hooks     Hooks
+	log       *slog.Logger
+	ua        *sipgo.UserAgent
+	srv       *sipgo.Server
+	udpUA     sipgo.DialogUA
+	tcpUA     sipgo.DialogUA
+	auth      *Authenticator
+	registrar *Registrar
+	metrics   *metrics
+
+	udpConn net.PacketConn
+	tcpLn   net.Listener
+	addr    netip.AddrPort // bound address
+	contact netip.AddrPort // advertised address
+
+	inbound  sync.Map // dialog ID → *InboundCall
+	outbound sync.Map // dialog ID → *OutboundCall
+
+	wg sync.WaitGroup
+}
+
+// Supported audio payload types, in our order of preference for offers.
+var supportedPayloads = []uint8{PayloadPCMU, PayloadPCMA}
+
+// ourDTMFPayloadType is what we offer for RFC 4733 events on agent legs.
+const ourDTMFPayloadType uint8 = 101
+
+// NewServer binds UDP and TCP on cfg.Listen (the same port for both) and prepares
+// the user agent. Call Run to serve.
+func NewServer(cfg Config, hooks Hooks) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = "hotline"
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "hotline"
+	}
+	if cfg.NonceTTL <= 0 {
+		cfg.NonceTTL = 5 * time.Minute
+	}
+	if cfg.RegisterMin <= 0 {
+		cfg.RegisterMin = 60 * time.Second
+	}
+	if cfg.RegisterMax <= 0 {
+		cfg.RegisterMax = time.Hour
+	}
+	if cfg.RegisterDefault <= 0 {
+		cfg.RegisterDefault = 10 * time.Minute
+	}
+	if hooks.Admit == nil || hooks.Password == nil || hooks.HandleCall == nil {
+		return nil, errors.New("sip: Admit, Password and HandleCall hooks are required")
+	}
+	s := &Server{cfg: cfg, hooks: hooks, log: cfg.Logger}
+	var err error
+	if s.auth, err = NewAuthenticator(cfg.Realm, cfg.NonceTTL, cfg.DigestAlgorithms, hooks.Password); err != nil {
+		return nil, err
+	}
+	s.registrar = NewRegistrar(hooks.OnRegistration)
+	if s.metrics, err = newMetrics(cfg.Registry, s.registrar); err != nil {
+		return nil, err
+	}
+	if err := s.bind(cfg.Listen); err != nil {
+		return nil, err
+	}
+	s.contact = s.addr
+	if cfg.Advertise.IsValid() {
+		s.contact = netip.AddrPortFrom(cfg.Advertise, s.addr.Port())
+	}
+	s.ua, err = sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(s.contact.Addr().String()))
+	if err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("sip user agent: %w", err)
+	}
+	if s.srv, err = sipgo.NewServer(s.ua, sipgo.WithServerLogger(s.log)); err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("sip server: %w", err)
+	}
+	// UDP requests leave from the listening socket, so phones behind NAT see the
+	// address they registered to and symmetric-response peers (RFC 3581) answer us.
+	udpClient, err := sipgo.NewClient(s.ua, sipgo.WithClientConnectionAddr(s.addr.String()), sipgo.WithClientHostname(s.contact.Addr().String()), sipgo.WithClientLogger(s.log))
+	if err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("sip udp client: %w", err)
+	}
+	tcpClient, err := sipgo.NewClient(s.ua, sipgo.WithClientHostname(s.contact.Addr().String()), sipgo.WithClientLogger(s.log))
+	if err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("sip tcp client: %w", err)
+	}
+	s.udpUA = sipgo.DialogUA{Client: udpClient, ContactHDR: s.contactHeader("UDP"), RewriteContact: true}
+	s.tcpUA = sipgo.DialogUA{Client: tcpClient, ContactHDR: s.contactHeader("TCP"), RewriteContact: true}
+	s.routes()
+	return s, nil
+}
+
+// bind opens UDP and TCP on the same port. With port 0 the kernel picks the UDP
+// port and TCP may find it taken, so a few ports are tried.
+func (s *Server) bind(listen string) error {
+	ap, err := netip.ParseAddrPort(listen)
+	if err != nil {
+		return fmt.Errorf("sip listen address %q: %w", listen, err)
+	}
+	for attempt := 0; attempt < 20; attempt++ {
+		udp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+		if err != nil {
+			return fmt.Errorf("sip listen udp %s: %w", ap, err)
+		}
+		bound := udp.LocalAddr().(*net.UDPAddr).AddrPort()
+		tcp, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(bound))
+		if err != nil {
+			udp.Close()
+			if ap.Port() == 0 {
+				continue
+			}
+			return fmt.Errorf("sip listen tcp %s: %w", bound, err)
+		}
+		s.udpConn, s.tcpLn = udp, tcp
+		s.addr = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
+		return nil
+	}
+	return fmt.Errorf("sip listen %s: no port free for both udp and tcp", listen)
+}
+
+func (s *Server) closeListeners() {
+	if s.udpConn != nil {
+		s.udpConn.Close()
+	}
+	if s.tcpLn != nil {
+		s.tcpLn.Close()
+	}
+}
+
+// Addr is the bound UDP/TCP address.
+func (s *Server) Addr() netip.AddrPort { return s.addr }
+
+// Registrar gives access to agents' bindings.
+func (s *Server) Registrar() *Registrar { return s.registrar }
+
+// Run serves until ctx ends, then closes the transports.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- s.srv.ServeUDP(s.udpConn) }()
+	go func() { errc <- s.srv.ServeTCP(s.tcpLn) }()
+	sweep := time.NewTicker(time.Second)
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.closeListeners()
+			s.ua.Close()
+			s.wg.Wait()
+			return nil
+		case err := <-errc:
+			if ctx.Err() == nil {
+				s.closeListeners()
+				s.ua.Close()
+				return fmt.Errorf("sip transport: %w", err)
+			}
+		case now := <-sweep.C:
+			s.registrar.Sweep(now)
+			s.auth.Sweep(now)
+		}
+	}
+}
+
+func (s *Server) contactHeader(transport string) sip.ContactHeader {
+	uri := sip.Uri{Scheme: "sip", User: "hotline", Host: s.contact.Addr().String(), Port: int(s.contact.Port())}
+	if transport == "TCP" {
+		uri.UriParams = sip.NewParams()
+		uri.UriParams.Add("transport", "tcp")
+	}
+	return sip.ContactHeader{Address: uri}
+}
+
+func (s *Server) dialogUA(transport string) *sipgo.DialogUA {
+	if strings.EqualFold(transport, "TCP") {
+		return &s.tcpUA
+	}
+	return &s.udpUA
+}
+
+// allowed methods, for 405 and the Allow header (RFC 3261 §20.5).
+const allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"
+
+func (s *Server) routes() {
+	s.srv.OnInvite(s.counted(s.onInvite))
+	s.srv.OnAck(s.counted(s.onAck))
+	s.srv.OnBye(s.counted(s.onBye))
+	s.srv.OnCancel(s.counted(s.onStrayCancel))
+	s.srv.OnRegister(s.counted(s.onRegister))
+	s.srv.OnOptions(s.counted(s.onOptions))
+	s.srv.OnNoRoute(s.counted(func(req *sip.Request, tx sip.ServerTransaction) {
+		res := sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil)
+		res.AppendHeader(sip.NewHeader("Allow", allowHeader))
+		s.send(tx, res)
+	}))
+}
+
+func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		s.metrics.request(req.Method)
+		h(req, tx)
+	}
+}
+
+// send answers a request outside any dialog and counts the response.
+func (s *Server) send(tx sip.ServerTransaction, res *sip.Response) {
+	s.metrics.response(res)
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("sip respond", "call_id", callID(res), "sip_status", res.StatusCode, "err", err)
+	}
+}
+
+func (s *Server) reply(req *sip.Request, tx sip.ServerTransaction, code int, reason string, headers ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range headers {
+		res.AppendHeader(h)
+	}
+	s.send(tx, res)
+}
+
+// malformed reports what a request lacks for us to process it (RFC 3261 §8.1.1 lists
+// the mandatory headers); sipgo answers requests without Via or CSeq itself.
+func malformed(req *sip.Request) string {
+	switch {
+	case req.From() == nil:
+		return "missing From"
+	case req.To() == nil:
+		return "missing To"
+	case req.CallID() == nil || string(*req.CallID()) == "":
+		return "missing Call-ID"
+	case req.CSeq() == nil:
+		return "missing CSeq"
+	case req.CSeq().MethodName != req.Method:
+		return "CSeq method does not match the request"
+	case req.Via() == nil:
+		return "missing Via"
+	}
+	if _, ok := req.From().Params.Get("tag"); !ok && req.Method != sip.REGISTER && req.Method != sip.OPTIONS {
+		return "missing From tag"
+	}
+	return ""
+}
+
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if why := malformed(req); why != "" {
+		s.reply(req, tx, sip.StatusBadRequest, "Bad Request ("+why+")")
+		return
+	}
+	s.reply(req, tx, sip.StatusOK, "OK",
+		sip.NewHeader("Allow", allowHeader),
+		sip.NewHeader("Accept", "application/sdp"),
+		sip.NewHeader("Supported", ""))
+}
+
+func (s *Server) onStrayCancel(req *sip.Request, tx sip.ServerTransaction) {
+	// A CANCEL that matched a pending INVITE was handled by the transaction layer;
+	// this one matches nothing (RFC 3261 §9.2).
+	s.reply(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+}
+
+func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	id, err := sip.DialogIDFromRequestUAS(req)
+	if err != nil {
+		return // an ACK is never answered
+	}
+	if v, ok := s.inbound.Load(id); ok {
+		v.(*InboundCall).readAck(req, tx)
+	}
+}
+
+func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if why := malformed(req); why != "" {
+		s.reply(req, tx, sip.StatusBadRequest, "Bad Request ("+why+")")
+		return
+	}
+	if id, err := sip.DialogIDFromRequestUAS(req); err == nil {
+		if v, ok := s.inbound.Load(id); ok {
+			v.(*InboundCall).readBye(req, tx)
+			return
+		}
+	}
+	if id, err := sip.DialogIDFromRequestUAC(req); err == nil {
+		if v, ok := s.outbound.Load(id); ok {
+			v.(*OutboundCall).readBye(req, tx)
+			return
+		}
+	}
+	s.log.Info("bye for unknown dialog", "call_id", callID(req), "src", req.Source())
+	s.reply(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+}
+
+func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	if why := malformed(req); why != "" {
+		s.reply(req, tx, sip.StatusBadRequest, "Bad Request ("+why+")")
+		return
+	}
+	now := time.Now()
+	user := req.To().Address.User
+	authz := ""
+	if h := req.GetHeader("Authorization"); h != nil {
+		authz = h.Value()
+	}
+	authUser, err := s.auth.Verify(authz, string(sip.REGISTER), now)
+	switch {
+	case err == nil && authUser != user:
+		// RFC 3261 §10.3 step 6: the authenticated user must own the address of record.
+		s.log.Warn("register for another user", "call_id", callID(req), "auth_user", authUser, "aor", user, "src", req.Source())
+		s.reply(req, tx, sip.StatusForbidden, "Forbidden")
+		return
+	case errors.Is(err, ErrAuthMissing), errors.Is(err, ErrAuthForged), errors.Is(err, ErrAuthReplay):
+		s.challenge(req, tx, now, false)
+		return
+	case errors.Is(err, ErrAuthStale):
+		s.challenge(req, tx, now, true)
+		return
+	case err != nil:
+		s.log.Warn("register refused", "call_id", callID(req), "user", user, "src", req.Source(), "err", err)
+		s.metrics.authFailure()
+		s.reply(req, tx, sip.StatusForbidden, "Forbidden")
+		return
+	}
+
+	contacts := req.GetHeaders("Contact")
+	if len(contacts) == 0 {
+		// A query for current bindings (RFC 3261 §10.2.3).
+		s.registerOK(req, tx, user, now)
+		return
+	}
+	base := Binding{User: user, Source: req.Source(), Transport: strings.ToUpper(req.Transport()), CallID: callID(req), Updated: now}
+	if h := req.GetHeader("User-Agent"); h != nil {
+		base.UserAgent = h.Value()
+	}
+	for _, h := range contacts {
+		if strings.TrimSpace(h.Value()) == "*" {
+			if requestedExpiry(req, nil, -1) != 0 {
+				s.reply(req, tx, sip.StatusBadRequest, "Bad Request (Contact * needs Expires: 0)")
+				return
+			}
+			s.registrar.RemoveAll(user)
+			s.registerOK(req, tx, user, now)
+			return
+		}
+	}
+	var updates []Binding
+	var removes []Binding
+	for _, h := range contacts {
+		var ch sip.ContactHeader
+		if _, err := sip.ParseAddressValue(h.Value(), &ch.Address, &ch.Params); err != nil {
+			s.reply(req, tx, sip.StatusBadRequest, "Bad Request (bad Contact)")
+			return
+		}
+		exp := requestedExpiry(req, &ch, s.cfg.RegisterDefault)
+		b := base
+		b.Contact = ch.Address
+		if exp == 0 {
+			removes = append(removes, b)
+			continue
+		}
+		if exp < s.cfg.RegisterMin {
+			// RFC 3261 §10.3 step 7.
+			s.reply(req, tx, sip.StatusIntervalToBrief, "Interval Too Brief",
+				sip.NewHeader("Min-Expires", strconv.Itoa(int(s.cfg.RegisterMin/time.Second))))
+			return
+		}
+		b.Expires = now.Add(min(exp, s.cfg.RegisterMax))
+		updates = append(updates, b)
+	}
+	for _, b := range removes {
+		s.registrar.Update(b, true)
+	}
+	for _, b := range updates {
+		s.registrar.Update(b, false)
+	}
+	s.log.Info("register", "call_id", callID(req), "user", user, "src", base.Source, "bindings", len(updates), "removed", len(removes))
+	s.registerOK(req, tx, user, now)
+}
+
+func (s *Server) challenge(req *sip.Request, tx sip.ServerTransaction, now time.Time, stale bool) {
+	res := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
+	for _, c := range s.auth.Challenges(now, stale) {
+		res.AppendHeader(sip.NewHeader("WWW-Authenticate", c))
+	}
+	s.send(tx, res)
+}
+
+func (s *Server) registerOK(req *sip.Request, tx sip.ServerTransaction, user string, now time.Time) {
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	for _, b := range s.registrar.Bindings() {
+		if b.User != user {
+			continue
+		}
+		secs := int(b.Expires.Sub(now).Round(time.Second) / time.Second)
+		res.AppendHeader(sip.NewHeader("Contact", "<"+b.Contact.String()+">;expires="+strconv.Itoa(max(secs, 0))))
+	}
+	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format(time.RFC1123)))
+	s.send(tx, res)
+}
+
+func callID(m sip.Message) string {
+	if h := m.CallID(); h != nil {
+		return string(*h)
+	}
+	return ""
+}
