@@ -1,6 +1,7 @@
 package acd
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -134,6 +135,20 @@ const (
 	callConnected
 )
 
+func (s callState) String() string {
+	switch s {
+	case callUnknown:
+		return "unknown"
+	case callWaiting:
+		return "waiting"
+	case callOffering:
+		return "offering"
+	case callConnected:
+		return "connected"
+	}
+	return fmt.Sprintf("callState(%d)", uint8(s))
+}
+
 // recentFailureMemory is how many agents who failed a call that call
 // remembers, to try others before them.
 const recentFailureMemory = 4
@@ -207,7 +222,7 @@ func NewState(top Topology) *State {
 		offers: make(map[uint64]*offer),
 	}
 	st.applyTopology(top, time.Time{})
-	st.dirty = st.dirty[:0]
+	st.dispatch(time.Time{}) // clears the dirty marks; nobody is logged in
 	return st
 }
 
@@ -254,6 +269,8 @@ func Step(st *State, ev Event, now time.Time) []Command {
 		st.applyTopology(ev.Topology, now)
 	case Tick:
 		// Deadlines were expired above.
+	case snapshotRequest:
+		// Answered by the Router, never stepped.
 	case nil:
 		st.counters.StaleEvents++
 	}
@@ -334,7 +351,7 @@ func (st *State) callGone(callID string, now time.Time) {
 		if a.logoutPending {
 			st.setLoggedOut(a, now)
 		} else {
-			a.state, a.since = AgentAvailable, now
+			a.state, a.since = AgentStateAvailable, now
 			st.makeIdle(a)
 		}
 		st.releaseAgentIfRetired(a)
@@ -350,15 +367,15 @@ func (st *State) agentLoggedIn(agentID string, now time.Time) {
 		return
 	}
 	switch a.state {
-	case AgentLoggedOut, AgentUnknown:
-		a.state, a.since = AgentAvailable, now
+	case AgentStateLoggedOut, AgentStateUnknown:
+		a.state, a.since = AgentStateAvailable, now
 		// A newly logged-in agent queues behind those already waiting.
 		a.idleSince = now
 		st.makeIdle(a)
-	case AgentOnCall:
+	case AgentStateOnCall:
 		// Registered again during the call: forget a pending logout.
 		a.logoutPending = false
-	case AgentAvailable, AgentRinging:
+	case AgentStateAvailable, AgentStateRinging:
 		// A registration refresh; nothing changes.
 	}
 }
@@ -370,15 +387,15 @@ func (st *State) agentLoggedOut(agentID string, now time.Time) {
 		return
 	}
 	switch a.state {
-	case AgentAvailable:
+	case AgentStateAvailable:
 		st.setLoggedOut(a, now)
-	case AgentRinging:
+	case AgentStateRinging:
 		st.cancelOffer(a.offer, CancelAgentLoggedOut, now)
 		st.setLoggedOut(a, now)
-	case AgentOnCall:
+	case AgentStateOnCall:
 		// The call goes on; the logout takes effect when it ends.
 		a.logoutPending = true
-	case AgentLoggedOut, AgentUnknown:
+	case AgentStateLoggedOut, AgentStateUnknown:
 	}
 	st.releaseAgentIfRetired(a)
 }
@@ -396,7 +413,7 @@ func (st *State) offerAnswered(offerID uint64, now time.Time) {
 	q.counters.CallsConnected++
 	q.counters.ConnectedWait += now.Sub(c.queuedAt)
 	c.state, c.agent = callConnected, a
-	a.state, a.since, a.call = AgentOnCall, now, c
+	a.state, a.since, a.call = AgentStateOnCall, now, c
 }
 
 func (st *State) offerFailed(offerID uint64, reason OfferFailure, now time.Time) {
@@ -433,7 +450,7 @@ func (st *State) failOffer(o *offer, result OfferResult, now time.Time) {
 	q.waiting.push(c)
 	st.markDirty(q)
 
-	a.state, a.since = AgentAvailable, now
+	a.state, a.since = AgentStateAvailable, now
 	switch result {
 	case OfferResultCallerAbandoned, OfferResultAgentLoggedOut:
 		// Not the agent's doing (or they are leaving anyway).
@@ -460,7 +477,7 @@ func (st *State) endOffer(o *offer) {
 // makeIdle puts an available agent into the idle heap of each of their
 // queues and marks those queues for dispatch.
 func (st *State) makeIdle(a *agent) {
-	if a.inIdleHeaps || a.retired || a.state != AgentAvailable || !a.cooldownUntil.IsZero() {
+	if a.inIdleHeaps || a.retired || a.state != AgentStateAvailable || !a.cooldownUntil.IsZero() {
 		return
 	}
 	a.inIdleHeaps = true
@@ -487,7 +504,7 @@ func (st *State) setLoggedOut(a *agent, now time.Time) {
 		st.agentTimers.remove(a.timerIndex)
 		a.cooldownUntil = time.Time{}
 	}
-	a.state, a.since = AgentLoggedOut, now
+	a.state, a.since = AgentStateLoggedOut, now
 	a.logoutPending = false
 }
 
@@ -581,7 +598,7 @@ func (st *State) offer(c *call, a *agent, now time.Time) {
 	st.ringDeadlines.push(o)
 	q.offering++
 	c.state, c.offer = callOffering, o
-	a.state, a.since, a.offer = AgentRinging, now, o
+	a.state, a.since, a.offer = AgentStateRinging, now, o
 
 	st.out = append(st.out, OfferCall{
 		OfferID:     o.id,

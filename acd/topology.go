@@ -35,7 +35,7 @@ func (st *State) applyTopology(top Topology, now time.Time) {
 	for id, spec := range wantAgents {
 		a := st.agents[id]
 		if a == nil {
-			a = &agent{id: id, state: AgentLoggedOut, since: now, timerIndex: -1}
+			a = &agent{id: id, state: AgentStateLoggedOut, since: now, timerIndex: -1}
 			st.agents[id] = a
 		}
 		a.name = spec.Name
@@ -138,9 +138,10 @@ func (st *State) releaseAgentIfRetired(a *agent) {
 	delete(st.agents, a.id)
 }
 
-// releaseQueueIfRetired deletes a retired queue once no call is in it.
+// releaseQueueIfRetired deletes a retired queue once no caller waits in it
+// or rings an agent from it. Connected calls do not need their queue.
 func (st *State) releaseQueueIfRetired(q *queue) {
-	if !q.retired || q.waiting.len() > 0 || q.offering > 0 || st.hasConnectedCalls(q) {
+	if !q.retired || q.waiting.len() > 0 || q.offering > 0 {
 		return
 	}
 	for _, m := range q.members {
@@ -154,15 +155,4 @@ func (st *State) releaseQueueIfRetired(q *queue) {
 	}
 	q.members = nil
 	delete(st.queues, q.name)
-}
-
-// hasConnectedCalls reports whether a connected call still counts against
-// q. Only reached for retired queues, so the scan is rare.
-func (st *State) hasConnectedCalls(q *queue) bool {
-	for _, c := range st.calls {
-		if c.queue == q {
-			return true
-		}
-	}
-	return false
 }

@@ -9,29 +9,29 @@ import (
 type AgentState uint8
 
 const (
-	AgentUnknown AgentState = iota
-	// AgentLoggedOut: not registered; receives no offers.
-	AgentLoggedOut
-	// AgentAvailable: logged in and free. An agent cooling down after a
+	AgentStateUnknown AgentState = iota
+	// AgentStateLoggedOut: not registered; receives no offers.
+	AgentStateLoggedOut
+	// AgentStateAvailable: logged in and free. An agent cooling down after a
 	// failed offer is available but not offered until CooldownUntil.
-	AgentAvailable
-	// AgentRinging: reserved for one offer; their phone is ringing.
-	AgentRinging
-	// AgentOnCall: connected to a caller.
-	AgentOnCall
+	AgentStateAvailable
+	// AgentStateRinging: reserved for one offer; their phone is ringing.
+	AgentStateRinging
+	// AgentStateOnCall: connected to a caller.
+	AgentStateOnCall
 )
 
 func (s AgentState) String() string {
 	switch s {
-	case AgentUnknown:
+	case AgentStateUnknown:
 		return "unknown"
-	case AgentLoggedOut:
+	case AgentStateLoggedOut:
 		return "logged-out"
-	case AgentAvailable:
+	case AgentStateAvailable:
 		return "available"
-	case AgentRinging:
+	case AgentStateRinging:
 		return "ringing"
-	case AgentOnCall:
+	case AgentStateOnCall:
 		return "on-call"
 	}
 	return fmt.Sprintf("AgentState(%d)", uint8(s))
@@ -230,10 +230,10 @@ type Command interface{ isCommand() }
 // RingTimeout is informational: the ACD itself cancels the offer when it
 // elapses.
 type OfferCall struct {
-	OfferID              uint64
-	CallID, AgentID      string
-	Queue                string
-	RingTimeout          time.Duration
+	OfferID         uint64
+	CallID, AgentID string
+	Queue           string
+	RingTimeout     time.Duration
 }
 
 // CancelOffer: stop ringing the agent for this offer. The ACD has already

@@ -170,6 +170,7 @@ func (c *Call) loop() {
 	c.ivrTimer.Stop()
 	defer c.ivrTimer.Stop()
 	var agentDone <-chan struct{}
+	stopping := c.m.stopping
 	for c.stage != StageEnded {
 		if c.agentLeg != nil {
 			agentDone = c.agentLeg.Done()
@@ -196,6 +197,11 @@ func (c *Call) loop() {
 			}
 		case r := <-c.dialResults:
 			c.dialed(r)
+		case <-stopping:
+			stopping = nil
+			c.hangupBy, c.cause = "system", "shutdown"
+			c.setResult(map[Stage]string{StageIVR: "ivr", StageQueued: "abandoned", StageTalking: "completed"}[c.stage])
+			c.endCaller("system-shutdown")
 		}
 	}
 }
@@ -485,15 +491,20 @@ func (c *Call) endCaller(cause string) {
 // the recording and completes the CDR.
 func (c *Call) finish() {
 	end := c.now()
-	if c.offer != nil {
-		c.offer.cancel()
-		// Wait for the dialer so its leg and endpoint never outlive the call.
-		r := <-c.dialResults
-		if r.leg != nil {
-			hangupLeg(r.leg, "caller-gone")
-		}
-		c.offer.endpoint.Close()
+	if o := c.offer; o != nil {
+		o.cancel()
 		c.offer = nil
+		// The dialer may need a while (a CANCEL waits for its 487); clean up after
+		// it without holding the CDR back, and never leave its leg up.
+		c.m.wg.Add(1)
+		go func() {
+			defer c.m.wg.Done()
+			r := <-c.dialResults
+			if r.leg != nil {
+				hangupLeg(r.leg, "caller-gone")
+			}
+			o.endpoint.Close()
+		}()
 	}
 	if c.agentLeg != nil {
 		media.Unbridge(c.caller)

@@ -52,6 +52,9 @@ type Manager struct {
 	calls  sync.Map // call ID → *Call
 	active atomic.Int64
 	wg     sync.WaitGroup
+
+	stopping chan struct{} // closed by Shutdown: every call hangs up
+	stopOnce sync.Once
 }
 
 // NewManager returns a manager; wire HandleCall into hsip.Hooks and Dispatch as the
@@ -66,7 +69,23 @@ func NewManager(d Deps) *Manager {
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics(nil)
 	}
-	return &Manager{deps: d}
+	return &Manager{deps: d, stopping: make(chan struct{})}
+}
+
+// Shutdown hangs up every live call and waits for them to finish (CDRs written,
+// recordings closed) or for ctx to end.
+func (m *Manager) Shutdown(ctx context.Context) {
+	m.stopOnce.Do(func() { close(m.stopping) })
+	done := make(chan struct{})
+	go func() {
+		m.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		m.deps.Log.Error("calls still running at shutdown", "active", m.Active())
+	}
 }
 
 // Active is the number of calls in progress.
@@ -89,8 +108,10 @@ func (m *Manager) Dispatch(cmd acd.Command) {
 	}
 	v, ok := m.calls.Load(id)
 	if !ok {
-		m.deps.Log.Warn("acd command for unknown call", "call_id", id, "command", fmt.Sprintf("%T", cmd))
+		// The call ended while the command was on its way; the ACD has (or will
+		// have) CallAbandoned, so only an offer needs an answer.
 		if offer, isOffer := cmd.(acd.OfferCall); isOffer {
+			m.deps.Log.Info("offer for a call that has ended", "call_id", id, "agent_id", offer.AgentID)
 			m.deps.ACD.Post(acd.OfferFailed{OfferID: offer.OfferID, Reason: acd.FailureUnreachable})
 		}
 		return

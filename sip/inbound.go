@@ -108,7 +108,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	pt, ok := Negotiate(offer, supportedPayloads...)
 	if err != nil || !ok {
-		log.Warn("invite with no common codec", "sip_status", 488, "offered", offer.PayloadTypes)
+		log.Warn("invite with no common codec", "sip_status", 488, "offered", payloadList(offer.PayloadTypes))
 		res := sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil)
 		res.AppendHeader(sip.NewHeader("Warning", `304 hotline "Media type not available"`))
 		s.send(tx, res)
@@ -321,4 +321,13 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	res := sip.NewSDPResponseFromRequest(req, local)
 	s.send(tx, res)
+}
+
+// payloadList formats payload types for logs (slog would print a []uint8 as text).
+func payloadList(pts []uint8) []int {
+	out := make([]int, len(pts))
+	for i, pt := range pts {
+		out[i] = int(pt)
+	}
+	return out
 }

@@ -65,7 +65,7 @@ func ParseSDP(body []byte) (MediaOffer, error) {
 		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 {
 			continue // a rejected or non-audio stream (RFC 3264 §6)
 		}
-		if len(md.MediaName.Protos) == 0 || md.MediaName.Protos[0] != "RTP" {
+		if strings.Join(md.MediaName.Protos, "/") != "RTP/AVP" {
 			continue // RTP/SAVP (SRTP) is not supported yet: such an offer gets 488
 		}
 		addr := connectionAddr(md.ConnectionInformation)

@@ -1,0 +1,277 @@
+// Package app assembles a running hotline from a configuration: storage, media,
+// the ACD loop, the SIP user agent, the call conductor and the HTTP API. cmd/hotline
+// and the end-to-end tests both start hotline through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/hotline-cc/hotline/acd"
+	"github.com/hotline-cc/hotline/api"
+	"github.com/hotline-cc/hotline/call"
+	"github.com/hotline-cc/hotline/clock"
+	"github.com/hotline-cc/hotline/config"
+	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/prompts"
+	"github.com/hotline-cc/hotline/recorder"
+	hsip "github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/store"
+)
+
+// Options start an App.
+type Options struct {
+	Config  *config.Config
+	Logger  *slog.Logger
+	Version string
+}
+
+// App is a running hotline.
+type App struct {
+	SIPAddr  netip.AddrPort
+	HTTPAddr netip.AddrPort
+	DBPath   string
+
+	log      *slog.Logger
+	cancel   context.CancelFunc
+	runtime  atomic.Pointer[call.Runtime]
+	store    *store.Store
+	engine   *media.Engine
+	recorder *recorder.Writer
+	calls    *call.Manager
+	httpSrv  *http.Server
+	wg       sync.WaitGroup
+	errc     chan error
+	closed   sync.Once
+}
+
+// LoadRuntime compiles a configuration's flows and loads its prompts (embedded
+// ones, overridden by the configured folder). It is what `hotline check` runs too.
+func LoadRuntime(cfg *config.Config) (*call.Runtime, error) {
+	set, err := media.LoadPrompts(prompts.FS, ".")
+	if err != nil {
+		return nil, fmt.Errorf("embedded prompts: %w", err)
+	}
+	if cfg.Prompts.Dir != "" {
+		extra, err := media.LoadPrompts(os.DirFS(cfg.Prompts.Dir), ".")
+		if err != nil {
+			return nil, fmt.Errorf("prompts %s: %w", cfg.Prompts.Dir, err)
+		}
+		for name, p := range extra {
+			set[name] = p
+		}
+	}
+	hasPrompt := func(name string) bool { return set[name] != nil }
+	var problems config.Errors
+	problems = append(problems, cfg.CheckPrompts(hasPrompt)...)
+	flows := make(map[string]*ivr.Graph, len(cfg.Flows))
+	for i := range cfg.Flows {
+		g, errs := ivr.Compile(&cfg.Flows[i], hasPrompt)
+		problems = append(problems, errs...)
+		if g != nil {
+			flows[cfg.Flows[i].Name] = g
+		}
+	}
+	if len(problems) > 0 {
+		problems.Sort()
+		return nil, problems
+	}
+	return &call.Runtime{Config: cfg, Flows: flows, Prompts: set}, nil
+}
+
+// Start brings hotline up. It returns once every listener is bound.
+func Start(ctx context.Context, opts Options) (*App, error) {
+	cfg := opts.Config
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	rt, err := LoadRuntime(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	a := &App{log: log, cancel: cancel, errc: make(chan error, 4)}
+	a.runtime.Store(rt)
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+
+	recDir := filepath.Join(cfg.DataDir, "recordings")
+	if err := os.MkdirAll(recDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	// Recordings cut short by a crash get their WAV headers fixed before anyone
+	// can download them.
+	repaired, err := recorder.Repair(recDir)
+	if err != nil {
+		log.Error("recording repair", "err", err)
+	}
+	for _, p := range repaired {
+		log.Warn("recording repaired after unclean stop", "path", p)
+	}
+	a.DBPath = filepath.Join(cfg.DataDir, "hotline.db")
+	if a.store, err = store.Open(a.DBPath, log); err != nil {
+		return nil, err
+	}
+	if n, err := a.store.CloseDangling(ctx, "system-restart", time.Now()); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Warn("calls cut by an unclean stop closed", "count", n)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "hotline"}))
+
+	bindIP, err := mediaBindIP(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if a.engine, err = media.NewEngine(media.Config{BindIP: bindIP, PortLow: cfg.RTP.PortLow, PortHigh: cfg.RTP.PortHigh, Logger: log}); err != nil {
+		return nil, err
+	}
+	reg.MustRegister(api.NewMediaCollector(a.engine))
+	a.recorder = recorder.NewWriter(log)
+
+	var mgr *call.Manager
+	router := acd.NewRouter(acd.TopologyFromConfig(cfg), clock.Real{}, log, func(c acd.Command) { mgr.Dispatch(c) })
+	reg.MustRegister(api.NewACDCollector(router))
+	callMetrics := call.NewMetrics(reg)
+
+	var advertise netip.Addr
+	if cfg.SIP.Advertise != "" {
+		if advertise, err = netip.ParseAddr(cfg.SIP.Advertise); err != nil {
+			return nil, fmt.Errorf("sip advertise address: %w", err)
+		}
+	}
+	var sipSrv *hsip.Server
+	hooks := hsip.Hooks{
+		Admit:          func(src netip.Addr, called string) hsip.Admission { return mgr.Admit(src, called) },
+		Password:       func(user string) (string, bool) { return mgr.Password(user) },
+		OnRegistration: func(ch hsip.RegistrationChange) { mgr.OnRegistration(ch) },
+		HandleCall:     func(c *hsip.InboundCall) { mgr.HandleCall(c) },
+	}
+	sipSrv, err = hsip.NewServer(hsip.Config{
+		Listen: cfg.SIP.Listen, Advertise: advertise, Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent,
+		NonceTTL: cfg.SIP.NonceTTL, RegisterMin: cfg.SIP.RegisterMinExpires, RegisterMax: cfg.SIP.RegisterMaxExpires,
+		RegisterDefault: cfg.SIP.RegisterDefaultExpires, Logger: log, Registry: reg,
+	}, hooks)
+	if err != nil {
+		return nil, err
+	}
+	a.SIPAddr = sipSrv.Addr()
+	mgr = call.NewManager(call.Deps{
+		Runtime: a.runtime.Load, Media: a.engine, SIP: sipSrv, ACD: router, Store: a.store,
+		Recorder: a.recorder, RecordingsDir: recDir, Log: log, Metrics: callMetrics,
+	})
+	a.calls = mgr
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "hotline", Subsystem: "calls", Name: "active", Help: "Calls in progress.",
+	}, func() float64 { return float64(mgr.Active()) }))
+
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	a.HTTPAddr = ln.Addr().(*net.TCPAddr).AddrPort()
+	a.httpSrv = &http.Server{
+		Handler: api.Handler(api.Deps{
+			Config: func() *config.Config { return a.runtime.Load().Config }, ACD: router, Store: a.store,
+			Registrar: sipSrv.Registrar(), Gatherer: reg, Log: log, Version: opts.Version,
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	a.goRun("acd", func() error { return router.Run(ctx) })
+	a.goRun("sip", func() error { return sipSrv.Run(ctx) })
+	a.goRun("http", func() error {
+		if err := a.httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	ok = true
+	return a, nil
+}
+
+func mediaBindIP(cfg *config.Config) (netip.Addr, error) {
+	s := cfg.RTP.BindIP
+	if s == "" {
+		s = cfg.SIP.Advertise
+	}
+	if s == "" {
+		ap, err := netip.ParseAddrPort(cfg.SIP.Listen)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("sip listen address: %w", err)
+		}
+		return ap.Addr(), nil
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("rtp bind address: %w", err)
+	}
+	return ip, nil
+}
+
+func (a *App) goRun(name string, f func() error) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := f(); err != nil {
+			a.log.Error("component stopped", "component", name, "err", err)
+			a.errc <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+}
+
+// Err reports the first component that failed while running.
+func (a *App) Err() <-chan error { return a.errc }
+
+// Close hangs up every live call (their CDRs and recordings are completed), then
+// stops the listeners and closes storage.
+func (a *App) Close() {
+	a.closed.Do(func() {
+		if a.calls != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			a.calls.Shutdown(ctx)
+			cancel()
+		}
+		if a.httpSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = a.httpSrv.Shutdown(ctx)
+			cancel()
+		}
+		a.cancel()
+		a.wg.Wait()
+		if a.recorder != nil {
+			_ = a.recorder.Close()
+		}
+		if a.engine != nil {
+			_ = a.engine.Close()
+		}
+		if a.store != nil {
+			_ = a.store.Close()
+		}
+	})
+}

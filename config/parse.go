@@ -1,0 +1,829 @@
+package config
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults for everything a configuration file may leave out.
+const (
+	DefaultSIPListen              = "127.0.0.1:5060"
+	DefaultRealm                  = "hotline"
+	DefaultNonceTTL               = 5 * time.Minute
+	DefaultRegisterMinExpires     = 60 * time.Second
+	DefaultRegisterMaxExpires     = 3600 * time.Second
+	DefaultRegisterDefaultExpires = 600 * time.Second
+	DefaultUserAgent              = "hotline"
+	DefaultHTTPListen             = "127.0.0.1:8080"
+	DefaultDataDir                = "./data"
+	DefaultRTPPortLow             = 20000
+	DefaultRTPPortHigh            = 29999
+	DefaultRingTimeout            = 15 * time.Second
+	DefaultMusic                  = "moh"
+	DefaultMenuTimeout            = 5 * time.Second
+	// DefaultMenuRetries gives a caller three tries in all, like FreeSWITCH's
+	// max-timeouts and max-failures.
+	DefaultMenuRetries = 2
+)
+
+// minRTPPorts is the smallest usable RTP range: one bridged call needs an
+// RTP/RTCP pair for each of its two legs.
+const minRTPPorts = 4
+
+// maxRetries bounds menu retries; more is a typo, not a design.
+const maxRetries = 100
+
+// Load reads and parses the configuration file at path. Problems with the
+// content come back as Errors; a file that cannot be read as a wrapped
+// os error.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses and validates a configuration; filename is used in error
+// positions and as Config.Source. On any problem it returns a nil Config and
+// Errors listing every problem found.
+func Parse(filename string, data []byte) (*Config, error) {
+	root, err := parseYAML(filename, data)
+	if err != nil {
+		return nil, err
+	}
+	d := &decoder{file: filename}
+	c := d.config(root)
+	c.Source = filename
+	if err := d.errs.Err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// yamlLine matches the position yaml.v3 puts in its syntax errors; it gives
+// a line but never a column.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// unknownAnchor matches yaml.v3's error for an alias without an anchor.
+var unknownAnchor = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+
+// parseYAML reads exactly one YAML document into a node tree.
+func parseYAML(filename string, data []byte) (root *yaml.Node, err error) {
+	fileErr := func(line int, format string, args ...any) error {
+		return Errors{{Pos: Pos{File: filename, Line: line}, Msg: fmt.Sprintf(format, args...)}}
+	}
+	defer func() {
+		// yaml.v3 turns its own failures into errors; anything else escaping
+		// it is a parser bug, and a reload must not take the process down.
+		if r := recover(); r != nil {
+			root, err = nil, fileErr(0, "YAML parser failed: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	switch err := dec.Decode(&doc); {
+	case errors.Is(err, io.EOF):
+		return nil, fileErr(0, "file is empty")
+	case err != nil:
+		msg := err.Error()
+		if m := unknownAnchor.FindStringSubmatch(msg); m != nil {
+			// yaml.v3 says which anchor but not where; the first use of it
+			// is where it is wrong.
+			if at := bytes.Index(data, []byte("*"+m[1])); at >= 0 {
+				line := 1 + bytes.Count(data[:at], []byte("\n"))
+				col := at - bytes.LastIndexByte(data[:at], '\n')
+				return nil, Errors{{Pos: Pos{File: filename, Line: line, Col: col}, Msg: fmt.Sprintf("unknown anchor %q", m[1])}}
+			}
+		}
+		line := 0
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = msg[len(m[0]):]
+		}
+		return nil, fileErr(line, "%s", strings.TrimPrefix(msg, "yaml: "))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			line = 0
+		}
+		return nil, fileErr(line, "more than one YAML document; put everything in one")
+	}
+	if len(doc.Content) != 1 {
+		return nil, fileErr(0, "file is empty")
+	}
+	return doc.Content[0], nil
+}
+
+func defaultConfig() *Config {
+	return &Config{
+		SIP: SIP{
+			Listen:                 DefaultSIPListen,
+			Realm:                  DefaultRealm,
+			NonceTTL:               DefaultNonceTTL,
+			RegisterMinExpires:     DefaultRegisterMinExpires,
+			RegisterMaxExpires:     DefaultRegisterMaxExpires,
+			RegisterDefaultExpires: DefaultRegisterDefaultExpires,
+			UserAgent:              DefaultUserAgent,
+		},
+		HTTP:    HTTP{Listen: DefaultHTTPListen},
+		DataDir: DefaultDataDir,
+		RTP:     RTP{PortLow: DefaultRTPPortLow, PortHigh: DefaultRTPPortHigh},
+	}
+}
+
+func (d *decoder) config(root *yaml.Node) *Config {
+	c := defaultConfig()
+	var sip, trunks, agents, queues, flows *yaml.Node
+	keep := func(dst **yaml.Node) field { return func(n *yaml.Node) { *dst = n } }
+	if root = d.resolve(root); root != nil && root.Kind != yaml.MappingNode {
+		d.errorf(root, "expected a mapping of sections (sip, http, trunks, ...), got %s", describe(root))
+		return c
+	}
+	d.fields(root, "", map[string]field{
+		"sip":      keep(&sip),
+		"http":     func(n *yaml.Node) { d.http(n, &c.HTTP) },
+		"data_dir": d.nonEmpty(&c.DataDir, "data_dir"),
+		"rtp":      func(n *yaml.Node) { d.rtp(n, &c.RTP) },
+		"prompts": func(n *yaml.Node) {
+			d.fields(n, "prompts", map[string]field{"dir": d.str(&c.Prompts.Dir, "prompts.dir")})
+		},
+		// Sections that refer to each other are decoded in dependency order
+		// below, whatever order the file has them in.
+		"trunks": keep(&trunks),
+		"agents": keep(&agents),
+		"queues": keep(&queues),
+		"flows":  keep(&flows),
+	})
+	// sip runs even when the section is missing: Advertise defaults from
+	// Listen.
+	d.sip(sip, &c.SIP)
+	c.Agents = d.agents(agents)
+	c.Queues = d.queues(queues, c)
+	c.Flows = d.flows(flows, c)
+	c.Trunks = d.trunks(trunks, c)
+	return c
+}
+
+// nonEmpty stores a scalar that must not be blank.
+func (d *decoder) nonEmpty(dst *string, ctx string) field {
+	return func(n *yaml.Node) {
+		s, ok := d.scalar(n, ctx)
+		if !ok {
+			return
+		}
+		if strings.TrimSpace(s) == "" {
+			d.errorf(d.resolve(n), "%s: must not be empty", ctx)
+			return
+		}
+		*dst = s
+	}
+}
+
+func (d *decoder) sip(n *yaml.Node, s *SIP) {
+	var listenNode, advertiseNode, minNode, maxNode, defaultNode *yaml.Node
+	// expires reads a registration lifetime; the Expires header counts whole
+	// seconds (RFC 3261 §20.19).
+	expires := func(dst *Duration, at **yaml.Node, key string) field {
+		return func(v *yaml.Node) {
+			var dur Duration
+			d.duration(&dur, "sip."+key)(v)
+			switch {
+			case dur == 0:
+			case dur%time.Second != 0:
+				d.errorf(d.resolve(v), "sip.%s: must be a whole number of seconds, got %s", key, dur)
+			default:
+				*dst, *at = dur, d.resolve(v)
+			}
+		}
+	}
+	d.fields(n, "sip", map[string]field{
+		"listen": func(v *yaml.Node) {
+			if addr, ok := d.addrPort(v, "sip.listen"); ok {
+				s.Listen, listenNode = addr, d.resolve(v)
+			}
+		},
+		"advertise": func(v *yaml.Node) {
+			if ip, ok := d.ip(v, "sip.advertise"); ok {
+				s.Advertise, advertiseNode = ip, d.resolve(v)
+			}
+		},
+		"realm":                    d.nonEmpty(&s.Realm, "sip.realm"),
+		"nonce_ttl":                d.duration(&s.NonceTTL, "sip.nonce_ttl"),
+		"user_agent":               d.nonEmpty(&s.UserAgent, "sip.user_agent"),
+		"register_min_expires":     expires(&s.RegisterMinExpires, &minNode, "register_min_expires"),
+		"register_max_expires":     expires(&s.RegisterMaxExpires, &maxNode, "register_max_expires"),
+		"register_default_expires": expires(&s.RegisterDefaultExpires, &defaultNode, "register_default_expires"),
+	})
+	if s.RegisterMinExpires > s.RegisterMaxExpires {
+		d.errorf(orNode(minNode, maxNode, n),
+			"sip: register_min_expires (%s) is more than register_max_expires (%s)", s.RegisterMinExpires, s.RegisterMaxExpires)
+	} else if s.RegisterDefaultExpires < s.RegisterMinExpires || s.RegisterDefaultExpires > s.RegisterMaxExpires {
+		d.errorf(orNode(defaultNode, minNode, maxNode, n),
+			"sip: register_default_expires (%s) must be between register_min_expires (%s) and register_max_expires (%s)",
+			s.RegisterDefaultExpires, s.RegisterMinExpires, s.RegisterMaxExpires)
+	}
+	switch {
+	case advertiseNode != nil:
+		if ip := netip.MustParseAddr(s.Advertise); ip.IsUnspecified() {
+			d.errorf(advertiseNode, "sip.advertise: must be an address peers can reach, not %s", s.Advertise)
+		}
+	default:
+		listen, err := netip.ParseAddrPort(s.Listen)
+		switch {
+		case err != nil:
+			// Reported where Listen was read.
+		case listen.Addr().IsUnspecified():
+			// Phones and carriers cannot send anything to 0.0.0.0.
+			d.errorf(orNode(listenNode, n), "sip: advertise is required when listen is a wildcard address (%s)", s.Listen)
+		default:
+			s.Advertise = listen.Addr().String()
+		}
+	}
+}
+
+// orNode returns the first non-nil node, for placing a problem that involves
+// several keys where at least one of them is written.
+func orNode(nodes ...*yaml.Node) *yaml.Node {
+	for _, n := range nodes {
+		if n != nil {
+			return n
+		}
+	}
+	return &yaml.Node{}
+}
+
+// addrPort reads an "ip:port" listen address.
+func (d *decoder) addrPort(n *yaml.Node, ctx string) (string, bool) {
+	s, ok := d.scalar(n, ctx)
+	if !ok {
+		return "", false
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		d.errorf(d.resolve(n), "%s: invalid address %q (want ip:port, e.g. 127.0.0.1:5060 or [::1]:5060)", ctx, s)
+		return "", false
+	}
+	return ap.String(), true
+}
+
+// ip reads a bare IP address.
+func (d *decoder) ip(n *yaml.Node, ctx string) (string, bool) {
+	s, ok := d.scalar(n, ctx)
+	if !ok {
+		return "", false
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		d.errorf(d.resolve(n), "%s: invalid IP address %q", ctx, s)
+		return "", false
+	}
+	return ip.String(), true
+}
+
+func (d *decoder) http(n *yaml.Node, h *HTTP) {
+	d.fields(n, "http", map[string]field{
+		"listen": func(v *yaml.Node) {
+			if addr, ok := d.addrPort(v, "http.listen"); ok {
+				h.Listen = addr
+			}
+		},
+		"tokens": func(v *yaml.Node) { h.Tokens = d.tokens(v) },
+	})
+}
+
+func (d *decoder) tokens(n *yaml.Node) []Token {
+	var tokens []Token
+	names := map[string]Pos{}
+	secrets := map[[32]byte]string{}
+	for i, item := range d.items(n, "http.tokens") {
+		ctx := fmt.Sprintf("token #%d", i+1)
+		if name := d.lookup(item, "name"); name != nil {
+			ctx = fmt.Sprintf("token %q", name.Value)
+		}
+		t := Token{Pos: d.pos(item)}
+		var secretNode, roleNode *yaml.Node
+		d.fields(item, ctx, map[string]field{
+			"name": d.nonEmpty(&t.Name, ctx+": name"),
+			"token": func(v *yaml.Node) {
+				secretNode = d.resolve(v)
+				d.nonEmpty(&t.Token, ctx+": token")(v)
+			},
+			"token_sha256": func(v *yaml.Node) {
+				s, ok := d.scalar(v, ctx+": token_sha256")
+				if !ok {
+					return
+				}
+				secretNode = d.resolve(v)
+				if b, err := hex.DecodeString(s); err != nil || len(b) != 32 {
+					d.errorf(secretNode, "%s: token_sha256 must be 64 hex digits (the output of `printf %%s SECRET | sha256sum`)", ctx)
+					return
+				}
+				t.TokenSHA256 = strings.ToLower(s)
+			},
+			"role": func(v *yaml.Node) {
+				roleNode = d.resolve(v)
+				s, ok := d.scalar(v, ctx+": role")
+				if !ok {
+					return
+				}
+				if t.Role = ParseRole(s); t.Role == RoleUnknown {
+					d.errorf(d.resolve(v), "%s: unknown role %q (known: admin, supervisor, qa, agent)", ctx, s)
+				}
+			},
+		})
+		if item.Kind == yaml.MappingNode {
+			if d.lookup(item, "name") == nil {
+				d.errorf(item, "%s: name is required", ctx)
+			}
+			if roleNode == nil {
+				d.errorf(item, "%s: role is required (admin, supervisor, qa or agent)", ctx)
+			}
+		}
+		switch {
+		case t.Token != "" && t.TokenSHA256 != "":
+			d.errorf(secretNode, "%s: give token or token_sha256, not both", ctx)
+		case secretNode == nil && item.Kind == yaml.MappingNode:
+			d.errorf(item, "%s: token_sha256 (or, for testing, token) is required", ctx)
+		}
+		if t.Name != "" {
+			if first, dup := names[t.Name]; dup {
+				d.errorf(item, "%s: duplicate token name (first at line %d)", ctx, first.Line)
+			} else {
+				names[t.Name] = t.Pos
+			}
+		}
+		if t.Token != "" || t.TokenSHA256 != "" {
+			digest := t.Digest()
+			if other, dup := secrets[digest]; dup {
+				d.errorf(secretNode, "%s: same secret as token %q; every token needs its own", ctx, other)
+			} else {
+				secrets[digest] = t.Name
+			}
+		}
+		tokens = append(tokens, t)
+	}
+	return tokens
+}
+
+// rtpPorts matches "20000-29999".
+var rtpPorts = regexp.MustCompile(`^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$`)
+
+func (d *decoder) rtp(n *yaml.Node, r *RTP) {
+	d.fields(n, "rtp", map[string]field{
+		"ports": func(v *yaml.Node) {
+			s, ok := d.scalar(v, "rtp.ports")
+			if !ok {
+				return
+			}
+			v = d.resolve(v)
+			m := rtpPorts.FindStringSubmatch(s)
+			if m == nil {
+				d.errorf(v, "rtp.ports: expected a range like \"20000-29999\", got %q", s)
+				return
+			}
+			low, _ := strconv.Atoi(m[1])
+			high, _ := strconv.Atoi(m[2])
+			switch {
+			case low < 1024 || high > 65535:
+				d.errorf(v, "rtp.ports: %d-%d is outside 1024-65535", low, high)
+			case low >= high:
+				d.errorf(v, "rtp.ports: low port %d must be below high port %d", low, high)
+			case low%2 != 0:
+				// RTP takes the even port and RTCP the odd one above it
+				// (RFC 3550 §11).
+				d.errorf(v, "rtp.ports: low port %d must be even (RTP uses even ports, RTCP the next odd one)", low)
+			case high-low+1 < minRTPPorts:
+				d.errorf(v, "rtp.ports: %d-%d has %d ports; a bridged call needs at least %d", low, high, high-low+1, minRTPPorts)
+			default:
+				r.PortLow, r.PortHigh = low, high
+			}
+		},
+		"bind_ip": func(v *yaml.Node) {
+			if ip, ok := d.ip(v, "rtp.bind_ip"); ok {
+				r.BindIP = ip
+			}
+		},
+	})
+}
+
+// namePattern is what names of trunks, queues, flows and nodes may look like:
+// they appear in metrics labels, API paths and CDRs.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+// name reads the "name" of a list element and reports missing, malformed
+// and duplicate names; seen maps names to where they were first defined.
+func (d *decoder) name(item *yaml.Node, what string, index int, key string, seen map[string]Pos) (string, string) {
+	ctx := fmt.Sprintf("%s #%d", what, index+1)
+	v := d.lookup(item, key)
+	if v == nil {
+		if item.Kind == yaml.MappingNode {
+			d.errorf(item, "%s: %s is required", ctx, key)
+		}
+		return "", ctx
+	}
+	ctx = fmt.Sprintf("%s %q", what, v.Value)
+	if !namePattern.MatchString(v.Value) {
+		d.errorf(v, "%s: invalid %s (use letters, digits, _ and -, at most 64)", ctx, key)
+		return "", ctx
+	}
+	if first, dup := seen[v.Value]; dup {
+		d.errorf(v, "duplicate %s %q (first at line %d)", what, v.Value, first.Line)
+		return "", ctx
+	}
+	seen[v.Value] = d.pos(v)
+	return v.Value, ctx
+}
+
+// agentID is an agent's extension: digits, because phones dial it.
+var agentID = regexp.MustCompile(`^[0-9]{1,20}$`)
+
+func (d *decoder) agents(n *yaml.Node) []Agent {
+	var agents []Agent
+	seen := map[string]Pos{}
+	for i, item := range d.items(n, "agents") {
+		ctx := fmt.Sprintf("agent #%d", i+1)
+		a := Agent{Pos: d.pos(item)}
+		if v := d.lookup(item, "id"); v != nil {
+			ctx = fmt.Sprintf("agent %q", v.Value)
+			switch first, dup := seen[v.Value]; {
+			case !agentID.MatchString(v.Value):
+				d.errorf(v, "%s: id must be digits (it is the extension the phone registers as)", ctx)
+			case dup:
+				d.errorf(v, "duplicate agent %q (first at line %d)", v.Value, first.Line)
+			default:
+				seen[v.Value] = d.pos(v)
+			}
+		} else if item.Kind == yaml.MappingNode {
+			d.errorf(item, "%s: id is required", ctx)
+		}
+		var hasPassword bool
+		d.fields(item, ctx, map[string]field{
+			"id":   d.str(&a.ID, ctx+": id"),
+			"name": d.str(&a.Name, ctx+": name"),
+			"password": func(v *yaml.Node) {
+				hasPassword = true
+				d.nonEmpty(&a.Password, ctx+": password")(v)
+			},
+		})
+		if !hasPassword && item.Kind == yaml.MappingNode {
+			d.errorf(item, "%s: password is required (the phone's SIP digest password)", ctx)
+		}
+		if a.Name == "" {
+			a.Name = a.ID
+		}
+		agents = append(agents, a)
+	}
+	return agents
+}
+
+func (d *decoder) queues(n *yaml.Node, c *Config) []Queue {
+	var queues []Queue
+	seen := map[string]Pos{}
+	known := make([]string, len(c.Agents))
+	for i, a := range c.Agents {
+		known[i] = a.ID
+	}
+	for i, item := range d.items(n, "queues") {
+		name, ctx := d.name(item, "queue", i, "name", seen)
+		q := Queue{Name: name, Pos: d.pos(item), RingTimeout: DefaultRingTimeout, Music: DefaultMusic}
+		d.fields(item, ctx, map[string]field{
+			"name":         func(*yaml.Node) {},
+			"ring_timeout": d.duration(&q.RingTimeout, ctx+": ring_timeout"),
+			"music": func(v *yaml.Node) {
+				if s, ok := d.scalar(v, ctx+": music"); ok {
+					q.Music, q.MusicPos = s, d.pos(d.resolve(v))
+				}
+			},
+			"announce": func(v *yaml.Node) {
+				if s, ok := d.scalar(v, ctx+": announce"); ok {
+					q.Announce, q.AnnouncePos = s, d.pos(d.resolve(v))
+				}
+			},
+			"agents": func(v *yaml.Node) {
+				members := map[string]bool{}
+				for _, ref := range d.refs(v, ctx+": agents") {
+					switch {
+					case members[ref.Name]:
+						d.errs.Add(ref.Pos, "%s: agent %q listed twice", ctx, ref.Name)
+					case c.Agent(ref.Name) == nil:
+						d.errs.Add(ref.Pos, "%s: unknown agent %q%s", ctx, ref.Name, hint(ref.Name, known, false))
+					default:
+						members[ref.Name] = true
+						q.Agents = append(q.Agents, ref.Name)
+					}
+				}
+			},
+		})
+		if q.Music == "" {
+			d.errorf(item, "%s: music must name a prompt", ctx)
+		}
+		queues = append(queues, q)
+	}
+	return queues
+}
+
+func (d *decoder) trunks(n *yaml.Node, c *Config) []Trunk {
+	var trunks []Trunk
+	seen := map[string]Pos{}
+	flowNames := make([]string, len(c.Flows))
+	for i, f := range c.Flows {
+		flowNames[i] = f.Name
+	}
+	for i, item := range d.items(n, "trunks") {
+		name, ctx := d.name(item, "trunk", i, "name", seen)
+		t := Trunk{Name: name, Pos: d.pos(item)}
+		var flowSet, aclSet bool
+		d.fields(item, ctx, map[string]field{
+			"name": func(*yaml.Node) {},
+			"acl": func(v *yaml.Node) {
+				aclSet = true
+				for _, ref := range d.refs(v, ctx+": acl") {
+					p, err := parsePrefix(ref.Name)
+					if err != nil {
+						d.errs.Add(ref.Pos, "%s: acl: %v", ctx, err)
+						continue
+					}
+					t.ACL = append(t.ACL, p)
+				}
+			},
+			"numbers": func(v *yaml.Node) {
+				for _, ref := range d.refs(v, ctx+": numbers") {
+					if err := checkNumberPattern(ref.Name); err != nil {
+						d.errs.Add(ref.Pos, "%s: numbers: %v", ctx, err)
+						continue
+					}
+					t.Numbers = append(t.Numbers, ref.Name)
+				}
+			},
+			"flow": func(v *yaml.Node) {
+				s, ok := d.scalar(v, ctx+": flow")
+				if !ok {
+					return
+				}
+				flowSet = true
+				if c.Flow(s) == nil {
+					d.errorf(d.resolve(v), "%s: unknown flow %q%s", ctx, s, hint(s, flowNames, false))
+					return
+				}
+				t.Flow = s
+			},
+		})
+		if item.Kind == yaml.MappingNode {
+			if !aclSet {
+				d.errorf(item, "%s: acl is required (the carrier's source addresses; 0.0.0.0/0 and ::/0 accept anyone)", ctx)
+			}
+			if !flowSet {
+				d.errorf(item, "%s: flow is required%s", ctx, hint("", flowNames, true))
+			}
+		}
+		if len(t.Numbers) == 0 {
+			t.Numbers = []string{"*"}
+		}
+		trunks = append(trunks, t)
+	}
+	return trunks
+}
+
+// parsePrefix reads a CIDR, or a bare IP as a single host.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("invalid address %q (want a CIDR such as 192.0.2.0/24 or an IP)", s)
+		}
+		ip = ip.Unmap()
+		return netip.PrefixFrom(ip, ip.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("invalid CIDR %q (want e.g. 192.0.2.0/24 or 2001:db8::/32)", s)
+	}
+	// Like Asterisk's permit=, 10.1.2.3/8 means 10.0.0.0/8.
+	return p.Masked(), nil
+}
+
+// checkNumberPattern accepts "*", "prefix*" and exact numbers; SIP user parts
+// may hold letters and '+', but never spaces, and '*' only at the end.
+func checkNumberPattern(s string) error {
+	body := strings.TrimSuffix(s, "*")
+	switch {
+	case s == "*":
+		return nil
+	case s == "":
+		return errors.New("empty number pattern")
+	case strings.ContainsAny(body, "* \t"):
+		return fmt.Errorf("invalid pattern %q (use \"*\", a prefix ending in *, or an exact number)", s)
+	}
+	return nil
+}
+
+func (d *decoder) flows(n *yaml.Node, c *Config) []Flow {
+	var flows []Flow
+	seen := map[string]Pos{}
+	queueNames := make([]string, len(c.Queues))
+	for i, q := range c.Queues {
+		queueNames[i] = q.Name
+	}
+	for i, item := range d.items(n, "flows") {
+		name, ctx := d.name(item, "flow", i, "name", seen)
+		f := Flow{Name: name, Pos: d.pos(item)}
+		var nodesNode *yaml.Node
+		d.fields(item, ctx, map[string]field{
+			"name":  func(*yaml.Node) {},
+			"start": d.ref(&f.Start, ctx+": start"),
+			"nodes": func(v *yaml.Node) { nodesNode = v; f.Nodes = d.nodes(v, ctx) },
+		})
+		if item.Kind != yaml.MappingNode {
+			continue
+		}
+		if len(f.Nodes) == 0 && nodesNode == nil {
+			d.errorf(item, "%s: nodes is required", ctx)
+		}
+		nodeNames := make([]string, len(f.Nodes))
+		for i, node := range f.Nodes {
+			nodeNames[i] = node.Name
+		}
+		checkNode := func(r Ref, what string) {
+			if r.Name != "" && f.Node(r.Name) == nil {
+				d.errs.Add(r.Pos, "%s: %sunknown node %q%s", ctx, what, r.Name, hint(r.Name, nodeNames, false))
+			}
+		}
+		if f.Start.Name == "" {
+			if d.lookup(item, "start") == nil {
+				d.errorf(item, "%s: start is required (the first node's name)", ctx)
+			}
+		} else {
+			checkNode(f.Start, "start: ")
+		}
+		for _, node := range f.Nodes {
+			for _, target := range node.Targets() {
+				checkNode(target, fmt.Sprintf("node %q: ", node.Name))
+			}
+			if node.Kind == NodeQueue && node.Queue != nil {
+				if r := node.Queue.Queue; c.Queue(r.Name) == nil {
+					d.errs.Add(r.Pos, "%s: node %q: unknown queue %q%s", ctx, node.Name, r.Name, hint(r.Name, queueNames, false))
+				}
+			}
+		}
+		flows = append(flows, f)
+	}
+	return flows
+}
+
+// nodeKinds decodes each node kind's settings. A new kind adds an entry.
+var nodeKinds = map[string]func(d *decoder, v *yaml.Node, ctx string, node *Node){
+	"menu":   (*decoder).menuNode,
+	"play":   (*decoder).playNode,
+	"queue":  (*decoder).queueNode,
+	"hangup": (*decoder).hangupNode,
+	"goto":   (*decoder).gotoNode,
+}
+
+func (d *decoder) nodes(n *yaml.Node, flowCtx string) []Node {
+	var nodes []Node
+	kindNames := make([]string, 0, len(nodeKinds))
+	for k := range nodeKinds {
+		kindNames = append(kindNames, k)
+	}
+	slices.Sort(kindNames)
+	for key, value := range d.pairs(n, flowCtx+": nodes") {
+		ctx := fmt.Sprintf("%s: node %q", flowCtx, key.Value)
+		node := Node{Name: key.Value, Pos: d.pos(key)}
+		if !namePattern.MatchString(key.Value) {
+			d.errorf(key, "%s: invalid node name (use letters, digits, _ and -, at most 64)", ctx)
+		}
+		if value.Kind != yaml.MappingNode {
+			d.errorf(value, "%s: expected a mapping with one of %s, got %s", ctx, strings.Join(kindNames, ", "), describe(value))
+			continue
+		}
+		for kindKey, settings := range d.pairs(value, ctx) {
+			decode, ok := nodeKinds[kindKey.Value]
+			switch {
+			case !ok:
+				d.errorf(kindKey, "%s: unknown node kind %q%s", ctx, kindKey.Value, hint(kindKey.Value, kindNames, true))
+			case node.Kind != NodeUnknown:
+				d.errorf(kindKey, "%s: a node has one kind, but this one has %s and %s; split it into two nodes", ctx, node.Kind, kindKey.Value)
+			default:
+				decode(d, settings, ctx+": "+kindKey.Value, &node)
+			}
+		}
+		if node.Kind == NodeUnknown && len(value.Content) == 0 {
+			d.errorf(value, "%s: missing node kind (one of %s)", ctx, strings.Join(kindNames, ", "))
+		}
+		nodes = append(nodes, node)
+	}
+	return nodes
+}
+
+func (d *decoder) menuNode(v *yaml.Node, ctx string, node *Node) {
+	node.Kind = NodeMenu
+	m := &MenuNode{Timeout: DefaultMenuTimeout, NoInputRetries: DefaultMenuRetries, InvalidRetries: DefaultMenuRetries}
+	node.Menu = m
+	var hasChoices bool
+	d.fields(v, ctx, map[string]field{
+		"prompt":           func(v *yaml.Node) { m.Prompts = d.refs(v, ctx+": prompt") },
+		"timeout":          d.duration(&m.Timeout, ctx+": timeout"),
+		"no_input_prompt":  func(v *yaml.Node) { m.NoInputPrompts = d.refs(v, ctx+": no_input_prompt") },
+		"no_input_retries": d.integer(&m.NoInputRetries, ctx+": no_input_retries", 0, maxRetries),
+		"no_input":         d.ref(&m.NoInput, ctx+": no_input"),
+		"invalid_prompt":   func(v *yaml.Node) { m.InvalidPrompts = d.refs(v, ctx+": invalid_prompt") },
+		"invalid_retries":  d.integer(&m.InvalidRetries, ctx+": invalid_retries", 0, maxRetries),
+		"invalid":          d.ref(&m.Invalid, ctx+": invalid"),
+		"choices": func(v *yaml.Node) {
+			hasChoices = true
+			digits := map[byte]int{}
+			for key, target := range d.pairs(v, ctx+": choices") {
+				digit := strings.ToUpper(key.Value)
+				if len(digit) != 1 || !IsDTMF(digit[0]) {
+					d.errorf(key, "%s: choice %q is not a DTMF digit (0-9, *, #, A-D; quote * and #)", ctx, key.Value)
+					continue
+				}
+				if line, dup := digits[digit[0]]; dup {
+					d.errorf(key, "%s: digit %s chosen twice (first at line %d)", ctx, digit, line)
+					continue
+				}
+				digits[digit[0]] = key.Line
+				var r Ref
+				d.ref(&r, ctx+": choices: "+digit)(target)
+				if r.Name != "" {
+					m.Choices = append(m.Choices, Choice{Digit: digit[0], Target: r, Pos: d.pos(key)})
+				}
+			}
+		},
+	})
+	if len(m.Prompts) == 0 {
+		d.errorf(v, "%s: prompt is required", ctx)
+	}
+	if !hasChoices {
+		d.errorf(v, "%s: choices is required (e.g. choices: {\"1\": sales})", ctx)
+	}
+}
+
+func (d *decoder) playNode(v *yaml.Node, ctx string, node *Node) {
+	node.Kind = NodePlay
+	p := &PlayNode{}
+	node.Play = p
+	d.fields(v, ctx, map[string]field{
+		"prompt": func(v *yaml.Node) { p.Prompts = d.refs(v, ctx+": prompt") },
+		"next":   d.ref(&p.Next, ctx+": next"),
+	})
+	if len(p.Prompts) == 0 {
+		d.errorf(v, "%s: prompt is required", ctx)
+	}
+	if p.Next.Name == "" {
+		d.errorf(v, "%s: next is required (the node after the prompt)", ctx)
+	}
+}
+
+// queueNode accepts "queue: sales" as short for "queue: {name: sales}".
+func (d *decoder) queueNode(v *yaml.Node, ctx string, node *Node) {
+	node.Kind = NodeQueue
+	q := &QueueNode{}
+	node.Queue = q
+	if v.Kind == yaml.ScalarNode && !isNull(v) {
+		d.ref(&q.Queue, ctx)(v)
+		return
+	}
+	d.fields(v, ctx, map[string]field{
+		"name": d.ref(&q.Queue, ctx+": name"),
+	})
+	if q.Queue.Name == "" {
+		d.errorf(v, "%s: name is required (the queue to wait in)", ctx)
+	}
+}
+
+// hangupNode accepts "hangup: {}" (or an empty "hangup:") for no prompt.
+func (d *decoder) hangupNode(v *yaml.Node, ctx string, node *Node) {
+	node.Kind = NodeHangup
+	h := &HangupNode{}
+	node.Hangup = h
+	d.fields(v, ctx, map[string]field{
+		"prompt": func(v *yaml.Node) { h.Prompts = d.refs(v, ctx+": prompt") },
+		"reason": d.str(&h.Reason, ctx+": reason"),
+	})
+	if h.Reason == "" {
+		h.Reason = "hangup at node " + node.Name
+	}
+}
+
+func (d *decoder) gotoNode(v *yaml.Node, ctx string, node *Node) {
+	node.Kind = NodeGoto
+	g := &GotoNode{}
+	node.Goto = g
+	d.ref(&g.Target, ctx)(v)
+}

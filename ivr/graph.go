@@ -1,0 +1,314 @@
+package ivr
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hotline-cc/hotline/config"
+)
+
+// NodeID identifies a node within one Graph; zero means none.
+type NodeID uint16
+
+// maxNodes keeps NodeIDs within their type.
+const maxNodes = 1<<16 - 1
+
+// Graph is a compiled flow. It is immutable and shared by every call that
+// runs it.
+type Graph struct {
+	name    string
+	version string
+	start   NodeID
+	nodes   []node // nodes[id-1]
+}
+
+type node struct {
+	name     string
+	kind     config.NodeKind
+	pos      config.Pos
+	behavior behavior
+}
+
+// Name returns the flow's name.
+func (g *Graph) Name() string { return g.name }
+
+// Version returns a short hash of what the flow does, recorded in CDRs so
+// that a call can be matched to the flow it ran. Comments, formatting and
+// positions do not change it; any setting does.
+func (g *Graph) Version() string { return g.version }
+
+// CompileAll compiles every flow of a configuration, keyed by name.
+func CompileAll(c *config.Config, hasPrompt func(name string) bool) (map[string]*Graph, config.Errors) {
+	graphs := make(map[string]*Graph, len(c.Flows))
+	var errs config.Errors
+	for i := range c.Flows {
+		g, flowErrs := Compile(&c.Flows[i], hasPrompt)
+		errs = append(errs, flowErrs...)
+		if g != nil {
+			graphs[g.name] = g
+		}
+	}
+	if len(errs) > 0 {
+		errs.Sort()
+		return nil, errs
+	}
+	return graphs, nil
+}
+
+// Compile checks a flow and resolves it into a Graph. hasPrompt tells
+// whether a prompt exists; nil skips prompt checks. Besides what config
+// checks (Compile repeats the reference checks, for flows built in code), it
+// refuses unknown prompts, nodes that cannot be reached from the start, and
+// loops through which a call would go round without the caller being able
+// to leave (goto and play nodes only).
+func Compile(f *config.Flow, hasPrompt func(name string) bool) (*Graph, config.Errors) {
+	c := &compiler{flow: f, hasPrompt: hasPrompt, ids: map[string]NodeID{}}
+	if f == nil {
+		c.errs.Add(config.Pos{}, "no flow")
+		return nil, c.errs
+	}
+	c.ctx = fmt.Sprintf("flow %q: ", f.Name)
+	if len(f.Nodes) > maxNodes {
+		c.errs.Add(f.Pos, "%shas %d nodes; at most %d", c.ctx, len(f.Nodes), maxNodes)
+		return nil, c.errs
+	}
+	for i, n := range f.Nodes {
+		switch first, dup := c.ids[n.Name]; {
+		case n.Name == "":
+			c.errs.Add(n.Pos, "%snode without a name", c.ctx)
+		case dup:
+			c.errs.Add(n.Pos, "%sduplicate node %q (first at %s)", c.ctx, n.Name, f.Nodes[first-1].Pos)
+		default:
+			c.ids[n.Name] = NodeID(i + 1)
+		}
+	}
+	g := &Graph{name: f.Name, nodes: make([]node, len(f.Nodes))}
+	for i := range f.Nodes {
+		n := &f.Nodes[i]
+		g.nodes[i] = node{name: n.Name, kind: n.Kind, pos: n.Pos, behavior: c.compileNode(n)}
+	}
+	if f.Start.Name == "" {
+		c.errs.Add(f.Pos, "%sno start node", c.ctx)
+	} else {
+		g.start = c.resolve(f.Start, "start: ")
+	}
+	if len(c.errs) > 0 {
+		c.errs.Sort()
+		return nil, c.errs
+	}
+	c.checkReachable(g)
+	c.checkLoops(g)
+	if len(c.errs) > 0 {
+		c.errs.Sort()
+		return nil, c.errs
+	}
+	g.version = version(g)
+	return g, nil
+}
+
+type compiler struct {
+	flow      *config.Flow
+	hasPrompt func(string) bool
+	ids       map[string]NodeID
+	ctx       string
+	errs      config.Errors
+}
+
+// resolve turns a node reference into its ID; an empty reference is zero.
+func (c *compiler) resolve(r config.Ref, what string) NodeID {
+	if r.Name == "" {
+		return 0
+	}
+	id, ok := c.ids[r.Name]
+	if !ok {
+		names := make([]string, 0, len(c.ids))
+		for name := range c.ids {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		c.errs.Add(r.Pos, "%s%sunknown node %q (known: %s)", c.ctx, what, r.Name, strings.Join(names, ", "))
+	}
+	return id
+}
+
+// target resolves a reference that must be there.
+func (c *compiler) target(n *config.Node, r config.Ref, what string) NodeID {
+	if r.Name == "" {
+		c.errs.Add(n.Pos, "%snode %q: %s is required", c.ctx, n.Name, what)
+		return 0
+	}
+	return c.resolve(r, fmt.Sprintf("node %q: %s: ", n.Name, what))
+}
+
+// prompts checks prompt names and returns them.
+func (c *compiler) prompts(n *config.Node, refs []config.Ref, what string, required bool) []string {
+	if required && len(refs) == 0 {
+		c.errs.Add(n.Pos, "%snode %q: %s is required", c.ctx, n.Name, what)
+	}
+	names := make([]string, 0, len(refs))
+	for _, r := range refs {
+		switch {
+		case r.Name == "":
+			c.errs.Add(r.Pos, "%snode %q: %s: empty prompt name", c.ctx, n.Name, what)
+		case c.hasPrompt != nil && !c.hasPrompt(r.Name):
+			c.errs.Add(r.Pos, "%snode %q: %s: unknown prompt %q", c.ctx, n.Name, what, r.Name)
+		}
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+func (c *compiler) compileNode(n *config.Node) behavior {
+	missing := func() behavior {
+		c.errs.Add(n.Pos, "%snode %q: %s node without its settings", c.ctx, n.Name, n.Kind)
+		return nil
+	}
+	switch n.Kind {
+	case config.NodeMenu:
+		if n.Menu == nil {
+			return missing()
+		}
+		return c.menu(n, n.Menu)
+	case config.NodePlay:
+		if n.Play == nil {
+			return missing()
+		}
+		return playNode{
+			prompts: c.prompts(n, n.Play.Prompts, "prompt", true),
+			target:  c.target(n, n.Play.Next, "next"),
+		}
+	case config.NodeQueue:
+		if n.Queue == nil {
+			return missing()
+		}
+		if n.Queue.Queue.Name == "" {
+			c.errs.Add(n.Pos, "%snode %q: queue name is required", c.ctx, n.Name)
+		}
+		return queueNode{queue: n.Queue.Queue.Name}
+	case config.NodeHangup:
+		if n.Hangup == nil {
+			return missing()
+		}
+		reason := n.Hangup.Reason
+		if reason == "" {
+			reason = "hangup at node " + n.Name
+		}
+		return hangupNode{prompts: c.prompts(n, n.Hangup.Prompts, "prompt", false), reason: reason}
+	case config.NodeGoto:
+		if n.Goto == nil {
+			return missing()
+		}
+		return gotoNode{target: c.target(n, n.Goto.Target, "goto")}
+	case config.NodeUnknown:
+	}
+	c.errs.Add(n.Pos, "%snode %q: unknown node kind %s", c.ctx, n.Name, n.Kind)
+	return nil
+}
+
+func (c *compiler) menu(n *config.Node, m *config.MenuNode) behavior {
+	ctx := fmt.Sprintf("%snode %q: ", c.ctx, n.Name)
+	b := menuNode{
+		name:           n.Name,
+		prompts:        c.prompts(n, m.Prompts, "prompt", true),
+		timeout:        m.Timeout,
+		noInputPrompts: c.prompts(n, m.NoInputPrompts, "no_input_prompt", false),
+		noInputRetries: m.NoInputRetries,
+		noInput:        c.resolve(m.NoInput, fmt.Sprintf("node %q: no_input: ", n.Name)),
+		invalidPrompts: c.prompts(n, m.InvalidPrompts, "invalid_prompt", false),
+		invalidRetries: m.InvalidRetries,
+		invalid:        c.resolve(m.Invalid, fmt.Sprintf("node %q: invalid: ", n.Name)),
+	}
+	if b.timeout <= 0 {
+		c.errs.Add(n.Pos, "%stimeout must be more than zero", ctx)
+	}
+	if b.noInputRetries < 0 || b.invalidRetries < 0 {
+		c.errs.Add(n.Pos, "%sretries must not be negative", ctx)
+	}
+	if len(m.Choices) == 0 {
+		c.errs.Add(n.Pos, "%sa menu needs at least one choice", ctx)
+	}
+	for _, choice := range m.Choices {
+		i := digitIndex(normalizeDigit(choice.Digit))
+		switch {
+		case i < 0:
+			c.errs.Add(choice.Pos, "%schoice %q is not a DTMF digit", ctx, choice.Digit)
+		case b.choices[i] != 0:
+			c.errs.Add(choice.Pos, "%sdigit %c chosen twice", ctx, choice.Digit)
+		default:
+			b.choices[i] = c.target(n, choice.Target, "choices: "+string(choice.Digit))
+		}
+	}
+	return b
+}
+
+// checkReachable reports nodes no call can get to: usually a typo in a
+// target, or a node left behind by an edit.
+func (c *compiler) checkReachable(g *Graph) {
+	seen := make([]bool, len(g.nodes)+1)
+	stack := []NodeID{g.start}
+	seen[g.start] = true
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, next := range g.nodes[id-1].behavior.next() {
+			if next != 0 && !seen[next] {
+				seen[next] = true
+				stack = append(stack, next)
+			}
+		}
+	}
+	for i, n := range g.nodes {
+		if !seen[i+1] {
+			c.errs.Add(n.pos, "%snode %q cannot be reached from start node %q", c.ctx, n.name, c.flow.Start.Name)
+		}
+	}
+}
+
+// checkLoops reports cycles made only of nodes that move on by themselves
+// (goto, play): a call caught in one goes round until the caller hangs up,
+// with nothing to press to get out. Each such node has one successor, so
+// following it from every node finds every cycle.
+func (c *compiler) checkLoops(g *Graph) {
+	reported := make([]bool, len(g.nodes)+1)
+	for start := range g.nodes {
+		var path []NodeID
+		onPath := map[NodeID]int{}
+		id := NodeID(start + 1)
+		for id != 0 && !reported[id] {
+			b := g.nodes[id-1].behavior
+			if b.waitsForCaller() || len(b.next()) != 1 {
+				break
+			}
+			if at, loop := onPath[id]; loop {
+				cycle := path[at:]
+				names := make([]string, 0, len(cycle)+1)
+				first := cycle[0]
+				for _, n := range cycle {
+					names = append(names, g.nodes[n-1].name)
+					reported[n] = true
+					first = min(first, n)
+				}
+				names = append(names, g.nodes[cycle[0]-1].name)
+				c.errs.Add(g.nodes[first-1].pos, "%snodes loop without waiting for the caller: %s", c.ctx, strings.Join(names, " → "))
+				break
+			}
+			onPath[id] = len(path)
+			path = append(path, id)
+			id = b.next()[0]
+		}
+	}
+}
+
+// version hashes the compiled graph: names, kinds and settings, not
+// positions or comments.
+func version(g *Graph) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "flow %q start %d\n", g.name, g.start)
+	for _, n := range g.nodes {
+		fmt.Fprintf(h, "node %q %s %#v\n", n.name, n.kind, n.behavior)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}

@@ -1,0 +1,166 @@
+package ivr
+
+import (
+	"time"
+)
+
+// behavior is what one node kind does. enter runs when a call arrives at
+// the node; handle gets the events the Run does not settle itself (digits
+// at a barge-in point, timeouts, the end of a playback with nothing queued
+// after it). Implementations are plain values without pointers: they are
+// shared by every call, and Graph.Version hashes their printed form.
+//
+// Adding a node kind means a config.NodeKind, a behavior and a case in
+// compileNode.
+type behavior interface {
+	enter(r *Run, now time.Time) []Action
+	handle(r *Run, ev Event, now time.Time) []Action
+	// next lists the nodes this one can continue at (zero: hang up).
+	next() []NodeID
+	// waitsForCaller reports whether the node only moves on when the caller
+	// does something, which is what makes a loop through it harmless.
+	waitsForCaller() bool
+}
+
+// dtmfDigits orders the 16 DTMF events as RFC 4733 §3.2 numbers them.
+const dtmfDigits = "0123456789*#ABCD"
+
+func digitIndex(d byte) int {
+	for i := range len(dtmfDigits) {
+		if dtmfDigits[i] == d {
+			return i
+		}
+	}
+	return -1
+}
+
+func normalizeDigit(d byte) byte {
+	if d >= 'a' && d <= 'd' {
+		return d - 'a' + 'A'
+	}
+	return d
+}
+
+// menuNode plays prompts and branches on one digit.
+type menuNode struct {
+	name    string
+	prompts []string
+	timeout time.Duration
+
+	noInputPrompts []string
+	noInputRetries int
+	noInput        NodeID
+
+	invalidPrompts []string
+	invalidRetries int
+	invalid        NodeID
+
+	// choices is indexed by digitIndex; zero means the digit is invalid.
+	choices [len(dtmfDigits)]NodeID
+}
+
+func (m menuNode) enter(r *Run, _ time.Time) []Action {
+	return []Action{r.play(m.prompts, true)}
+}
+
+func (m menuNode) handle(r *Run, ev Event, now time.Time) []Action {
+	switch e := ev.(type) {
+	case EventPlaybackDone:
+		// The caller has heard the options: only now does the wait start.
+		r.deadline = now.Add(m.timeout)
+		return nil
+	case EventDigit:
+		var actions []Action
+		if r.playing {
+			actions = append(actions, StopPlayback{})
+			r.playing = false
+		}
+		r.deadline = time.Time{}
+		if target := m.choices[digitIndex(e.Digit)]; target != 0 {
+			return append(actions, r.enter(target, now)...)
+		}
+		r.invalids++
+		if r.invalids > m.invalidRetries {
+			return append(actions, r.playThen(m.invalidPrompts, m.invalid, "invalid input at menu "+m.name, now)...)
+		}
+		return append(actions, r.play(concat(m.invalidPrompts, m.prompts), true))
+	case EventTimeout:
+		r.noInputs++
+		if r.noInputs > m.noInputRetries {
+			return r.playThen(m.noInputPrompts, m.noInput, "no input at menu "+m.name, now)
+		}
+		return []Action{r.play(concat(m.noInputPrompts, m.prompts), true)}
+	}
+	return nil
+}
+
+func (m menuNode) next() []NodeID {
+	ids := []NodeID{m.noInput, m.invalid}
+	for _, id := range m.choices {
+		if id != 0 {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+func (menuNode) waitsForCaller() bool { return true }
+
+func concat(a, b []string) []string {
+	out := make([]string, 0, len(a)+len(b))
+	return append(append(out, a...), b...)
+}
+
+// playNode plays prompts that digits do not interrupt, then moves on.
+type playNode struct {
+	prompts []string
+	target  NodeID
+}
+
+func (p playNode) enter(r *Run, now time.Time) []Action {
+	return r.playThen(p.prompts, p.target, "", now)
+}
+
+func (playNode) handle(*Run, Event, time.Time) []Action { return nil }
+func (p playNode) next() []NodeID                       { return []NodeID{p.target} }
+func (playNode) waitsForCaller() bool                   { return false }
+
+// queueNode hands the call to the ACD.
+type queueNode struct {
+	queue string
+}
+
+func (q queueNode) enter(r *Run, _ time.Time) []Action {
+	return []Action{r.enqueue(q.queue)}
+}
+
+func (queueNode) handle(*Run, Event, time.Time) []Action { return nil }
+func (queueNode) next() []NodeID                         { return nil }
+func (queueNode) waitsForCaller() bool                   { return false }
+
+// hangupNode says goodbye, if told to, and ends the call.
+type hangupNode struct {
+	prompts []string
+	reason  string
+}
+
+func (h hangupNode) enter(r *Run, now time.Time) []Action {
+	return r.playThen(h.prompts, 0, h.reason, now)
+}
+
+func (hangupNode) handle(*Run, Event, time.Time) []Action { return nil }
+func (hangupNode) next() []NodeID                         { return nil }
+func (hangupNode) waitsForCaller() bool                   { return false }
+
+// gotoNode continues elsewhere at once.
+type gotoNode struct {
+	target NodeID
+}
+
+func (g gotoNode) enter(r *Run, now time.Time) []Action {
+	return r.enter(g.target, now)
+}
+
+func (gotoNode) handle(*Run, Event, time.Time) []Action { return nil }
+func (g gotoNode) next() []NodeID                       { return []NodeID{g.target} }
+func (gotoNode) waitsForCaller() bool                   { return false }

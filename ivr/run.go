@@ -1,0 +1,180 @@
+package ivr
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Run is one call's way through a graph. It is owned by the call's goroutine
+// and not safe for concurrent use. A Run keeps the graph it started with,
+// even when the configuration is reloaded.
+type Run struct {
+	graph *Graph
+	node  NodeID
+
+	// playing is set from a Play until its EventPlaybackDone or a stop.
+	playing       bool
+	interruptible bool
+	// after, when pending, is where the call goes once the current playback
+	// ends: a play node's next, or a menu's exit after its last prompt.
+	after continuation
+
+	// deadline is when EventTimeout is due; zero means none.
+	deadline time.Time
+
+	// Menu retry counters; reset whenever a node is entered.
+	noInputs int
+	invalids int
+
+	digits []byte
+	done   bool
+
+	// hops counts nodes entered within one Start or Step, to stop a loop
+	// that Compile should have refused.
+	hops int
+}
+
+// continuation is a transition that waits for the current playback.
+type continuation struct {
+	pending bool
+	target  NodeID // zero: hang up with reason
+	reason  string
+}
+
+// Start begins a call at the graph's start node.
+func Start(g *Graph, now time.Time) (*Run, []Action) {
+	r := &Run{graph: g}
+	return r, r.enter(g.start, now)
+}
+
+// Step feeds one event to the run and returns what the owner must do. It is
+// pure: no I/O and no clock; now is the owner's current time.
+func (r *Run) Step(ev Event, now time.Time) []Action {
+	if r.done || ev == nil {
+		return nil
+	}
+	r.hops = 0
+	switch e := ev.(type) {
+	case EventDigit:
+		digit := normalizeDigit(e.Digit)
+		if digitIndex(digit) < 0 {
+			return nil
+		}
+		r.digits = append(r.digits, digit)
+		if r.playing && !r.interruptible {
+			// Not a barge-in point: keep the digit for the CDR only.
+			return nil
+		}
+		if r.after.pending {
+			return nil
+		}
+		ev = EventDigit{Digit: digit}
+	case EventTimeout:
+		if r.deadline.IsZero() || now.Before(r.deadline) {
+			return nil
+		}
+		r.deadline = time.Time{}
+	case EventPlaybackDone:
+		if !r.playing {
+			return nil
+		}
+		r.playing = false
+		if r.after.pending {
+			next := r.after
+			r.after = continuation{}
+			return r.follow(next.target, next.reason, now)
+		}
+	}
+	return r.graph.nodes[r.node-1].behavior.handle(r, ev, now)
+}
+
+// Deadline is when the owner must deliver EventTimeout; zero means none.
+func (r *Run) Deadline() time.Time { return r.deadline }
+
+// Digits returns every DTMF digit the caller pressed, in order, including
+// those that chose nothing; it goes into the CDR.
+func (r *Run) Digits() string { return string(r.digits) }
+
+// Done reports whether the run has handed the call on (Enqueue) or ended it
+// (Hangup); Step does nothing after that.
+func (r *Run) Done() bool { return r.done }
+
+// Node returns the name of the node the call is at, for logs and CDRs.
+func (r *Run) Node() string { return r.graph.nodes[r.node-1].name }
+
+// Graph returns the graph the run started with.
+func (r *Run) Graph() *Graph { return r.graph }
+
+// waiting reports whether something outside will move the run on: a
+// playback ending or a deadline. A run that is neither done nor waiting
+// would be stuck; the fuzz test checks this never happens.
+func (r *Run) waiting() bool { return r.playing || !r.deadline.IsZero() }
+
+// enter moves the call to node id and runs its entry behaviour. Leaving a
+// node stops its playback and forgets its timers and counters.
+func (r *Run) enter(id NodeID, now time.Time) []Action {
+	var actions []Action
+	if r.playing {
+		actions = append(actions, StopPlayback{})
+	}
+	r.playing, r.interruptible = false, false
+	r.after = continuation{}
+	r.deadline = time.Time{}
+	r.noInputs, r.invalids = 0, 0
+	r.node = id
+
+	r.hops++
+	if r.hops > len(r.graph.nodes) {
+		n := r.graph.nodes[id-1]
+		return append(actions, r.hangup(fmt.Sprintf("ivr loop without caller input at node %q (%s)", n.name, n.pos)))
+	}
+	return append(actions, r.graph.nodes[id-1].behavior.enter(r, now)...)
+}
+
+// follow goes to target, or hangs up with reason when there is none.
+func (r *Run) follow(target NodeID, reason string, now time.Time) []Action {
+	if target == 0 {
+		var actions []Action
+		if r.playing {
+			actions = append(actions, StopPlayback{})
+			r.playing = false
+		}
+		return append(actions, r.hangup(reason))
+	}
+	return r.enter(target, now)
+}
+
+// play starts prompts; the caller gets a copy so that it cannot change the
+// graph shared by every call.
+func (r *Run) play(prompts []string, interruptible bool) Action {
+	r.playing, r.interruptible = true, interruptible
+	return Play{Prompts: slices.Clone(prompts), Interruptible: interruptible}
+}
+
+// playThen plays prompts that digits do not interrupt and then follows
+// target; with no prompts it follows target at once.
+func (r *Run) playThen(prompts []string, target NodeID, reason string, now time.Time) []Action {
+	if len(prompts) == 0 {
+		return r.follow(target, reason, now)
+	}
+	var actions []Action
+	if r.playing {
+		actions = append(actions, StopPlayback{})
+	}
+	r.deadline = time.Time{}
+	r.after = continuation{pending: true, target: target, reason: reason}
+	return append(actions, r.play(prompts, false))
+}
+
+func (r *Run) hangup(reason string) Action {
+	r.done = true
+	r.deadline = time.Time{}
+	return Hangup{Reason: reason}
+}
+
+func (r *Run) enqueue(queue string) Action {
+	r.done = true
+	r.deadline = time.Time{}
+	return Enqueue{Queue: queue}
+}

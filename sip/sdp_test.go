@@ -1,0 +1,130 @@
+package sip
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func sdpOffer(lines ...string) []byte {
+	return []byte(strings.Join(lines, "\r\n") + "\r\n")
+}
+
+func TestParseSDPAndNegotiate(t *testing.T) {
+	base := []string{"v=0", "o=- 1 1 IN IP4 10.0.0.1", "s=-", "c=IN IP4 192.0.2.10", "t=0 0"}
+	tests := []struct {
+		name     string
+		body     []byte
+		wantErr  bool
+		wantAddr string
+		wantPTs  []uint8
+		wantDTMF uint8
+		wantPick uint8
+		wantOK   bool
+		wantDir  Direction
+	}{
+		{
+			name:     "pcmu first keeps offerer order",
+			body:     sdpOffer(append(base, "m=audio 4000 RTP/AVP 0 8 101", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16")...),
+			wantAddr: "192.0.2.10:4000", wantPTs: []uint8{0, 8}, wantDTMF: 101, wantPick: 0, wantOK: true, wantDir: DirectionSendRecv,
+		},
+		{
+			name:     "pcma first is chosen over pcmu",
+			body:     sdpOffer(append(base, "m=audio 4000 RTP/AVP 8 0 96", "a=rtpmap:96 telephone-event/8000")...),
+			wantAddr: "192.0.2.10:4000", wantPTs: []uint8{8, 0}, wantDTMF: 96, wantPick: 8, wantOK: true, wantDir: DirectionSendRecv,
+		},
+		{
+			name:     "unsupported codecs first are skipped",
+			body:     sdpOffer(append(base, "m=audio 4000 RTP/AVP 9 18 8", "a=rtpmap:9 G722/8000", "a=rtpmap:18 G729/8000")...),
+			wantAddr: "192.0.2.10:4000", wantPTs: []uint8{9, 18, 8}, wantPick: 8, wantOK: true, wantDir: DirectionSendRecv,
+		},
+		{
+			name:     "no common codec",
+			body:     sdpOffer(append(base, "m=audio 4000 RTP/AVP 9 18")...),
+			wantAddr: "192.0.2.10:4000", wantPTs: []uint8{9, 18}, wantOK: false, wantDir: DirectionSendRecv,
+		},
+		{
+			name:     "media-level connection wins and direction is read",
+			body:     sdpOffer(append(base, "m=audio 5000 RTP/AVP 0", "c=IN IP4 198.51.100.7", "a=sendonly")...),
+			wantAddr: "198.51.100.7:5000", wantPTs: []uint8{0}, wantPick: 0, wantOK: true, wantDir: DirectionSendOnly,
+		},
+		{
+			name:     "dynamic payload named PCMA maps to the static type",
+			body:     sdpOffer(append(base, "m=audio 4000 RTP/AVP 97", "a=rtpmap:97 PCMA/8000")...),
+			wantAddr: "192.0.2.10:4000", wantPTs: []uint8{8}, wantPick: 8, wantOK: true, wantDir: DirectionSendRecv,
+		},
+		{
+			name:     "rejected audio stream then a live one",
+			body:     sdpOffer(append(base, "m=audio 0 RTP/AVP 0", "m=audio 6000 RTP/AVP 8")...),
+			wantAddr: "192.0.2.10:6000", wantPTs: []uint8{8}, wantPick: 8, wantOK: true, wantDir: DirectionSendRecv,
+		},
+		{name: "only video", body: sdpOffer(append(base, "m=video 4000 RTP/AVP 96")...), wantErr: true},
+		{name: "srtp only", body: sdpOffer(append(base, "m=audio 4000 RTP/SAVP 0")...), wantErr: true},
+		{name: "garbage", body: []byte("hello world"), wantErr: true},
+		{name: "no connection address", body: sdpOffer("v=0", "o=- 1 1 IN IP4 10.0.0.1", "s=-", "t=0 0", "m=audio 4000 RTP/AVP 0"), wantErr: true},
+		{name: "hostname connection address", body: sdpOffer(append(base[:3], "c=IN IP4 example.com", "t=0 0", "m=audio 4000 RTP/AVP 0")...), wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			offer, err := ParseSDP(tt.body)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("ParseSDP = %+v, want an error", offer)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseSDP: %v", err)
+			}
+			if offer.Addr.String() != tt.wantAddr {
+				t.Errorf("addr = %s, want %s", offer.Addr, tt.wantAddr)
+			}
+			if !slices.Equal(offer.PayloadTypes, tt.wantPTs) {
+				t.Errorf("payload types = %v, want %v", offer.PayloadTypes, tt.wantPTs)
+			}
+			if offer.DTMFPayloadType != tt.wantDTMF {
+				t.Errorf("dtmf pt = %d, want %d", offer.DTMFPayloadType, tt.wantDTMF)
+			}
+			if offer.Direction != tt.wantDir {
+				t.Errorf("direction = %s, want %s", offer.Direction, tt.wantDir)
+			}
+			pt, ok := Negotiate(offer, PayloadPCMU, PayloadPCMA)
+			if ok != tt.wantOK || (ok && pt != tt.wantPick) {
+				t.Errorf("Negotiate = %d,%v want %d,%v", pt, ok, tt.wantPick, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestBuildSDPRoundTrips(t *testing.T) {
+	addr := netip.MustParseAddrPort("127.0.0.1:20000")
+	body, err := BuildSDP(SessionSpec{Addr: addr, SessionID: 7, SessionVersion: 7, PayloadTypes: []uint8{8}, DTMFPayloadType: 101})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(body)
+	for _, want := range []string{"t=0 0\r\n", "m=audio 20000 RTP/AVP 8 101\r\n", "a=rtpmap:8 PCMA/8000", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16", "a=sendrecv", "c=IN IP4 127.0.0.1"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("answer lacks %q:\n%s", want, s)
+		}
+	}
+	back, err := ParseSDP(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Addr != addr || !slices.Equal(back.PayloadTypes, []uint8{8}) || back.DTMFPayloadType != 101 {
+		t.Errorf("round trip = %+v", back)
+	}
+}
+
+func FuzzParseSDP(f *testing.F) {
+	f.Add(sdpOffer("v=0", "o=- 1 1 IN IP4 10.0.0.1", "s=-", "c=IN IP4 192.0.2.10", "t=0 0", "m=audio 4000 RTP/AVP 0 8 101", "a=rtpmap:101 telephone-event/8000"))
+	f.Add([]byte("v=0\r\nm=audio 99999 RTP/AVP 0\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		offer, err := ParseSDP(b)
+		if err == nil && !offer.Addr.IsValid() {
+			t.Fatalf("accepted an offer without an address: %+v", offer)
+		}
+	})
+}

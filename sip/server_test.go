@@ -1,0 +1,488 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+)
+
+// testServer starts our user agent on a free loopback port with hooks that
+// admit 127.0.0.1 only and answer every admitted call on a fixed RTP address.
+type testServer struct {
+	*Server
+	changes chan RegistrationChange
+	calls   chan *InboundCall
+}
+
+func startServer(t *testing.T) *testServer {
+	t.Helper()
+	ts := &testServer{changes: make(chan RegistrationChange, 16), calls: make(chan *InboundCall, 4)}
+	srv, err := NewServer(Config{Listen: "127.0.0.1:0", RegisterMin: time.Minute}, Hooks{
+		Admit: func(src netip.Addr, called string) Admission {
+			if src != netip.MustParseAddr("127.0.0.1") {
+				return Admission{Status: 403}
+			}
+			if called == "404" {
+				return Admission{Status: 404}
+			}
+			return Admission{Trunk: "test"}
+		},
+		Password:       passwords,
+		OnRegistration: func(c RegistrationChange) { ts.changes <- c },
+		HandleCall: func(c *InboundCall) {
+			if err := c.Answer(netip.MustParseAddrPort("127.0.0.1:40000")); err != nil {
+				return
+			}
+			ts.calls <- c
+			<-c.Done()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Server = srv
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return ts
+}
+
+// phone is a sipgo user agent playing a softphone or a carrier.
+type phone struct {
+	ua     *sipgo.UserAgent
+	client *sipgo.Client
+	srv    *sipgo.Server
+	addr   netip.AddrPort
+}
+
+func newPhone(t *testing.T) *phone {
+	t.Helper()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-phone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &phone{ua: ua, addr: conn.LocalAddr().(*net.UDPAddr).AddrPort()}
+	p.srv, _ = sipgo.NewServer(ua)
+	ready := make(chan struct{})
+	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {})
+	go func() {
+		close(ready)
+		_ = p.srv.ServeUDP(conn)
+	}()
+	<-ready
+	p.client, err = sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(p.addr.String()), sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ua.Close() })
+	return p
+}
+
+func (p *phone) register(t *testing.T, srv netip.AddrPort, user, password string, expires int) *sip.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req := p.registerRequest(srv, user, expires)
+	res, err := p.client.Do(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 401 || password == "" {
+		return res
+	}
+	res, err = p.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: user, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func (p *phone) registerRequest(srv netip.AddrPort, user string, expires int) *sip.Request {
+	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: srv.Addr().String(), Port: int(srv.Port())})
+	aor := sip.Uri{Scheme: "sip", User: user, Host: srv.Addr().String()}
+	req.AppendHeader(&sip.ToHeader{Address: aor})
+	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: p.addr.Addr().String(), Port: int(p.addr.Port())}})
+	req.AppendHeader(sip.NewHeader("Expires", itoa(expires)))
+	return req
+}
+
+func itoa(n int) string {
+	b := []byte{}
+	if n == 0 {
+		return "0"
+	}
+	for n > 0 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+	}
+	return string(b)
+}
+
+func waitChange(t *testing.T, ch <-chan RegistrationChange) RegistrationChange {
+	t.Helper()
+	select {
+	case c := <-ch:
+		return c
+	case <-time.After(5 * time.Second):
+		t.Fatal("no registration change")
+	}
+	return RegistrationChange{}
+}
+
+func TestRegisterWithDigest(t *testing.T) {
+	ts := startServer(t)
+	p := newPhone(t)
+
+	res := p.register(t, ts.Addr(), "1003", "", 300)
+	if res.StatusCode != 401 {
+		t.Fatalf("unauthenticated REGISTER: %d, want 401", res.StatusCode)
+	}
+	var algs []string
+	for _, h := range res.GetHeaders("WWW-Authenticate") {
+		c, err := digest.ParseChallenge(h.Value())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.SupportsQOP("auth") {
+			t.Errorf("challenge without qop=auth: %s", h.Value())
+		}
+		algs = append(algs, c.Algorithm)
+	}
+	if strings.Join(algs, ",") != "MD5,SHA-256" {
+		t.Errorf("algorithms offered = %v", algs)
+	}
+
+	if res := p.register(t, ts.Addr(), "1003", "wrong", 300); res.StatusCode != 403 {
+		t.Fatalf("wrong password: %d, want 403", res.StatusCode)
+	}
+	if res := p.register(t, ts.Addr(), "1003", "demo1003", 300); res.StatusCode != 200 {
+		t.Fatalf("REGISTER: %d, want 200", res.StatusCode)
+	}
+	if c := waitChange(t, ts.changes); c.User != "1003" || !c.Registered {
+		t.Fatalf("change = %+v", c)
+	}
+	b, ok := ts.Registrar().Lookup("1003")
+	if !ok || b.Source != p.addr.String() || b.Contact.Port != int(p.addr.Port()) {
+		t.Fatalf("binding = %+v, %v", b, ok)
+	}
+	if d := time.Until(b.Expires); d < 290*time.Second || d > 301*time.Second {
+		t.Errorf("binding expires in %s, want about 300s", d)
+	}
+	if res := p.register(t, ts.Addr(), "1003", "demo1003", 0); res.StatusCode != 200 {
+		t.Fatalf("unREGISTER: %d", res.StatusCode)
+	}
+	if c := waitChange(t, ts.changes); c.Registered {
+		t.Fatalf("change after unregister = %+v", c)
+	}
+}
+
+func TestRegisterSHA256(t *testing.T) {
+	ts := startServer(t)
+	p := newPhone(t)
+	req := p.registerRequest(ts.Addr(), "1003", 120)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := p.client.Do(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sha string
+	for _, h := range res.GetHeaders("WWW-Authenticate") {
+		if strings.Contains(h.Value(), "SHA-256") {
+			sha = h.Value()
+		}
+	}
+	if sha == "" {
+		t.Fatal("no SHA-256 challenge")
+	}
+	req = req.Clone()
+	req.RemoveHeader("Via")
+	req.CSeq().SeqNo++
+	req.AppendHeader(sip.NewHeader("Authorization", authorize(t, sha, "1003", "demo1003", req.Recipient.String(), 1)))
+	res, err = p.client.Do(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 200 {
+		t.Fatalf("SHA-256 REGISTER: %d %s", res.StatusCode, res.Reason)
+	}
+}
+
+func TestRegisterForAnotherUserForbidden(t *testing.T) {
+	ts := startServer(t)
+	p := newPhone(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req := p.registerRequest(ts.Addr(), "1004", 60)
+	res, err := p.client.Do(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = p.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "1003", Password: "demo1003"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 403 {
+		t.Fatalf("1003 registering 1004: %d, want 403", res.StatusCode)
+	}
+}
+
+func TestRegisterIntervalTooBrief(t *testing.T) {
+	ts := startServer(t)
+	p := newPhone(t)
+	res := p.register(t, ts.Addr(), "1003", "demo1003", 30)
+	if res.StatusCode != 423 {
+		t.Fatalf("REGISTER for 30 s: %d, want 423", res.StatusCode)
+	}
+	if h := res.GetHeader("Min-Expires"); h == nil || h.Value() != "60" {
+		t.Fatalf("Min-Expires = %v, want 60", h)
+	}
+}
+
+func inviteRequest(srv netip.AddrPort, called string, body []byte) *sip.Request {
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: called, Host: srv.Addr().String(), Port: int(srv.Port())})
+	if body != nil {
+		req.SetBody(body)
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	}
+	return req
+}
+
+var carrierOffer = sdpOffer("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+	"m=audio 30000 RTP/AVP 8 0 101", "a=rtpmap:101 telephone-event/8000")
+
+func TestInviteAnswers(t *testing.T) {
+	ts := startServer(t)
+	carrier := newPhone(t)
+	tests := []struct {
+		name   string
+		called string
+		body   []byte
+		want   int
+	}{
+		{"unknown number", "404", carrierOffer, 404},
+		{"no common codec", "100", sdpOffer("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0", "m=audio 30000 RTP/AVP 9 18"), 488},
+		{"malformed sdp", "100", []byte("this is not sdp"), 400},
+		{"no sdp at all", "100", nil, 488},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			res, err := carrier.client.Do(ctx, inviteRequest(ts.Addr(), tt.called, tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != tt.want {
+				t.Fatalf("status %d %s, want %d", res.StatusCode, res.Reason, tt.want)
+			}
+		})
+	}
+}
+
+func TestInboundCallAnswerAndRemoteBye(t *testing.T) {
+	ts := startServer(t)
+	carrier := newPhone(t)
+	dua := sipgo.DialogUA{Client: carrier.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(carrier.addr.Port())}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sess, err := dua.WriteInvite(ctx, inviteRequest(ts.Addr(), "100", carrierOffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := ParseSDP(sess.InviteResponse.Body())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if answer.PayloadTypes[0] != PayloadPCMA || answer.DTMFPayloadType != 101 || answer.Addr.Port() != 40000 {
+		t.Fatalf("answer = %+v; want PCMA (offer order), DTMF 101 and our RTP port", answer)
+	}
+	if err := sess.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var call *InboundCall
+	select {
+	case call = <-ts.calls:
+	case <-ctx.Done():
+		t.Fatal("call not handed over")
+	}
+	if call.Caller == "" || call.Called != "100" || call.Trunk != "test" || call.PayloadType != PayloadPCMA {
+		t.Fatalf("call = %+v", call)
+	}
+	// sipgo's UAC routes in-dialog requests to the 200's Contact; our BYE handler
+	// must find the dialog.
+	carrier.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {})
+	if err := sess.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-call.Done():
+	case <-ctx.Done():
+		t.Fatal("leg not ended by BYE")
+	}
+	if side, cause := call.Ended(); side != HangupRemote || cause != "bye" {
+		t.Fatalf("Ended = %s %s", side, cause)
+	}
+}
+
+func TestByeForUnknownDialog(t *testing.T) {
+	ts := startServer(t)
+	carrier := newPhone(t)
+	req := sip.NewRequest(sip.BYE, sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(ts.Addr().Port())})
+	to := &sip.ToHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1"}, Params: sip.NewParams()}
+	to.Params.Add("tag", "nosuch")
+	req.AppendHeader(to)
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1"}, Params: sip.NewParams()}
+	from.Params.Add("tag", "x")
+	req.AppendHeader(from)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := carrier.client.Do(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 481 {
+		t.Fatalf("BYE for unknown dialog: %d, want 481", res.StatusCode)
+	}
+	res, err = carrier.client.Do(ctx, sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(ts.Addr().Port())}))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("OPTIONS: %v %v", res, err)
+	}
+}
+
+// agentPhone registers and answers INVITEs as told.
+func agentPhone(t *testing.T, ts *testServer, answer func(req *sip.Request, tx sip.ServerTransaction)) *phone {
+	t.Helper()
+	p := newPhone(t)
+	p.srv.OnInvite(answer)
+	p.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {})
+	p.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	p.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {})
+	if res := p.register(t, ts.Addr(), "1003", "demo1003", 300); res.StatusCode != 200 {
+		t.Fatalf("agent register: %d", res.StatusCode)
+	}
+	waitChange(t, ts.changes)
+	return p
+}
+
+func TestDialOutcomes(t *testing.T) {
+	agentSDP := sdpOffer("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0", "m=audio 31000 RTP/AVP 0 101", "a=rtpmap:101 telephone-event/8000")
+	tests := []struct {
+		name     string
+		answer   func(req *sip.Request, tx sip.ServerTransaction)
+		timeout  time.Duration
+		wantKind DialFailure
+		// A 180 followed at once by a 200 may never reach WaitAnswer (sipgo
+		// hands each message to its own goroutine), so ringing is only
+		// asserted where the phone rings alone.
+		wantRinging bool
+	}{
+		{
+			name: "answered",
+			answer: func(req *sip.Request, tx sip.ServerTransaction) {
+				_ = tx.Respond(sip.NewResponseFromRequest(req, 180, "Ringing", nil))
+				res := sip.NewSDPResponseFromRequest(req, agentSDP)
+				res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: req.Recipient.Port}})
+				_ = tx.Respond(res)
+			},
+			timeout: 5 * time.Second,
+		},
+		{
+			name: "busy",
+			answer: func(req *sip.Request, tx sip.ServerTransaction) {
+				_ = tx.Respond(sip.NewResponseFromRequest(req, 486, "Busy Here", nil))
+			},
+			timeout: 5 * time.Second, wantKind: DialFailureBusy,
+		},
+		{
+			name: "declined",
+			answer: func(req *sip.Request, tx sip.ServerTransaction) {
+				_ = tx.Respond(sip.NewResponseFromRequest(req, 603, "Decline", nil))
+			},
+			timeout: 5 * time.Second, wantKind: DialFailureRejected,
+		},
+		{
+			name: "rings until canceled",
+			answer: func(req *sip.Request, tx sip.ServerTransaction) {
+				_ = tx.Respond(sip.NewResponseFromRequest(req, 180, "Ringing", nil))
+				<-tx.Done()
+			},
+			timeout: 300 * time.Millisecond, wantKind: DialFailureCanceled, wantRinging: true,
+		},
+		{
+			name:    "silent phone is force-canceled on time",
+			answer:  func(req *sip.Request, tx sip.ServerTransaction) { <-tx.Done() },
+			timeout: 300 * time.Millisecond, wantKind: DialFailureCanceled,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t)
+			agentPhone(t, ts, tt.answer)
+			b, _ := ts.Registrar().Lookup("1003")
+			var rang sync.Once
+			ringing := make(chan struct{})
+			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+			defer cancel()
+			start := time.Now()
+			leg, err := ts.Dial(ctx, DialRequest{Target: b, CallerID: "5551234", CallerName: "Bad\"Name\r\nX: y",
+				LocalRTP: netip.MustParseAddrPort("127.0.0.1:40002"), OnRinging: func() { rang.Do(func() { close(ringing) }) }})
+			if took := time.Since(start); took > tt.timeout+2*time.Second {
+				t.Errorf("Dial took %s with a %s deadline", took, tt.timeout)
+			}
+			if tt.wantRinging {
+				select {
+				case <-ringing:
+				default:
+					t.Error("180 was not reported")
+				}
+			}
+			if tt.wantKind != DialFailureUnknown {
+				var de *DialError
+				if !errors.As(err, &de) || de.Kind != tt.wantKind {
+					t.Fatalf("Dial error = %v, want kind %s", err, tt.wantKind)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			if leg.PayloadType != PayloadPCMU || leg.Answer.Addr.Port() != 31000 {
+				t.Fatalf("leg = %+v", leg)
+			}
+			hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer hcancel()
+			if err := leg.Hangup(hctx, "test"); err != nil {
+				t.Fatalf("Hangup: %v", err)
+			}
+		})
+	}
+}
