@@ -414,6 +414,7 @@ func (st *State) offerAnswered(offerID uint64, now time.Time) {
 	q.counters.ConnectedWait += now.Sub(c.queuedAt)
 	c.state, c.agent = callConnected, a
 	a.state, a.since, a.call = AgentStateOnCall, now, c
+	st.releaseQueueIfRetired(q)
 }
 
 func (st *State) offerFailed(offerID uint64, reason OfferFailure, now time.Time) {

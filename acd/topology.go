@@ -141,7 +141,9 @@ func (st *State) releaseAgentIfRetired(a *agent) {
 // releaseQueueIfRetired deletes a retired queue once no caller waits in it
 // or rings an agent from it. Connected calls do not need their queue.
 func (st *State) releaseQueueIfRetired(q *queue) {
-	if !q.retired || q.waiting.len() > 0 || q.offering > 0 {
+	// A connected call may outlive its queue, and a reload may since have
+	// created a new queue of the same name: that one is not ours to delete.
+	if !q.retired || q.waiting.len() > 0 || q.offering > 0 || st.queues[q.name] != q {
 		return
 	}
 	for _, m := range q.members {

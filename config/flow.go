@@ -109,29 +109,6 @@ func (n *Node) Targets() []Ref {
 	return refs
 }
 
-// Prompts returns every prompt the node may play, in the order written.
-func (n *Node) Prompts() []Ref {
-	var refs []Ref
-	switch n.Kind {
-	case NodeMenu:
-		if m := n.Menu; m != nil {
-			refs = append(refs, m.Prompts...)
-			refs = append(refs, m.NoInputPrompts...)
-			refs = append(refs, m.InvalidPrompts...)
-		}
-	case NodePlay:
-		if n.Play != nil {
-			refs = append(refs, n.Play.Prompts...)
-		}
-	case NodeHangup:
-		if n.Hangup != nil {
-			refs = append(refs, n.Hangup.Prompts...)
-		}
-	case NodeQueue, NodeGoto, NodeUnknown:
-	}
-	return refs
-}
-
 // MenuNode plays Prompts and waits for one DTMF digit.
 type MenuNode struct {
 	// Prompts are played in order; a digit interrupts them.

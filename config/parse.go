@@ -675,7 +675,7 @@ func (d *decoder) flows(n *yaml.Node, c *Config) []Flow {
 				checkNode(target, fmt.Sprintf("node %q: ", node.Name))
 			}
 			if node.Kind == NodeQueue && node.Queue != nil {
-				if r := node.Queue.Queue; c.Queue(r.Name) == nil {
+				if r := node.Queue.Queue; r.Name != "" && c.Queue(r.Name) == nil {
 					d.errs.Add(r.Pos, "%s: node %q: unknown queue %q%s", ctx, node.Name, r.Name, hint(r.Name, queueNames, false))
 				}
 			}

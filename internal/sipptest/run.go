@@ -225,8 +225,14 @@ func Start(ctx context.Context, t testing.TB, sc Scenario) (*Process, error) {
 		}
 	}()
 	t.Cleanup(func() {
-		if _, err := p.Stop(); err != nil {
+		res, err := p.Stop()
+		if err != nil {
 			t.Errorf("sipptest: %v", err)
+		}
+		// The work directory goes with the test: keep what explains a failure.
+		if t.Failed() {
+			t.Logf("sipp %s\nexit %d (stopped: %v)\n--- errors:\n%s\n--- logs:\n%s\n--- messages:\n%s",
+				filepath.Base(file), res.ExitCode, res.Stopped, res.Errors, res.Logs, tail(res.Messages, 8000))
 		}
 	})
 	return p, nil

@@ -1,0 +1,145 @@
+package ivr
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hotline-cc/hotline/config"
+)
+
+// byteReader hands out fuzz bytes, then zeros.
+type byteReader []byte
+
+func (b *byteReader) next() int {
+	if len(*b) == 0 {
+		return 0
+	}
+	v := (*b)[0]
+	*b = (*b)[1:]
+	return int(v)
+}
+
+var fuzzPrompts = []string{"welcome", "invalid", "goodbye", "nosuch"}
+
+// flowFromBytes builds a flow of up to 8 nodes of any kind, wired at random,
+// including flows Compile must refuse.
+func flowFromBytes(shape []byte) *config.Flow {
+	b := byteReader(shape)
+	n := 1 + b.next()%8
+	name := func(i int) string { return fmt.Sprintf("n%d", i%n) }
+	optional := func() config.Ref {
+		if v := b.next(); v%(n+1) != n {
+			return config.Ref{Name: name(v)}
+		}
+		return config.Ref{}
+	}
+	prompts := func(min int) []config.Ref {
+		var refs []config.Ref
+		for range min + b.next()%2 {
+			refs = append(refs, config.Ref{Name: fuzzPrompts[b.next()%len(fuzzPrompts)]})
+		}
+		return refs
+	}
+	f := &config.Flow{Name: "fuzz", Start: config.Ref{Name: name(b.next())}}
+	for i := range n {
+		node := config.Node{Name: name(i)}
+		switch b.next() % 5 {
+		case 0:
+			node.Kind = config.NodeMenu
+			m := &config.MenuNode{
+				Prompts:        prompts(1),
+				Timeout:        time.Duration(b.next()%3) * time.Second,
+				NoInputPrompts: prompts(0),
+				NoInputRetries: b.next() % 3,
+				NoInput:        optional(),
+				InvalidPrompts: prompts(0),
+				InvalidRetries: b.next() % 3,
+				Invalid:        optional(),
+			}
+			for range 1 + b.next()%3 {
+				m.Choices = append(m.Choices, config.Choice{Digit: "0123456789*#ABCDx"[b.next()%17], Target: optional()})
+			}
+			node.Menu = m
+		case 1:
+			node.Kind = config.NodePlay
+			node.Play = &config.PlayNode{Prompts: prompts(1), Next: optional()}
+		case 2:
+			node.Kind = config.NodeQueue
+			node.Queue = &config.QueueNode{Queue: config.Ref{Name: "sales"}}
+		case 3:
+			node.Kind = config.NodeHangup
+			node.Hangup = &config.HangupNode{Prompts: prompts(0)}
+		case 4:
+			node.Kind = config.NodeGoto
+			node.Goto = &config.GotoNode{Target: optional()}
+		}
+		f.Nodes = append(f.Nodes, node)
+	}
+	return f
+}
+
+// FuzzCompileAndStep builds random flows and drives the ones that compile
+// with random events: nothing may panic, and after every step the run is
+// either done or waiting for something its owner will deliver.
+func FuzzCompileAndStep(f *testing.F) {
+	f.Add([]byte{0}, []byte{0, 1, 2, 3})
+	f.Add([]byte{3, 0, 0, 1, 0, 1, 1, 2, 0, 3, 1, 0, 2, 0, 3, 2, 1}, []byte{5, 9, 13, 2, 0, 6, 2, 3})
+	f.Add([]byte{2, 0, 1, 0, 0, 4, 0}, []byte{1, 1, 1})
+	f.Add([]byte{7, 1, 0, 0, 1, 1, 2, 1, 1, 0, 2, 3, 4, 0, 5, 2, 1, 1, 0, 0}, []byte{0, 0, 2, 2, 1, 5, 9})
+	f.Fuzz(func(t *testing.T, shape, events []byte) {
+		g, errs := Compile(flowFromBytes(shape), hasDemoPrompt)
+		if g == nil {
+			if len(errs) == 0 {
+				t.Fatal("no graph and no errors")
+			}
+			return
+		}
+		if len(errs) != 0 {
+			t.Fatalf("graph with errors: %v", errs)
+		}
+		now := t0
+		r, actions := Start(g, now)
+		check := func(where string, actions []Action) {
+			for i, a := range actions {
+				if h, ok := a.(Hangup); ok && strings.Contains(h.Reason, "loop") {
+					t.Fatalf("%s: compiled flow looped: %s", where, h.Reason)
+				}
+				switch a := a.(type) {
+				case Hangup, Enqueue:
+					if i != len(actions)-1 || !r.Done() {
+						t.Fatalf("%s: %#v is not the last action of a done run: %#v", where, a, actions)
+					}
+				case Play:
+					if len(a.Prompts) == 0 {
+						t.Fatalf("%s: Play without prompts", where)
+					}
+				}
+			}
+			if !r.Done() && !r.waiting() {
+				t.Fatalf("%s: run at %q is stuck: neither done nor waiting", where, r.Node())
+			}
+		}
+		check("start", actions)
+		for i, e := range events {
+			var ev Event
+			switch e % 4 {
+			case 0:
+				ev = EventPlaybackDone{}
+			case 1:
+				ev = EventDigit{Digit: "0123456789*#ABCDabz"[int(e/4)%19]}
+			case 2:
+				// The owner's timer fires on time.
+				if d := r.Deadline(); !d.IsZero() {
+					now = d
+				}
+				ev = EventTimeout{}
+			case 3:
+				now = now.Add(time.Duration(e) * 100 * time.Millisecond)
+				ev = EventTimeout{}
+			}
+			check(fmt.Sprintf("event %d (%#v)", i, ev), r.Step(ev, now))
+		}
+	})
+}

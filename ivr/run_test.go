@@ -1,0 +1,333 @@
+package ivr
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hotline-cc/hotline/config"
+)
+
+// demoPrompts are the prompts the demo configuration may name.
+var demoPrompts = map[string]bool{
+	"welcome": true, "invalid": true, "please_hold": true, "goodbye": true, "error": true, "moh": true,
+}
+
+func hasDemoPrompt(name string) bool { return demoPrompts[name] }
+
+var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+
+// step is one event at an offset from t0 and the actions it must produce.
+type step struct {
+	at   time.Duration
+	ev   Event
+	want []Action
+}
+
+// script runs a flow through events and checks every step's actions.
+type script struct {
+	name       string
+	start      []Action
+	steps      []step
+	wantDone   bool
+	wantDigits string
+	// wantDeadline is the deadline after the last step, as an offset from
+	// t0; negative means none.
+	wantDeadline time.Duration
+}
+
+var (
+	welcome       = Play{Prompts: []string{"welcome"}, Interruptible: true}
+	invalidReplay = Play{Prompts: []string{"invalid", "welcome"}, Interruptible: true}
+)
+
+func runScripts(t *testing.T, g *Graph, scripts []script) {
+	t.Helper()
+	for _, sc := range scripts {
+		t.Run(sc.name, func(t *testing.T) {
+			r, got := Start(g, t0)
+			if !reflect.DeepEqual(got, sc.start) {
+				t.Fatalf("Start() = %#v, want %#v", got, sc.start)
+			}
+			for i, s := range sc.steps {
+				got := r.Step(s.ev, t0.Add(s.at))
+				if !reflect.DeepEqual(got, s.want) {
+					t.Fatalf("step %d (%#v at %v) = %#v, want %#v", i, s.ev, s.at, got, s.want)
+				}
+				if !r.Done() && !r.waiting() {
+					t.Fatalf("step %d: run at %q is neither done nor waiting", i, r.Node())
+				}
+			}
+			if r.Done() != sc.wantDone {
+				t.Errorf("Done() = %v, want %v", r.Done(), sc.wantDone)
+			}
+			if r.Digits() != sc.wantDigits {
+				t.Errorf("Digits() = %q, want %q", r.Digits(), sc.wantDigits)
+			}
+			var wantDeadline time.Time
+			if sc.wantDeadline >= 0 {
+				wantDeadline = t0.Add(sc.wantDeadline)
+			}
+			if !r.Deadline().Equal(wantDeadline) {
+				t.Errorf("Deadline() = %v, want %v", r.Deadline(), wantDeadline)
+			}
+		})
+	}
+}
+
+func demoGraph(t testing.TB) *Graph {
+	t.Helper()
+	c := config.Demo()
+	g, errs := Compile(c.Flow("main"), hasDemoPrompt)
+	if errs != nil {
+		t.Fatalf("Compile(demo main) = %v", errs)
+	}
+	return g
+}
+
+func TestDemoFlow(t *testing.T) {
+	const none = -1
+	runScripts(t, demoGraph(t), []script{
+		{
+			name:  "press 1 during the prompt goes to sales",
+			start: []Action{welcome},
+			steps: []step{
+				{2 * time.Second, EventDigit{'1'}, []Action{StopPlayback{}, Enqueue{Queue: "sales"}}},
+			},
+			wantDone: true, wantDigits: "1", wantDeadline: none,
+		},
+		{
+			name:  "press 2 after the prompt goes to support",
+			start: []Action{welcome},
+			steps: []step{
+				{3 * time.Second, EventPlaybackDone{}, nil},
+				{4 * time.Second, EventDigit{'2'}, []Action{Enqueue{Queue: "support"}}},
+			},
+			wantDone: true, wantDigits: "2", wantDeadline: none,
+		},
+		{
+			name:  "timeout starts when the prompt ends",
+			start: []Action{welcome},
+			steps: []step{
+				{3 * time.Second, EventPlaybackDone{}, nil},
+			},
+			wantDeadline: 8 * time.Second,
+		},
+		{
+			name:  "silence replays the menu once, then goes to support",
+			start: []Action{welcome},
+			steps: []step{
+				{3 * time.Second, EventPlaybackDone{}, nil},
+				{8 * time.Second, EventTimeout{}, []Action{welcome}},
+				{11 * time.Second, EventPlaybackDone{}, nil},
+				{16 * time.Second, EventTimeout{}, []Action{Enqueue{Queue: "support"}}},
+			},
+			wantDone: true, wantDeadline: none,
+		},
+		{
+			name:  "invalid digit plays the invalid prompt and the menu again",
+			start: []Action{welcome},
+			steps: []step{
+				{3 * time.Second, EventPlaybackDone{}, nil},
+				{4 * time.Second, EventDigit{'9'}, []Action{invalidReplay}},
+				{9 * time.Second, EventPlaybackDone{}, nil},
+				{10 * time.Second, EventDigit{'1'}, []Action{Enqueue{Queue: "sales"}}},
+			},
+			wantDone: true, wantDigits: "91", wantDeadline: none,
+		},
+		{
+			name:  "invalid digit during the prompt stops it",
+			start: []Action{welcome},
+			steps: []step{
+				{time.Second, EventDigit{'7'}, []Action{StopPlayback{}, invalidReplay}},
+			},
+			wantDigits: "7", wantDeadline: none,
+		},
+		{
+			name:  "digit during the invalid prompt chooses",
+			start: []Action{welcome},
+			steps: []step{
+				{time.Second, EventDigit{'7'}, []Action{StopPlayback{}, invalidReplay}},
+				{2 * time.Second, EventDigit{'2'}, []Action{StopPlayback{}, Enqueue{Queue: "support"}}},
+			},
+			wantDone: true, wantDigits: "72", wantDeadline: none,
+		},
+		{
+			name:  "third invalid digit says so and goes to support",
+			start: []Action{welcome},
+			steps: []step{
+				{1 * time.Second, EventDigit{'9'}, []Action{StopPlayback{}, invalidReplay}},
+				{2 * time.Second, EventDigit{'#'}, []Action{StopPlayback{}, invalidReplay}},
+				{3 * time.Second, EventDigit{'9'}, []Action{StopPlayback{}, Play{Prompts: []string{"invalid"}}}},
+				// The last prompt is not a barge-in point: the digit is only recorded.
+				{4 * time.Second, EventDigit{'1'}, nil},
+				{5 * time.Second, EventPlaybackDone{}, []Action{Enqueue{Queue: "support"}}},
+			},
+			wantDone: true, wantDigits: "9#91", wantDeadline: none,
+		},
+		{
+			name:  "silence and wrong digits are counted apart",
+			start: []Action{welcome},
+			steps: []step{
+				{3 * time.Second, EventPlaybackDone{}, nil},
+				{8 * time.Second, EventTimeout{}, []Action{welcome}},
+				{9 * time.Second, EventDigit{'5'}, []Action{StopPlayback{}, invalidReplay}},
+				{12 * time.Second, EventPlaybackDone{}, nil},
+				{13 * time.Second, EventDigit{'6'}, []Action{invalidReplay}},
+				{16 * time.Second, EventPlaybackDone{}, nil},
+			},
+			wantDigits: "56", wantDeadline: 21 * time.Second,
+		},
+		{
+			name:  "early or stale timeouts are ignored",
+			start: []Action{welcome},
+			steps: []step{
+				{time.Second, EventTimeout{}, nil},
+				{3 * time.Second, EventPlaybackDone{}, nil},
+				{7 * time.Second, EventTimeout{}, nil},
+			},
+			wantDeadline: 8 * time.Second,
+		},
+		{
+			name:  "playback done without a playback is ignored",
+			start: []Action{welcome},
+			steps: []step{
+				{3 * time.Second, EventPlaybackDone{}, nil},
+				{4 * time.Second, EventPlaybackDone{}, nil},
+			},
+			wantDeadline: 8 * time.Second,
+		},
+		{
+			name:  "non-DTMF bytes are ignored, lower-case A-D are upper-cased",
+			start: []Action{welcome},
+			steps: []step{
+				{time.Second, EventDigit{'x'}, nil},
+				{time.Second, EventDigit{0}, nil},
+				{2 * time.Second, EventDigit{'a'}, []Action{StopPlayback{}, invalidReplay}},
+			},
+			wantDigits: "A", wantDeadline: none,
+		},
+		{
+			name:  "events after the end do nothing",
+			start: []Action{welcome},
+			steps: []step{
+				{time.Second, EventDigit{'1'}, []Action{StopPlayback{}, Enqueue{Queue: "sales"}}},
+				{2 * time.Second, EventDigit{'2'}, nil},
+				{3 * time.Second, EventPlaybackDone{}, nil},
+				{9 * time.Second, EventTimeout{}, nil},
+				{9 * time.Second, nil, nil},
+			},
+			wantDone: true, wantDigits: "1", wantDeadline: none,
+		},
+	})
+}
+
+// flowFromYAML parses a configuration around nodes and returns flow "f".
+func flowFromYAML(t testing.TB, nodes string) *config.Flow {
+	t.Helper()
+	src := "queues: [{name: sales}, {name: support}]\nflows:\n  - name: f\n    start: start\n    nodes:\n" + indent(nodes, "      ")
+	c, err := config.Parse("flow.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("config.Parse:\n%s\n%v", src, err)
+	}
+	return c.Flow("f")
+}
+
+func indent(s, by string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i, l := range lines {
+		lines[i] = by + l
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func compileYAML(t testing.TB, nodes string) *Graph {
+	t.Helper()
+	g, errs := Compile(flowFromYAML(t, nodes), hasDemoPrompt)
+	if errs != nil {
+		t.Fatalf("Compile: %v", errs)
+	}
+	return g
+}
+
+func TestPlayGotoAndHangup(t *testing.T) {
+	g := compileYAML(t, `
+start: {play: {prompt: [please_hold, moh], next: jump}}
+jump: {goto: bye}
+bye: {hangup: {prompt: goodbye, reason: closed}}
+`)
+	runScripts(t, g, []script{
+		{
+			name:  "play, goto, goodbye, hang up",
+			start: []Action{Play{Prompts: []string{"please_hold", "moh"}}},
+			steps: []step{
+				{time.Second, EventDigit{'5'}, nil},
+				{2 * time.Second, EventPlaybackDone{}, []Action{Play{Prompts: []string{"goodbye"}}}},
+				{3 * time.Second, EventPlaybackDone{}, []Action{Hangup{Reason: "closed"}}},
+			},
+			wantDone: true, wantDigits: "5", wantDeadline: -1,
+		},
+	})
+}
+
+func TestMenuWithoutExitsHangsUp(t *testing.T) {
+	g := compileYAML(t, `
+start:
+  menu:
+    prompt: welcome
+    timeout: 2s
+    no_input_prompt: error
+    no_input_retries: 0
+    invalid_retries: 0
+    choices: {"1": sales, "*": start}
+sales: {queue: sales}
+`)
+	runScripts(t, g, []script{
+		{
+			name:  "silence says why, then hangs up",
+			start: []Action{welcome},
+			steps: []step{
+				{time.Second, EventPlaybackDone{}, nil},
+				{3 * time.Second, EventTimeout{}, []Action{Play{Prompts: []string{"error"}}}},
+				{4 * time.Second, EventPlaybackDone{}, []Action{Hangup{Reason: "no input at menu start"}}},
+			},
+			wantDone: true, wantDeadline: -1,
+		},
+		{
+			name:  "a wrong digit without invalid_prompt hangs up at once",
+			start: []Action{welcome},
+			steps: []step{
+				{time.Second, EventDigit{'4'}, []Action{StopPlayback{}, Hangup{Reason: "invalid input at menu start"}}},
+			},
+			wantDone: true, wantDigits: "4", wantDeadline: -1,
+		},
+		{
+			name:  "choosing the menu itself starts it afresh",
+			start: []Action{welcome},
+			steps: []step{
+				{time.Second, EventPlaybackDone{}, nil},
+				{2 * time.Second, EventDigit{'*'}, []Action{welcome}},
+				{3 * time.Second, EventPlaybackDone{}, nil},
+			},
+			wantDigits: "*", wantDeadline: 5 * time.Second,
+		},
+	})
+}
+
+func TestHangupWithoutPromptEndsAtOnce(t *testing.T) {
+	g := compileYAML(t, `start: {hangup: }`)
+	r, got := Start(g, t0)
+	if want := []Action{Hangup{Reason: "hangup at node start"}}; !reflect.DeepEqual(got, want) || !r.Done() {
+		t.Errorf("Start() = %#v (done %v), want %#v", got, r.Done(), want)
+	}
+}
+
+func TestPlayActionsDoNotShareTheGraph(t *testing.T) {
+	g := demoGraph(t)
+	_, actions := Start(g, t0)
+	actions[0].(Play).Prompts[0] = "tampered"
+	if _, again := Start(g, t0); again[0].(Play).Prompts[0] != "welcome" {
+		t.Error("changing a Play's prompts changed the graph")
+	}
+}

@@ -1,0 +1,11 @@
+// Package store owns hotline's SQLite database (DATA/hotline.db): call
+// detail records, the schema and its migrations.
+//
+// Every write goes through one writer goroutine, which batches concurrent
+// writes into one transaction; callers wait for their own result. Reads use
+// a separate read-only connection pool, so a slow API query never delays a
+// write (WAL lets them run side by side).
+//
+// store imports only the standard library and the SQLite driver. It must not
+// import any other hotline package: the conductor and the API come to it.
+package store
