@@ -54,7 +54,7 @@ type QueueCounters struct {
 	CallsAbandoned uint64 // hung up before being connected
 	CallsConnected uint64
 	// OffersByResult is indexed by OfferResult.
-	OffersByResult [offerResultLimit]uint64
+	OffersByResult [OfferResultLimit]uint64
 	// ConnectedWait and AbandonedWait sum the queue wait of connected and
 	// abandoned calls, for average-speed-of-answer style metrics.
 	ConnectedWait time.Duration

@@ -113,7 +113,7 @@ const (
 	OfferResultRingTimeout
 	OfferResultCallerAbandoned
 	OfferResultAgentLoggedOut
-	offerResultLimit // keep last: sizes the counter array
+	OfferResultLimit // keep last: sizes the counter array
 )
 
 func (r OfferResult) String() string {
@@ -138,7 +138,7 @@ func (r OfferResult) String() string {
 		return "caller-abandoned"
 	case OfferResultAgentLoggedOut:
 		return "agent-logged-out"
-	case offerResultLimit:
+	case OfferResultLimit:
 	}
 	return fmt.Sprintf("OfferResult(%d)", uint8(r))
 }

@@ -55,18 +55,30 @@ func (c *ACDCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(len(q.Waiting)), q.Name)
 		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, q.OldestWait.Seconds(), q.Name)
 	}
-	byState := map[acd.AgentState]int{acd.AgentLoggedOut: 0, acd.AgentAvailable: 0, acd.AgentRinging: 0, acd.AgentOnCall: 0}
+	byState := map[acd.AgentState]int{acd.AgentStateLoggedOut: 0, acd.AgentStateAvailable: 0, acd.AgentStateRinging: 0, acd.AgentStateOnCall: 0}
 	for _, a := range snap.Agents {
 		byState[a.State]++
 	}
 	for st, n := range byState {
 		ch <- prometheus.MustNewConstMetric(c.agents, prometheus.GaugeValue, float64(n), st.String())
 	}
-	for result, n := range snap.Counters.OffersByResult() {
-		ch <- prometheus.MustNewConstMetric(c.offers, prometheus.CounterValue, float64(n), result)
+	var offers [acd.OfferResultLimit]uint64
+	var queued, abandoned uint64
+	for _, q := range snap.Queues {
+		for r, n := range q.Counters.OffersByResult {
+			offers[r] += n
+		}
+		queued += q.Counters.CallsQueued
+		abandoned += q.Counters.CallsAbandoned
 	}
-	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.CounterValue, float64(snap.Counters.CallsQueued))
-	ch <- prometheus.MustNewConstMetric(c.abandons, prometheus.CounterValue, float64(snap.Counters.CallsAbandoned))
+	for r, n := range offers {
+		if acd.OfferResult(r) == acd.OfferResultUnknown {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(c.offers, prometheus.CounterValue, float64(n), acd.OfferResult(r).String())
+	}
+	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.CounterValue, float64(queued))
+	ch <- prometheus.MustNewConstMetric(c.abandons, prometheus.CounterValue, float64(abandoned))
 }
 
 // NewMediaCollector exports the media engine's counters.

@@ -326,17 +326,17 @@ func (c *Call) startOffer(o acd.OfferCall) {
 		c.m.deps.ACD.Post(acd.OfferFailed{OfferID: o.OfferID, Reason: reason})
 	}
 	if c.stage != StageQueued || c.offer != nil {
-		fail(acd.FailureUnreachable, errors.New("call not waiting"))
+		fail(acd.OfferUnreachable, errors.New("call not waiting"))
 		return
 	}
 	binding, ok := c.m.deps.SIP.Registrar().Lookup(o.AgentID)
 	if !ok {
-		fail(acd.FailureUnreachable, errNoBinding)
+		fail(acd.OfferUnreachable, errNoBinding)
 		return
 	}
 	ep, err := c.m.deps.Media.NewEndpoint(c.in.ID, "agent")
 	if err != nil {
-		fail(acd.FailureUnreachable, err)
+		fail(acd.OfferUnreachable, err)
 		return
 	}
 	// The ACD owns the ring timeout and sends CancelOffer; this deadline only
@@ -412,14 +412,14 @@ func failureOf(err error) acd.OfferFailure {
 	if errors.As(err, &de) {
 		switch de.Kind {
 		case hsip.DialFailureCanceled:
-			return acd.FailureNoAnswer
+			return acd.OfferNoAnswer
 		case hsip.DialFailureBusy:
-			return acd.FailureBusy
+			return acd.OfferBusy
 		case hsip.DialFailureRejected:
-			return acd.FailureRejected
+			return acd.OfferRejected
 		}
 	}
-	return acd.FailureUnreachable
+	return acd.OfferUnreachable
 }
 
 // callerGone handles the caller's leg ending, in any stage.

@@ -112,7 +112,7 @@ func (m *Manager) Dispatch(cmd acd.Command) {
 		// have) CallAbandoned, so only an offer needs an answer.
 		if offer, isOffer := cmd.(acd.OfferCall); isOffer {
 			m.deps.Log.Info("offer for a call that has ended", "call_id", id, "agent_id", offer.AgentID)
-			m.deps.ACD.Post(acd.OfferFailed{OfferID: offer.OfferID, Reason: acd.FailureUnreachable})
+			m.postLater(acd.OfferFailed{OfferID: offer.OfferID, Reason: acd.OfferUnreachable})
 		}
 		return
 	}
@@ -122,9 +122,15 @@ func (m *Manager) Dispatch(cmd acd.Command) {
 	default:
 		c.log.Error("call inbox full, acd command dropped", "command", fmt.Sprintf("%T", cmd))
 		if offer, isOffer := cmd.(acd.OfferCall); isOffer {
-			m.deps.ACD.Post(acd.OfferFailed{OfferID: offer.OfferID, Reason: acd.FailureUnreachable})
+			m.postLater(acd.OfferFailed{OfferID: offer.OfferID, Reason: acd.OfferUnreachable})
 		}
 	}
+}
+
+// postLater posts from a new goroutine: Dispatch runs on the ACD loop, which must
+// not post to itself (its inbox could be full).
+func (m *Manager) postLater(ev acd.Event) {
+	go m.deps.ACD.Post(ev)
 }
 
 // OnRegistration logs agents in and out with their phones' registrations.

@@ -212,6 +212,7 @@ type Recording struct {
 	file      *os.File
 	dataBytes int64
 	writeErr  error
+	sizeBuf   [8]byte // header sizes being written, reused so flushes do not allocate
 
 	closeOnce sync.Once
 	closeDone chan struct{}
@@ -325,13 +326,13 @@ func (r *Recording) appendBlock(b []byte) {
 }
 
 func (r *Recording) writeSizes() error {
-	var size [4]byte
-	binary.LittleEndian.PutUint32(size[:], uint32(36+r.dataBytes))
-	if _, err := r.file.WriteAt(size[:], riffSizeOffset); err != nil {
+	riffSize, dataSize := r.sizeBuf[0:4], r.sizeBuf[4:8]
+	binary.LittleEndian.PutUint32(riffSize, uint32(36+r.dataBytes))
+	if _, err := r.file.WriteAt(riffSize, riffSizeOffset); err != nil {
 		return err
 	}
-	binary.LittleEndian.PutUint32(size[:], uint32(r.dataBytes))
-	_, err := r.file.WriteAt(size[:], dataSizeOffset)
+	binary.LittleEndian.PutUint32(dataSize, uint32(r.dataBytes))
+	_, err := r.file.WriteAt(dataSize, dataSizeOffset)
 	return err
 }
 
