@@ -88,7 +88,10 @@ type Call struct {
 }
 
 func newCall(m *Manager, in *hsip.InboundCall) *Call {
+	ivrTimer := time.NewTimer(time.Hour)
+	ivrTimer.Stop()
 	return &Call{
+		ivrTimer:    ivrTimer,
 		m:           m,
 		in:          in,
 		rt:          m.deps.Runtime(),
@@ -166,8 +169,6 @@ func (c *Call) startRecording(at time.Time) {
 }
 
 func (c *Call) loop() {
-	c.ivrTimer = time.NewTimer(time.Hour)
-	c.ivrTimer.Stop()
 	defer c.ivrTimer.Stop()
 	var agentDone <-chan struct{}
 	stopping := c.m.stopping

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -187,6 +188,16 @@ func (m *Manager) HandleCall(in *hsip.InboundCall) {
 		return
 	}
 	defer m.calls.Delete(in.ID)
+	defer func() {
+		// One call's bug must not take every other call down with the process.
+		if r := recover(); r != nil {
+			in.Log().Error("call panicked", "panic", r, "stack", string(debug.Stack()))
+			c.m.deps.Metrics.callEnded("failed")
+			ctx, cancel := bgTimeout(5 * time.Second)
+			defer cancel()
+			_ = in.Hangup(ctx, "internal-error")
+		}
+	}()
 	c.run()
 }
 

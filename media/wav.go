@@ -257,9 +257,9 @@ func resample(in []float64, fromRate, toRate int) []float64 {
 	if len(in) == 0 {
 		return nil
 	}
-	step := float64(fromRate) / float64(toRate) // input samples per output sample
+	step := float64(fromRate) / float64(toRate)                         // input samples per output sample
 	cutoff := 0.45 * float64(min(fromRate, toRate)) / float64(fromRate) // cycles per input sample
-	halfWidth := float64(resampleZeroCrossings) / (2 * cutoff)         // in input samples
+	halfWidth := float64(resampleZeroCrossings) / (2 * cutoff)          // in input samples
 
 	tableLen := int(math.Ceil(halfWidth*resampleTableDensity)) + 2
 	table := make([]float64, tableLen)
