@@ -76,7 +76,11 @@ type Call struct {
 	queuedAt  time.Time
 	musicID   uint64 // the announcement playback before the hold music loop
 
-	offer     *offer
+	// offers holds every offer whose dialer is still running; current is the one
+	// the ACD still waits on (0: none). A canceled offer stays in offers until its
+	// dialer reports, so its endpoint is closed and a late answer hung up.
+	offers    map[uint64]*offer
+	current   uint64
 	agentLeg  *hsip.OutboundCall
 	agentEP   *media.Endpoint
 	agentID   string
@@ -97,6 +101,7 @@ func newCall(m *Manager, in *hsip.InboundCall) *Call {
 		rt:          m.deps.Runtime(),
 		log:         in.Log(),
 		acdCommands: make(chan acd.Command, 8),
+		offers:      make(map[uint64]*offer),
 		dialResults: make(chan dialResult, 4),
 		ringing:     make(chan uint64, 4),
 	}
@@ -193,8 +198,8 @@ func (c *Call) loop() {
 		case cmd := <-c.acdCommands:
 			c.acdCommand(cmd)
 		case id := <-c.ringing:
-			if c.offer != nil && c.offer.acd.OfferID == id {
-				c.log.Info("agent ringing", "agent_id", c.offer.acd.AgentID)
+			if o := c.offers[id]; o != nil && id == c.current {
+				c.log.Info("agent ringing", "agent_id", o.acd.AgentID)
 			}
 		case r := <-c.dialResults:
 			c.dialed(r)
@@ -313,10 +318,14 @@ func (c *Call) acdCommand(cmd acd.Command) {
 	case acd.OfferCall:
 		c.startOffer(cmd)
 	case acd.CancelOffer:
-		if c.offer != nil && c.offer.acd.OfferID == cmd.OfferID {
+		if o := c.offers[cmd.OfferID]; o != nil {
 			c.log.Info("offer canceled", "agent_id", cmd.AgentID, "reason", cmd.Reason.String())
-			c.offer.cancel()
-			// The dialer reports back; the agent endpoint is closed then.
+			o.cancel()
+			// The ACD has already moved on (it may offer the next agent in the
+			// same breath); the dialer's report is cleaned up in dialed.
+			if c.current == cmd.OfferID {
+				c.current = 0
+			}
 		}
 	}
 }
@@ -326,7 +335,7 @@ func (c *Call) startOffer(o acd.OfferCall) {
 		c.log.Warn("offer failed before dialing", "agent_id", o.AgentID, "err", err)
 		c.m.deps.ACD.Post(acd.OfferFailed{OfferID: o.OfferID, Reason: reason})
 	}
-	if c.stage != StageQueued || c.offer != nil {
+	if c.stage != StageQueued || c.current != 0 {
 		fail(acd.OfferUnreachable, errors.New("call not waiting"))
 		return
 	}
@@ -343,7 +352,8 @@ func (c *Call) startOffer(o acd.OfferCall) {
 	// The ACD owns the ring timeout and sends CancelOffer; this deadline only
 	// bounds a dialer the ACD has forgotten.
 	ctx, cancel := context.WithTimeout(context.Background(), o.RingTimeout+10*time.Second)
-	c.offer = &offer{acd: o, cancel: cancel, endpoint: ep}
+	c.offers[o.OfferID] = &offer{acd: o, cancel: cancel, endpoint: ep}
+	c.current = o.OfferID
 	c.log.Info("offering call", "agent_id", o.AgentID, "offer_id", o.OfferID, "contact", binding.Contact.String())
 	req := hsip.DialRequest{
 		Target:     binding,
@@ -365,16 +375,21 @@ func (c *Call) startOffer(o acd.OfferCall) {
 }
 
 func (c *Call) dialed(r dialResult) {
-	cur := c.offer
-	if cur == nil || cur.acd.OfferID != r.offerID {
-		// A dialer we no longer wait for: it must not leave a leg up.
+	cur := c.offers[r.offerID]
+	if cur == nil {
+		return
+	}
+	delete(c.offers, r.offerID)
+	cur.cancel()
+	if r.offerID != c.current {
+		// An offer the ACD canceled: it must not leave a leg or a port behind.
+		cur.endpoint.Close()
 		if r.leg != nil {
-			go hangupLeg(r.leg, "stale-offer")
+			go hangupLeg(r.leg, "offer-canceled")
 		}
 		return
 	}
-	c.offer = nil
-	cur.cancel()
+	c.current = 0
 	if r.err != nil {
 		cur.endpoint.Close()
 		reason := failureOf(r.err)
@@ -436,9 +451,7 @@ func (c *Call) callerGone(side hsip.HangupSide, cause string) {
 		c.setResult("ivr")
 	case StageQueued:
 		c.setResult("abandoned")
-		if c.offer != nil {
-			c.offer.cancel()
-		}
+		c.cancelOffers()
 		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.in.ID})
 	case StageTalking:
 		c.setResult("completed")
@@ -459,6 +472,14 @@ func (c *Call) agentGone() {
 	c.endCaller("agent-hangup")
 }
 
+// cancelOffers stops every dialer still running.
+func (c *Call) cancelOffers() {
+	for _, o := range c.offers {
+		o.cancel()
+	}
+	c.current = 0
+}
+
 func (c *Call) setResult(r string) {
 	if c.result == "" {
 		c.result = r
@@ -468,9 +489,7 @@ func (c *Call) setResult(r string) {
 // endCaller hangs up the caller from our side and ends the call.
 func (c *Call) endCaller(cause string) {
 	if c.stage == StageQueued {
-		if c.offer != nil {
-			c.offer.cancel()
-		}
+		c.cancelOffers()
 		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.in.ID})
 	}
 	if c.stage == StageTalking && c.agentLeg != nil {
@@ -492,19 +511,23 @@ func (c *Call) endCaller(cause string) {
 // the recording and completes the CDR.
 func (c *Call) finish() {
 	end := c.now()
-	if o := c.offer; o != nil {
-		o.cancel()
-		c.offer = nil
-		// The dialer may need a while (a CANCEL waits for its 487); clean up after
-		// it without holding the CDR back, and never leave its leg up.
+	if pending := c.offers; len(pending) > 0 {
+		c.cancelOffers()
+		c.offers = nil
+		// Dialers may need a while (a CANCEL waits for its 487); clean up after
+		// them without holding the CDR back, and never leave a leg up.
 		c.m.wg.Add(1)
 		go func() {
 			defer c.m.wg.Done()
-			r := <-c.dialResults
-			if r.leg != nil {
-				hangupLeg(r.leg, "caller-gone")
+			for range pending {
+				r := <-c.dialResults
+				if r.leg != nil {
+					hangupLeg(r.leg, "caller-gone")
+				}
+				if o := pending[r.offerID]; o != nil {
+					o.endpoint.Close()
+				}
 			}
-			o.endpoint.Close()
 		}()
 	}
 	if c.agentLeg != nil {

@@ -150,3 +150,11 @@ func lockDir() string {
 func lockPath(port int) string {
 	return filepath.Join(lockDir(), fmt.Sprintf("%d.lock", port))
 }
+
+// FreePortRange reserves span consecutive UDP ports starting at an even port, for
+// the rest of t; it returns the first. hotline's RTP range in end-to-end tests comes
+// from here so parallel tests and SIPp never share a port.
+func FreePortRange(t testing.TB, span int) int {
+	t.Helper()
+	return reservePorts(t, span, 2)
+}

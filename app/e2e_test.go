@@ -1,0 +1,263 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"math"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/hotline-cc/hotline/api"
+	"github.com/hotline-cc/hotline/config"
+	"github.com/hotline-cc/hotline/internal/sipptest"
+)
+
+// TestCarrierCallReachesAgent is the foundation path end to end: an agent's SIPp
+// phone registers with digest, a carrier's SIPp call presses 2 as RFC 4733, waits in
+// support, is offered to 1003, talks (440 Hz from the caller, 1 kHz from the agent)
+// and hangs up. Then the CDR, the recording and the metrics must all agree.
+func TestCarrierCallReachesAgent(t *testing.T) {
+	if err := sipptest.CanPlayPCAP(); err != nil {
+		t.Skip(err)
+	}
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	agent := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"hangup": "remote"})
+
+	res, err := sipptest.Run(ctx, t, sipptest.Scenario{
+		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "8005551000",
+		Vars: map[string]string{"digit": "2", "talk_ms": "4000"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Check(1); err != nil {
+		t.Fatal(err)
+	}
+	agentRes, err := agent.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := agentRes.Check(1); err != nil {
+		t.Fatalf("agent: %v", err)
+	}
+
+	cdr := h.waitEndedCall()
+	if cdr.Result != "completed" || cdr.AgentID != "1003" || cdr.Queue != "support" || cdr.IVRDigits != "2" ||
+		cdr.HangupBy != "caller" || cdr.Called != "8005551000" || cdr.Trunk != "carrier" || cdr.Answer == nil {
+		t.Fatalf("CDR = %+v", cdr)
+	}
+	if cdr.TalkSec < 2 || cdr.TalkSec > 5 {
+		t.Errorf("talk time %.2fs, want about 3.5s (4 s after the key press, less queue and ring)", cdr.TalkSec)
+	}
+	if cdr.QueueWaitSec <= 0 || cdr.QueueWaitSec > 2 {
+		t.Errorf("queue wait %.2fs, want a short positive wait", cdr.QueueWaitSec)
+	}
+	h.waitAgent("1003", "logged-out") // the SIPp agent unregisters after its call
+
+	// The recording: stereo 8 kHz 16-bit, as long as the call, the caller's tone on
+	// the left and the agent's tone (relayed through hotline) on the right.
+	req, _ := http.NewRequest(http.MethodGet, h.url(cdr.RecordingURL), nil)
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wavBytes, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "audio/wav" {
+		t.Fatalf("recording: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	w := parseWAV(t, wavBytes)
+	if w.channels != 2 || w.rate != 8000 || w.bits != 16 {
+		t.Fatalf("recording format %d ch %d Hz %d bit", w.channels, w.rate, w.bits)
+	}
+	callLen := cdr.End.Sub(*cdr.Answer).Seconds()
+	recLen := float64(len(w.left)) / 8000
+	if math.Abs(recLen-callLen) > 0.5 {
+		t.Errorf("recording is %.2fs, call was %.2fs", recLen, callLen)
+	}
+	// The last 1.5 s of the call are talk time on both sides.
+	talk := int(1.5 * 8000)
+	end := len(w.left) - 1600 // leave the hangup's last 200 ms alone
+	if end-talk < 0 {
+		t.Fatalf("recording too short: %d samples", len(w.left))
+	}
+	left, right := w.left[end-talk:end], w.right[end-talk:end]
+	if lv := toneLevel(left, 440); lv < 0.3 || rms(left) < 500 {
+		t.Errorf("left channel: 440 Hz level %.2f, rms %.0f; want the caller's tone", lv, rms(left))
+	}
+	if rv := toneLevel(right, 1000); rv < 0.3 || rms(right) < 500 {
+		t.Errorf("right channel: 1 kHz level %.2f, rms %.0f; want the agent's tone", rv, rms(right))
+	}
+	// Range requests serve part of the file (players seek with them).
+	req.Header.Set("Range", "bytes=0-43")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent || len(part) != 44 {
+		t.Errorf("range request: %d, %d bytes", resp.StatusCode, len(part))
+	}
+
+	m := h.metrics()
+	for series, want := range map[string]float64{
+		`hotline_calls_total{result="completed"}`:                  1,
+		`hotline_acd_offers_total{result="answered"}`:              1,
+		`hotline_calls_dtmf_digits_total`:                          1,
+		`hotline_sip_responses_total{code="200",method="REGISTER"}`: 2,
+	} {
+		if got := metricValue(m, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	if got := metricValue(m, `hotline_media_rtp_packets_total{direction="in"}`); got < 200 {
+		t.Errorf("rtp packets in = %v, want both legs' audio", got)
+	}
+}
+
+// TestCallerHangsUpWhileAgentRings: the agent's phone rings; the caller gives up;
+// hotline must CANCEL the agent's INVITE and free the agent.
+func TestCallerHangsUpWhileAgentRings(t *testing.T) {
+	if err := sipptest.CanPlayPCAP(); err != nil {
+		t.Skip(err)
+	}
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	agent := h.startAgent(ctx, "1004", "agent_no_answer.xml", nil)
+	res, err := sipptest.Run(ctx, t, sipptest.Scenario{
+		File: "carrier_wait_hangup.xml", Remote: h.sipAddr(), Service: "100",
+		Vars: map[string]string{"digit": "2", "wait_ms": "3000"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Check(1); err != nil {
+		t.Fatal(err)
+	}
+	agentRes, err := agent.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := agentRes.Check(1); err != nil {
+		t.Fatalf("agent did not see INVITE, 180, CANCEL: %v", err)
+	}
+	cdr := h.waitEndedCall()
+	if cdr.Result != "abandoned" || cdr.Queue != "support" || cdr.AgentID != "" || cdr.HangupBy != "caller" {
+		t.Fatalf("CDR = %+v", cdr)
+	}
+}
+
+// TestCallerWaitsWithMusicWhenNoAgent: nobody is logged in; the caller waits in the
+// queue hearing the announcement and music, then hangs up.
+func TestCallerWaitsWithMusicWhenNoAgent(t *testing.T) {
+	if err := sipptest.CanPlayPCAP(); err != nil {
+		t.Skip(err)
+	}
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	carrier, err := sipptest.Start(ctx, t, sipptest.Scenario{
+		File: "carrier_wait_hangup.xml", Remote: h.sipAddr(), Service: "100",
+		Vars: map[string]string{"digit": "1", "wait_ms": "4000"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "a caller waiting in sales", func() (bool, string) {
+		var out struct{ Queues []api.QueueJSON }
+		h.get("/api/v1/queues", &out)
+		for _, q := range out.Queues {
+			if q.Name == "sales" && len(q.Waiting) == 1 {
+				return true, ""
+			}
+		}
+		return false, "not yet"
+	})
+	res, err := carrier.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Check(1); err != nil {
+		t.Fatal(err)
+	}
+	cdr := h.waitEndedCall()
+	if cdr.Result != "abandoned" || cdr.Queue != "sales" || cdr.IVRDigits != "1" {
+		t.Fatalf("CDR = %+v", cdr)
+	}
+	// What the caller heard while waiting is on the recording's right channel:
+	// never silence for long.
+	w := h.recording(cdr.CallID)
+	queued := w.right[len(w.right)-3*8000 : len(w.right)-8000]
+	if rms(queued) < 300 {
+		t.Errorf("right channel rms %.0f while queued: the caller heard silence, want music", rms(queued))
+	}
+	if got := metricValue(h.metrics(), `hotline_calls_total{result="abandoned"}`); got != 1 {
+		t.Errorf("abandoned calls = %v", got)
+	}
+}
+
+// TestUnansweredOfferGoesToNextAgent: 1003 (longest idle) lets it ring; after the
+// ring timeout hotline cancels and offers 1004, who answers.
+func TestUnansweredOfferGoesToNextAgent(t *testing.T) {
+	if err := sipptest.CanPlayPCAP(); err != nil {
+		t.Skip(err)
+	}
+	h := startHotline(t, func(c *config.Config) {
+		for i := range c.Queues {
+			c.Queues[i].RingTimeout = 2 * time.Second
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	first := h.startAgent(ctx, "1003", "agent_no_answer.xml", nil)
+	second := h.startAgent(ctx, "1004", "agent_answer.xml", map[string]string{"hangup": "remote"})
+	res, err := sipptest.Run(ctx, t, sipptest.Scenario{
+		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100",
+		Vars: map[string]string{"digit": "2", "talk_ms": "6000"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Check(1); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := first.Wait(); err != nil || r.Check(1) != nil {
+		t.Fatalf("1003 should have rung and been canceled: %v %v", err, r.Check(1))
+	}
+	if r, err := second.Wait(); err != nil || r.Check(1) != nil {
+		t.Fatalf("1004 should have answered: %v %v", err, r.Check(1))
+	}
+	cdr := h.waitEndedCall()
+	if cdr.Result != "completed" || cdr.AgentID != "1004" {
+		t.Fatalf("CDR = %+v", cdr)
+	}
+	if cdr.QueueWaitSec < 2 {
+		t.Errorf("queue wait %.2fs, want at least the 2 s ring timeout", cdr.QueueWaitSec)
+	}
+	m := h.metrics()
+	if got := metricValue(m, `hotline_acd_offers_total{result="ring-timeout"}`); got != 1 {
+		t.Errorf("ring-timeout offers = %v\n", got)
+	}
+}
+
+func (h *hotline) recording(callID string) wavFile {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, h.url("/api/v1/recordings/"+callID), nil)
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		h.t.Fatalf("recording: %d %s", resp.StatusCode, b)
+	}
+	return parseWAV(h.t, b)
+}
