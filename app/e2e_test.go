@@ -18,6 +18,7 @@ import (
 // support, is offered to 1003, talks (440 Hz from the caller, 1 kHz from the agent)
 // and hangs up. Then the CDR, the recording and the metrics must all agree.
 func TestCarrierCallReachesAgent(t *testing.T) {
+	t.Parallel()
 	if err := sipptest.CanPlayPCAP(); err != nil {
 		t.Skip(err)
 	}
@@ -106,9 +107,9 @@ func TestCarrierCallReachesAgent(t *testing.T) {
 
 	m := h.metrics()
 	for series, want := range map[string]float64{
-		`hotline_calls_total{result="completed"}`:                  1,
-		`hotline_acd_offers_total{result="answered"}`:              1,
-		`hotline_calls_dtmf_digits_total`:                          1,
+		`hotline_calls_total{result="completed"}`:                   1,
+		`hotline_acd_offers_total{result="answered"}`:               1,
+		`hotline_calls_dtmf_digits_total`:                           1,
 		`hotline_sip_responses_total{code="200",method="REGISTER"}`: 2,
 	} {
 		if got := metricValue(m, series); got != want {
@@ -123,6 +124,7 @@ func TestCarrierCallReachesAgent(t *testing.T) {
 // TestCallerHangsUpWhileAgentRings: the agent's phone rings; the caller gives up;
 // hotline must CANCEL the agent's INVITE and free the agent.
 func TestCallerHangsUpWhileAgentRings(t *testing.T) {
+	t.Parallel()
 	if err := sipptest.CanPlayPCAP(); err != nil {
 		t.Skip(err)
 	}
@@ -156,6 +158,7 @@ func TestCallerHangsUpWhileAgentRings(t *testing.T) {
 // TestCallerWaitsWithMusicWhenNoAgent: nobody is logged in; the caller waits in the
 // queue hearing the announcement and music, then hangs up.
 func TestCallerWaitsWithMusicWhenNoAgent(t *testing.T) {
+	t.Parallel()
 	if err := sipptest.CanPlayPCAP(); err != nil {
 		t.Skip(err)
 	}
@@ -205,6 +208,7 @@ func TestCallerWaitsWithMusicWhenNoAgent(t *testing.T) {
 // TestUnansweredOfferGoesToNextAgent: 1003 (longest idle) lets it ring; after the
 // ring timeout hotline cancels and offers 1004, who answers.
 func TestUnansweredOfferGoesToNextAgent(t *testing.T) {
+	t.Parallel()
 	if err := sipptest.CanPlayPCAP(); err != nil {
 		t.Skip(err)
 	}
@@ -260,4 +264,37 @@ func (h *hotline) recording(callID string) wavFile {
 		h.t.Fatalf("recording: %d %s", resp.StatusCode, b)
 	}
 	return parseWAV(h.t, b)
+}
+
+// TestAgentHangsUpFirst: the agent ends the call; hotline must BYE the caller and
+// record who hung up.
+func TestAgentHangsUpFirst(t *testing.T) {
+	t.Parallel()
+	if err := sipptest.CanPlayPCAP(); err != nil {
+		t.Skip(err)
+	}
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	agent := h.startAgent(ctx, "1001", "agent_answer.xml", map[string]string{"hangup": "agent", "talk_ms": "2000"})
+	res, err := sipptest.Run(ctx, t, sipptest.Scenario{
+		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100",
+		Vars: map[string]string{"digit": "1", "hangup": "remote"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Check(1); err != nil {
+		t.Fatalf("caller did not get hotline's BYE: %v", err)
+	}
+	if r, err := agent.Wait(); err != nil || r.Check(1) != nil {
+		t.Fatalf("agent: %v %v", err, r.Check(1))
+	}
+	cdr := h.waitEndedCall()
+	if cdr.Result != "completed" || cdr.AgentID != "1001" || cdr.Queue != "sales" || cdr.HangupBy != "agent" {
+		t.Fatalf("CDR = %+v", cdr)
+	}
+	if cdr.TalkSec < 1.5 || cdr.TalkSec > 3 {
+		t.Errorf("talk %.2fs, want about the agent's 2 s", cdr.TalkSec)
+	}
 }

@@ -486,3 +486,67 @@ func TestDialOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// TestTCPCallAndRegister: the same port serves TCP; a phone registered over TCP is
+// called back on its connection, and a carrier call over TCP is answered.
+func TestTCPCallAndRegister(t *testing.T) {
+	ts := startServer(t)
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("tcp-phone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	phoneSrv, _ := sipgo.NewServer(ua)
+	invited := make(chan struct{}, 1)
+	phoneSrv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		invited <- struct{}{}
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 486, "Busy Here", nil))
+	})
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	target := sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(ts.Addr().Port()), UriParams: sip.NewParams()}
+	target.UriParams.Add("transport", "tcp")
+	req := sip.NewRequest(sip.REGISTER, target)
+	req.SetTransport("TCP")
+	aor := sip.Uri{Scheme: "sip", User: "1003", Host: "127.0.0.1"}
+	req.AppendHeader(&sip.ToHeader{Address: aor})
+	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(from)
+	contact := sip.Uri{Scheme: "sip", User: "1003", Host: "127.0.0.1", Port: 5999, UriParams: sip.NewParams()}
+	contact.UriParams.Add("transport", "tcp")
+	req.AppendHeader(&sip.ContactHeader{Address: contact})
+	res, err := client.Do(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "1003", Password: "demo1003"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 200 {
+		t.Fatalf("REGISTER over TCP: %d", res.StatusCode)
+	}
+	waitChange(t, ts.changes)
+	b, _ := ts.Registrar().Lookup("1003")
+	if b.Transport != "TCP" {
+		t.Fatalf("binding transport %q, want TCP", b.Transport)
+	}
+	// Port 5999 in the Contact listens nowhere: the INVITE must reuse the
+	// registration's connection (RFC 5626's reason for connection reuse).
+	_, err = ts.Dial(ctx, DialRequest{Target: b, CallerID: "5551234", LocalRTP: netip.MustParseAddrPort("127.0.0.1:40004")})
+	var de *DialError
+	if !errors.As(err, &de) || de.Kind != DialFailureBusy {
+		t.Fatalf("Dial over TCP = %v, want the phone's 486", err)
+	}
+	select {
+	case <-invited:
+	default:
+		t.Fatal("phone got no INVITE")
+	}
+}
