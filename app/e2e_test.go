@@ -298,3 +298,37 @@ func TestAgentHangsUpFirst(t *testing.T) {
 		t.Errorf("talk %.2fs, want about the agent's 2 s", cdr.TalkSec)
 	}
 }
+
+// TestSilentCallerGoesToSupport: the demo menu replays once after 5 s of silence,
+// then sends the caller to support (welcome 5.5 s + 5 s, twice: about 21 s).
+func TestSilentCallerGoesToSupport(t *testing.T) {
+	t.Parallel()
+	if err := sipptest.CanPlayPCAP(); err != nil {
+		t.Skip(err)
+	}
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	agent := h.startAgent(ctx, "1004", "agent_answer.xml", map[string]string{"hangup": "agent", "talk_ms": "1000"})
+	res, err := sipptest.Run(ctx, t, sipptest.Scenario{
+		File: "carrier_no_digit.xml", Remote: h.sipAddr(), Service: "100",
+		Vars: map[string]string{"hangup": "remote"}, Timeout: 60 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Check(1); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := agent.Wait(); err != nil || r.Check(1) != nil {
+		t.Fatalf("agent: %v %v", err, r.Check(1))
+	}
+	cdr := h.waitEndedCall()
+	if cdr.Queue != "support" || cdr.IVRDigits != "" || cdr.AgentID != "1004" {
+		t.Fatalf("CDR = %+v", cdr)
+	}
+	inIVR := cdr.End.Sub(*cdr.Answer).Seconds() - cdr.TalkSec - cdr.QueueWaitSec
+	if inIVR < 20 || inIVR > 23 {
+		t.Errorf("%.1fs in the IVR, want two rounds of prompt and 5 s timeout (about 21 s)", inIVR)
+	}
+}

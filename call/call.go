@@ -3,6 +3,8 @@ package call
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"strings"
 	"log/slog"
 	"time"
 
@@ -163,6 +165,11 @@ func (c *Call) startRecording(at time.Time) {
 	}
 	path := c.m.recordingPath(c.in.ID, at)
 	rec, err := c.m.deps.Recorder.Create(path)
+	if errors.Is(err, fs.ErrExist) {
+		// A carrier reused a Call-ID the same day: keep both recordings.
+		path = strings.TrimSuffix(path, ".wav") + "-" + at.UTC().Format("150405.000") + ".wav"
+		rec, err = c.m.deps.Recorder.Create(path)
+	}
 	if err != nil {
 		// A recording that cannot start never stops the call.
 		c.log.Error("recording not started", "err", err)
