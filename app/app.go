@@ -215,23 +215,21 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	return a, nil
 }
 
+// mediaBindIP is where RTP sockets bind: rtp.bind_ip, else the SIP listen IP (a
+// wildcard is fine: SDP carries the advertise address, see call.Manager).
 func mediaBindIP(cfg *config.Config) (netip.Addr, error) {
-	s := cfg.RTP.BindIP
-	if s == "" {
-		s = cfg.SIP.Advertise
-	}
-	if s == "" {
-		ap, err := netip.ParseAddrPort(cfg.SIP.Listen)
+	if cfg.RTP.BindIP != "" {
+		ip, err := netip.ParseAddr(cfg.RTP.BindIP)
 		if err != nil {
-			return netip.Addr{}, fmt.Errorf("sip listen address: %w", err)
+			return netip.Addr{}, fmt.Errorf("rtp bind address: %w", err)
 		}
-		return ap.Addr(), nil
+		return ip, nil
 	}
-	ip, err := netip.ParseAddr(s)
+	ap, err := netip.ParseAddrPort(cfg.SIP.Listen)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("rtp bind address: %w", err)
+		return netip.Addr{}, fmt.Errorf("sip listen address: %w", err)
 	}
-	return ip, nil
+	return ap.Addr(), nil
 }
 
 func (a *App) goRun(name string, f func() error) {

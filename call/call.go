@@ -137,7 +137,7 @@ func (c *Call) run() {
 		// Safe from a SIP goroutine: SetRemote is the endpoint's synchronized setter.
 		ep.SetRemote(media.Remote{Addr: o.Addr, Codec: codecOf(c.in.PayloadType), DTMFPayloadType: o.DTMFPayloadType})
 	})
-	if err := c.in.Answer(c.caller.LocalAddr()); err != nil {
+	if err := c.in.Answer(c.sdpAddr(c.caller)); err != nil {
 		c.log.Warn("answer failed", "err", err)
 		c.m.deps.Metrics.callEnded("failed")
 		return
@@ -366,7 +366,7 @@ func (c *Call) startOffer(o acd.OfferCall) {
 		Target:     binding,
 		CallerID:   c.in.Caller,
 		CallerName: c.in.CallerName,
-		LocalRTP:   ep.LocalAddr(),
+		LocalRTP:   c.sdpAddr(ep),
 		Log:        c.log.With("agent_id", o.AgentID),
 		OnRinging: func() {
 			select {

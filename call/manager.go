@@ -227,6 +227,16 @@ func safeFileName(s string) string {
 	return name
 }
 
+// sdpAddr is the address to put in SDP for ep: the endpoint's port on the
+// advertised IP, since the socket may be bound to a wildcard or a private address.
+func (c *Call) sdpAddr(ep *media.Endpoint) netip.AddrPort {
+	local := ep.LocalAddr()
+	if ip, err := netip.ParseAddr(c.rt.Config.SIP.Advertise); err == nil && !ip.IsUnspecified() {
+		return netip.AddrPortFrom(ip, local.Port())
+	}
+	return local
+}
+
 func codecOf(pt uint8) media.Codec { return media.CodecFromPayloadType(pt) }
 
 var errNoBinding = fmt.Errorf("agent phone not registered")
