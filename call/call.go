@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"strings"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/hotline-cc/hotline/acd"

@@ -13,11 +13,11 @@ import (
 
 // Binding is one registered contact of an agent's phone (RFC 3261 §10).
 type Binding struct {
-	User      string   // the address-of-record's user part: the agent's phone ID
-	Contact   sip.Uri  // where the phone asked to be reached
-	Source    string   // ip:port the REGISTER came from; we send there (NAT)
-	Transport string   // "UDP" or "TCP"
-	CallID    string   // the REGISTER's Call-ID, so refreshes replace rather than add
+	User      string  // the address-of-record's user part: the agent's phone ID
+	Contact   sip.Uri // where the phone asked to be reached
+	Source    string  // ip:port the REGISTER came from; we send there (NAT)
+	Transport string  // "UDP" or "TCP"
+	CallID    string  // the REGISTER's Call-ID, so refreshes replace rather than add
 	UserAgent string
 	Expires   time.Time
 	Updated   time.Time
