@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -119,6 +120,13 @@ func TestCarrierCallReachesAgent(t *testing.T) {
 	if got := metricValue(m, `hotline_media_rtp_packets_total{direction="in"}`); got < 200 {
 		t.Errorf("rtp packets in = %v, want both legs' audio", got)
 	}
+	// Nothing of the call may outlive it: no endpoint, no port, no call.
+	waitFor(t, 5*time.Second, "media and calls released", func() (bool, string) {
+		m := h.metrics()
+		eps, active := metricValue(m, "hotline_media_endpoints"), metricValue(m, "hotline_calls_active")
+		free := metricValue(m, "hotline_media_ports_free")
+		return eps == 0 && active == 0 && free == 20, fmt.Sprintf("endpoints %v, active calls %v, free ports %v", eps, active, free)
+	})
 }
 
 // TestCallerHangsUpWhileAgentRings: the agent's phone rings; the caller gives up;
