@@ -20,31 +20,14 @@ import (
 // and hangs up. Then the CDR, the recording and the metrics must all agree.
 func TestCarrierCallReachesAgent(t *testing.T) {
 	t.Parallel()
-	if err := sipptest.CanPlayPCAP(); err != nil {
-		t.Skip(err)
-	}
+	requirePCAP(t)
 	h := startHotline(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	agent := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"hangup": "remote"})
 
-	res, err := sipptest.Run(ctx, t, sipptest.Scenario{
-		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "8005551000",
-		Vars: map[string]string{"digit": "2", "talk_ms": "4000"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Check(1); err != nil {
-		t.Fatal(err)
-	}
-	agentRes, err := agent.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := agentRes.Check(1); err != nil {
-		t.Fatalf("agent: %v", err)
-	}
+	h.call(ctx, "carrier_call.xml", "8005551000", map[string]string{"digit": "2", "talk_ms": "4000"})
+	finished(t, agent, "agent")
 
 	cdr := h.waitEndedCall()
 	if cdr.Result != "completed" || cdr.AgentID != "1003" || cdr.Queue != "support" || cdr.IVRDigits != "2" ||
@@ -133,30 +116,13 @@ func TestCarrierCallReachesAgent(t *testing.T) {
 // hotline must CANCEL the agent's INVITE and free the agent.
 func TestCallerHangsUpWhileAgentRings(t *testing.T) {
 	t.Parallel()
-	if err := sipptest.CanPlayPCAP(); err != nil {
-		t.Skip(err)
-	}
+	requirePCAP(t)
 	h := startHotline(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	agent := h.startAgent(ctx, "1004", "agent_no_answer.xml", nil)
-	res, err := sipptest.Run(ctx, t, sipptest.Scenario{
-		File: "carrier_wait_hangup.xml", Remote: h.sipAddr(), Service: "100",
-		Vars: map[string]string{"digit": "2", "wait_ms": "3000"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Check(1); err != nil {
-		t.Fatal(err)
-	}
-	agentRes, err := agent.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := agentRes.Check(1); err != nil {
-		t.Fatalf("agent did not see INVITE, 180, CANCEL: %v", err)
-	}
+	h.call(ctx, "carrier_wait_hangup.xml", "100", map[string]string{"digit": "2", "wait_ms": "3000"})
+	finished(t, agent, "agent did not see INVITE, 180, CANCEL")
 	cdr := h.waitEndedCall()
 	if cdr.Result != "abandoned" || cdr.Queue != "support" || cdr.AgentID != "" || cdr.HangupBy != "caller" {
 		t.Fatalf("CDR = %+v", cdr)
@@ -167,9 +133,7 @@ func TestCallerHangsUpWhileAgentRings(t *testing.T) {
 // queue hearing the announcement and music, then hangs up.
 func TestCallerWaitsWithMusicWhenNoAgent(t *testing.T) {
 	t.Parallel()
-	if err := sipptest.CanPlayPCAP(); err != nil {
-		t.Skip(err)
-	}
+	requirePCAP(t)
 	h := startHotline(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -190,13 +154,7 @@ func TestCallerWaitsWithMusicWhenNoAgent(t *testing.T) {
 		}
 		return false, "not yet"
 	})
-	res, err := carrier.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Check(1); err != nil {
-		t.Fatal(err)
-	}
+	finished(t, carrier, "caller")
 	cdr := h.waitEndedCall()
 	if cdr.Result != "abandoned" || cdr.Queue != "sales" || cdr.IVRDigits != "1" {
 		t.Fatalf("CDR = %+v", cdr)
@@ -217,9 +175,7 @@ func TestCallerWaitsWithMusicWhenNoAgent(t *testing.T) {
 // ring timeout hotline cancels and offers 1004, who answers.
 func TestUnansweredOfferGoesToNextAgent(t *testing.T) {
 	t.Parallel()
-	if err := sipptest.CanPlayPCAP(); err != nil {
-		t.Skip(err)
-	}
+	requirePCAP(t)
 	h := startHotline(t, func(c *config.Config) {
 		for i := range c.Queues {
 			c.Queues[i].RingTimeout = 2 * time.Second
@@ -229,22 +185,9 @@ func TestUnansweredOfferGoesToNextAgent(t *testing.T) {
 	defer cancel()
 	first := h.startAgent(ctx, "1003", "agent_no_answer.xml", nil)
 	second := h.startAgent(ctx, "1004", "agent_answer.xml", map[string]string{"hangup": "remote"})
-	res, err := sipptest.Run(ctx, t, sipptest.Scenario{
-		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100",
-		Vars: map[string]string{"digit": "2", "talk_ms": "6000"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Check(1); err != nil {
-		t.Fatal(err)
-	}
-	if r, err := first.Wait(); err != nil || r.Check(1) != nil {
-		t.Fatalf("1003 should have rung and been canceled: %v %v", err, r.Check(1))
-	}
-	if r, err := second.Wait(); err != nil || r.Check(1) != nil {
-		t.Fatalf("1004 should have answered: %v %v", err, r.Check(1))
-	}
+	h.call(ctx, "carrier_call.xml", "100", map[string]string{"digit": "2", "talk_ms": "6000"})
+	finished(t, first, "1003 should have rung and been canceled")
+	finished(t, second, "1004 should have answered")
 	cdr := h.waitEndedCall()
 	if cdr.Result != "completed" || cdr.AgentID != "1004" {
 		t.Fatalf("CDR = %+v", cdr)
@@ -278,26 +221,13 @@ func (h *hotline) recording(callID string) wavFile {
 // record who hung up.
 func TestAgentHangsUpFirst(t *testing.T) {
 	t.Parallel()
-	if err := sipptest.CanPlayPCAP(); err != nil {
-		t.Skip(err)
-	}
+	requirePCAP(t)
 	h := startHotline(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	agent := h.startAgent(ctx, "1001", "agent_answer.xml", map[string]string{"hangup": "agent", "talk_ms": "2000"})
-	res, err := sipptest.Run(ctx, t, sipptest.Scenario{
-		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100",
-		Vars: map[string]string{"digit": "1", "hangup": "remote"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Check(1); err != nil {
-		t.Fatalf("caller did not get hotline's BYE: %v", err)
-	}
-	if r, err := agent.Wait(); err != nil || r.Check(1) != nil {
-		t.Fatalf("agent: %v %v", err, r.Check(1))
-	}
+	h.call(ctx, "carrier_call.xml", "100", map[string]string{"digit": "1", "hangup": "remote"})
+	finished(t, agent, "agent")
 	cdr := h.waitEndedCall()
 	if cdr.Result != "completed" || cdr.AgentID != "1001" || cdr.Queue != "sales" || cdr.HangupBy != "agent" {
 		t.Fatalf("CDR = %+v", cdr)
@@ -311,26 +241,13 @@ func TestAgentHangsUpFirst(t *testing.T) {
 // then sends the caller to support (welcome 5.5 s + 5 s, twice: about 21 s).
 func TestSilentCallerGoesToSupport(t *testing.T) {
 	t.Parallel()
-	if err := sipptest.CanPlayPCAP(); err != nil {
-		t.Skip(err)
-	}
+	requirePCAP(t)
 	h := startHotline(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	agent := h.startAgent(ctx, "1004", "agent_answer.xml", map[string]string{"hangup": "agent", "talk_ms": "1000"})
-	res, err := sipptest.Run(ctx, t, sipptest.Scenario{
-		File: "carrier_no_digit.xml", Remote: h.sipAddr(), Service: "100",
-		Vars: map[string]string{"hangup": "remote"}, Timeout: 60 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Check(1); err != nil {
-		t.Fatal(err)
-	}
-	if r, err := agent.Wait(); err != nil || r.Check(1) != nil {
-		t.Fatalf("agent: %v %v", err, r.Check(1))
-	}
+	h.call(ctx, "carrier_no_digit.xml", "100", map[string]string{"hangup": "remote"})
+	finished(t, agent, "agent")
 	cdr := h.waitEndedCall()
 	if cdr.Queue != "support" || cdr.IVRDigits != "" || cdr.AgentID != "1004" {
 		t.Fatalf("CDR = %+v", cdr)
@@ -338,5 +255,37 @@ func TestSilentCallerGoesToSupport(t *testing.T) {
 	inIVR := cdr.End.Sub(*cdr.Answer).Seconds() - cdr.TalkSec - cdr.QueueWaitSec
 	if inIVR < 20 || inIVR > 23 {
 		t.Errorf("%.1fs in the IVR, want two rounds of prompt and 5 s timeout (about 21 s)", inIVR)
+	}
+}
+
+func requirePCAP(t *testing.T) {
+	t.Helper()
+	if err := sipptest.CanPlayPCAP(); err != nil {
+		t.Skip(err)
+	}
+}
+
+// call runs a carrier scenario against hotline and fails unless its one call
+// succeeded.
+func (h *hotline) call(ctx context.Context, scenario, called string, vars map[string]string) {
+	h.t.Helper()
+	res, err := sipptest.Run(ctx, h.t, sipptest.Scenario{File: scenario, Remote: h.sipAddr(), Service: called, Vars: vars, Timeout: 60 * time.Second})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := res.Check(1); err != nil {
+		h.t.Fatalf("%s: %v", scenario, err)
+	}
+}
+
+// finished waits for a SIPp run in the background and fails unless its one call went as scripted.
+func finished(t *testing.T, p *sipptest.Process, what string) {
+	t.Helper()
+	res, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Check(1); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 }
