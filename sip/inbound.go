@@ -193,6 +193,13 @@ func (c *InboundCall) Answer(rtp netip.AddrPort) error {
 	res := sip.NewSDPResponseFromRequest(c.session.InviteRequest, body)
 	c.srv.metrics.response(res)
 	if err := c.session.WriteResponse(res); err != nil {
+		if c.session.LoadState() >= sip.DialogStateEstablished {
+			// The 200 went out but no ACK came (RFC 3261 §13.3.1.4): the dialog
+			// exists and must be ended with a BYE, not a final response.
+			c.mu.Lock()
+			c.answered = true
+			c.mu.Unlock()
+		}
 		return fmt.Errorf("answer %s: %w", c.ID, err)
 	}
 	c.mu.Lock()
