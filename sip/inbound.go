@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -93,7 +94,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	log = log.With("trunk", adm.Trunk)
-	if ct := req.ContentType(); req.Body() == nil || len(req.Body()) == 0 || ct == nil || ct.Value() != "application/sdp" {
+	if ct := req.ContentType(); len(req.Body()) == 0 || ct == nil || !isSDP(ct.Value()) {
 		// Late offer (an INVITE without SDP) is not supported yet: RFC 3261 §13.2.1
 		// lets us refuse the session description we cannot answer.
 		log.Warn("invite without sdp offer", "sip_status", 488)
@@ -337,4 +338,10 @@ func payloadList(pts []uint8) []int {
 		out[i] = int(pt)
 	}
 	return out
+}
+
+// isSDP accepts "application/sdp" with any case and parameters (RFC 3261 §20.15).
+func isSDP(contentType string) bool {
+	mediaType, _, _ := strings.Cut(contentType, ";")
+	return strings.EqualFold(strings.TrimSpace(mediaType), "application/sdp")
 }
