@@ -46,14 +46,12 @@ test: deps vet
 fmt:
 	gofmt -l -w .
 
-# Go benchmarks, then the SIPp load run when the cmd/hotline-bench driver exists.
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
-	@if [[ -d cmd/hotline-bench ]]; then \
-		$(GO) run ./cmd/hotline-bench; \
-	else \
-		echo "bench: no cmd/hotline-bench, SIPp load run skipped"; \
-	fi
+# Go benchmarks, then the SIPp load ladder (cmd/hotline-bench: hotline against SIPp at
+# rising rates, beside SIPp against SIPp); both go into docs/performance.md. Loopback
+# only, bounded, about 4 minutes on 2 cores. bin/gobench.txt keeps the go test output.
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem ./... | tee bin/gobench.txt
+	$(GO) run ./cmd/hotline-bench -hotline $(BIN) -gobench bin/gobench.txt -write docs/performance.md
 
 clean:
 	rm -rf bin
