@@ -138,9 +138,15 @@ func (c *Call) run() {
 		ep.SetRemote(media.Remote{Addr: o.Addr, Codec: codecOf(c.in.PayloadType), DTMFPayloadType: o.DTMFPayloadType})
 	})
 	if err := c.in.Answer(c.sdpAddr(c.caller)); err != nil {
-		c.log.Warn("answer failed", "err", err)
-		c.m.deps.Metrics.callEnded("failed")
-		return
+		if !c.in.Answered() {
+			c.log.Warn("answer failed", "err", err)
+			c.m.deps.Metrics.callEnded("failed")
+			return
+		}
+		// Our 200 went out but its ACK was lost and the caller's BYE (or the end
+		// of the dialog) came first: the call was answered, so it gets its CDR;
+		// the loop below sees the leg already ended.
+		c.log.Info("answered call ended before its ACK", "err", err)
 	}
 	answered := c.now()
 	c.cdr.Answer = answered

@@ -65,8 +65,7 @@ type InboundCall struct {
 
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if why := malformed(req); why != "" {
-		s.log.Info("invite rejected", "call_id", callID(req), "src", req.Source(), "sip_status", 400, "reason", why)
-		s.reply(req, tx, sip.StatusBadRequest, "Bad Request ("+why+")")
+		s.rejectMalformed(req, tx, why)
 		return
 	}
 	if _, hasTag := req.To().Params.Get("tag"); hasTag {
@@ -174,6 +173,13 @@ func (c *InboundCall) OnReoffer(f func(MediaOffer)) {
 	c.mu.Lock()
 	c.onReoffer = f
 	c.mu.Unlock()
+}
+
+// Answered reports whether our 200 went out (even if its ACK never came).
+func (c *InboundCall) Answered() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.answered
 }
 
 // Ringing sends 180 Ringing.

@@ -83,6 +83,10 @@ type Server struct {
 	wg sync.WaitGroup
 }
 
+// setSipgoGlobals guards sipgo's process-wide settings: set once, before any
+// transport runs.
+var setSipgoGlobals sync.Once
+
 // Supported audio payload types, in our order of preference for offers.
 var supportedPayloads = []uint8{PayloadPCMU, PayloadPCMA}
 
@@ -116,6 +120,12 @@ func NewServer(cfg Config, hooks Hooks) (*Server, error) {
 	if hooks.Admit == nil || hooks.Password == nil || hooks.HandleCall == nil {
 		return nil, errors.New("sip: Admit, Password and HandleCall hooks are required")
 	}
+	setSipgoGlobals.Do(func() {
+		// sipgo refuses to send any UDP message over UDPMTUSize-200 bytes, even a
+		// response, which must go back over UDP (RFC 3261 §18.2.2): a long but
+		// valid request (RFC 4475 §3.1.1.7) would never be answered.
+		sip.UDPMTUSize = 9000
+	})
 	s := &Server{cfg: cfg, hooks: hooks, log: cfg.Logger}
 	var err error
 	if s.auth, err = NewAuthenticator(cfg.Realm, cfg.NonceTTL, cfg.DigestAlgorithms, hooks.Password); err != nil {
@@ -180,6 +190,10 @@ func (s *Server) bind(listen string) error {
 			}
 			return fmt.Errorf("sip listen tcp %s: %w", bound, err)
 		}
+		// A burst of INVITEs must not overflow the kernel's default 208 kB (make
+		// bench saw drops from 800 calls/s); the kernel caps this at rmem_max.
+		_ = udp.SetReadBuffer(4 << 20)
+		_ = udp.SetWriteBuffer(4 << 20)
 		s.udpConn, s.tcpLn = udp, tcp
 		s.addr = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
 		return nil
@@ -279,6 +293,8 @@ func (s *Server) send(tx sip.ServerTransaction, res *sip.Response) {
 
 func (s *Server) reply(req *sip.Request, tx sip.ServerTransaction, code int, reason string, headers ...sip.Header) {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	// sipgo copies the request's version; we only speak SIP/2.0.
+	res.SipVersion = "SIP/2.0"
 	for _, h := range headers {
 		res.AppendHeader(h)
 	}
@@ -289,6 +305,8 @@ func (s *Server) reply(req *sip.Request, tx sip.ServerTransaction, code int, rea
 // the mandatory headers); sipgo answers requests without Via or CSeq itself.
 func malformed(req *sip.Request) string {
 	switch {
+	case req.SipVersion != "SIP/2.0":
+		return "version"
 	case req.From() == nil:
 		return "missing From"
 	case req.To() == nil:
@@ -308,9 +326,20 @@ func malformed(req *sip.Request) string {
 	return ""
 }
 
+// rejectMalformed answers 505 for a version other than SIP/2.0 (RFC 3261 §8.2.2)
+// and 400 naming what is missing otherwise.
+func (s *Server) rejectMalformed(req *sip.Request, tx sip.ServerTransaction, why string) {
+	s.log.Info("malformed request", "call_id", callID(req), "src", req.Source(), "method", string(req.Method), "reason", why)
+	if why == "version" {
+		s.reply(req, tx, 505, "Version Not Supported")
+		return
+	}
+	s.reply(req, tx, sip.StatusBadRequest, "Bad Request ("+why+")")
+}
+
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	if why := malformed(req); why != "" {
-		s.reply(req, tx, sip.StatusBadRequest, "Bad Request ("+why+")")
+		s.rejectMalformed(req, tx, why)
 		return
 	}
 	s.reply(req, tx, sip.StatusOK, "OK",
@@ -337,7 +366,7 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	if why := malformed(req); why != "" {
-		s.reply(req, tx, sip.StatusBadRequest, "Bad Request ("+why+")")
+		s.rejectMalformed(req, tx, why)
 		return
 	}
 	if id, err := sip.DialogIDFromRequestUAS(req); err == nil {
@@ -358,7 +387,7 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 
 func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	if why := malformed(req); why != "" {
-		s.reply(req, tx, sip.StatusBadRequest, "Bad Request ("+why+")")
+		s.rejectMalformed(req, tx, why)
 		return
 	}
 	now := time.Now()
