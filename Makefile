@@ -10,31 +10,42 @@ BIN     := bin/hotline
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test deps vet fmt bench clean
+.PHONY: all build run test toolchain deps vet fmt bench clean
 
 all: build
 
-build:
+build: toolchain
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/hotline
 
 # The embedded demo configuration: SIP on 127.0.0.1:5060, HTTP on 127.0.0.1:8080.
 run: build
 	./$(BIN) run
 
-# Tools the tests need. SIPp (Debian's sip-tester) drives the end-to-end tests; gcc is
-# the cgo toolchain go-sqlite3 and -race need. As root they are installed, otherwise
-# the message says how.
-deps:
-	@need=(); \
-	command -v sipp >/dev/null || need+=(sip-tester); \
-	command -v gcc  >/dev/null || need+=(gcc libc6-dev); \
-	if (( $${#need[@]} == 0 )); then exit 0; fi; \
+# ensure installs the Debian packages of the commands that are missing: $(1) is a list
+# of command:package[+package] pairs. As root it runs apt-get; otherwise it fails and
+# says what to install.
+ensure = need=(); \
+	for pair in $(1); do \
+		command -v "$${pair%%:*}" >/dev/null || need+=($${pair\#*:}); \
+	done; \
+	need=($${need[@]//+/ }); \
+	if (( $${\#need[@]} == 0 )); then exit 0; fi; \
 	if [[ $$(id -u) -ne 0 ]]; then \
 		echo "missing: $${need[*]}; install with: sudo apt-get install -y $${need[*]}" >&2; \
 		exit 1; \
 	fi; \
 	apt-get update; \
-	DEBIAN_FRONTEND=noninteractive apt-get install -y "$${need[@]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y $${need[@]}
+
+# The Go toolchain and gcc: go-sqlite3 is cgo, and -race needs cgo too.
+toolchain:
+	@command -v $(GO) >/dev/null || { echo "go not found: install Go 1.26 or later and put it on PATH" >&2; exit 1; }
+	@$(call ensure,gcc:gcc+libc6-dev)
+
+# Tools the tests need besides the toolchain: SIPp (Debian's sip-tester) drives the
+# end-to-end tests.
+deps: toolchain
+	@$(call ensure,sipp:sip-tester)
 
 vet:
 	$(GO) vet ./...
