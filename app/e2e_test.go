@@ -278,14 +278,10 @@ func (h *hotline) call(ctx context.Context, scenario, called string, vars map[st
 	}
 }
 
-// finished waits for a SIPp run in the background and fails unless its one call went as scripted.
+// finished waits for a SIPp run in the background and fails unless its one call
+// went as scripted.
 func finished(t *testing.T, p *sipptest.Process, what string) {
 	t.Helper()
-	res, err := p.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Check(1); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	t.Logf("waiting for %s", what)
+	p.WaitSuccess(t, 1)
 }

@@ -335,3 +335,16 @@ func (p *Process) WaitMessage(ctx context.Context, substr string) error {
 		}
 	}
 }
+
+// WaitSuccess waits for the run and fails t unless exactly calls calls succeeded.
+func (p *Process) WaitSuccess(t testing.TB, calls int) *Result {
+	t.Helper()
+	res, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Check(calls); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}

@@ -197,13 +197,7 @@ func TestCarrierCallSendsOfferDigitAndTone(t *testing.T) {
 			bye := uas.expect("BYE", sipWait)
 			uas.respond(bye, 200, "OK", "", nil, "")
 
-			res, err := p.Wait()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := res.Check(1); err != nil {
-				t.Fatal(err)
-			}
+			p.WaitSuccess(t, 1)
 			pkts := media.stop()
 			checkKeyPress(t, pkts, tt.key)
 			audio := byPayloadType(pkts, 0)
@@ -265,13 +259,7 @@ func TestAgentRegisterAndUnregisterAnswerDigest(t *testing.T) {
 				t.Errorf("Contact %q, want %q", got, wantContact)
 			}
 			reg.respond(second, 200, "OK", "reg1", []string{"Contact: " + second.get("Contact") + ";expires=" + tt.wantExpires}, "")
-			res, err := p.Wait()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := res.Check(1); err != nil {
-				t.Fatal(err)
-			}
+			p.WaitSuccess(t, 1)
 		})
 	}
 }
@@ -353,13 +341,7 @@ func TestAgentRingsUntilCancelled(t *testing.T) {
 		"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n", contact, h.addr(), h.addr(), toTag))
 
 	h.unregister()
-	res, err := p.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Check(1); err != nil {
-		t.Fatal(err)
-	}
+	res := p.WaitSuccess(t, 1)
 	if !strings.Contains(res.Logs, "agent 1001 was cancelled") {
 		t.Errorf("out-of-call scenario did not finish; logs:\n%s", res.Logs)
 	}
@@ -406,13 +388,7 @@ func TestAgentAnswersTalksAndHangsUp(t *testing.T) {
 	h.respond(bye, 200, "OK", "", nil, "")
 	h.unregister()
 
-	res, err := p.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Check(1); err != nil {
-		t.Fatal(err)
-	}
+	p.WaitSuccess(t, 1)
 	audio := byPayloadType(media.stop(), 0)
 	if len(audio) < 25 {
 		t.Fatalf("%d PCMU packets from the agent in 1 s of talk, want at least 25", len(audio))
@@ -484,13 +460,7 @@ func TestCarrierHangsUpAfterWaiting(t *testing.T) {
 			uas.expect("ACK", sipWait)
 			bye := uas.expect("BYE", sipWait)
 			uas.respond(bye, 200, "OK", "", nil, "")
-			res, err := p.Wait()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := res.Check(1); err != nil {
-				t.Fatal(err)
-			}
+			p.WaitSuccess(t, 1)
 			pkts := media.stop()
 			if tt.wantDigit != 0 {
 				checkKeyPress(t, pkts, tt.wantDigit)
