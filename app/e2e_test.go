@@ -37,7 +37,7 @@ func TestCarrierCallReachesAgent(t *testing.T) {
 	if cdr.TalkSec < 2 || cdr.TalkSec > 5 {
 		t.Errorf("talk time %.2fs, want about 3.5s (4 s after the key press, less queue and ring)", cdr.TalkSec)
 	}
-	if cdr.QueueWaitSec <= 0 || cdr.QueueWaitSec > 2 {
+	if cdr.QueueWaitSec <= 0 || cdr.QueueWaitSec > 3 {
 		t.Errorf("queue wait %.2fs, want a short positive wait", cdr.QueueWaitSec)
 	}
 	h.waitAgent("1003", "logged-out") // the SIPp agent unregisters after its call
@@ -61,7 +61,7 @@ func TestCarrierCallReachesAgent(t *testing.T) {
 	}
 	callLen := cdr.End.Sub(*cdr.Answer).Seconds()
 	recLen := float64(len(w.left)) / 8000
-	if math.Abs(recLen-callLen) > 0.5 {
+	if math.Abs(recLen-callLen) > 0.75 {
 		t.Errorf("recording is %.2fs, call was %.2fs", recLen, callLen)
 	}
 	// The last 1.5 s of the call are talk time on both sides.
@@ -253,7 +253,7 @@ func TestSilentCallerGoesToSupport(t *testing.T) {
 		t.Fatalf("CDR = %+v", cdr)
 	}
 	inIVR := cdr.End.Sub(*cdr.Answer).Seconds() - cdr.TalkSec - cdr.QueueWaitSec
-	if inIVR < 20 || inIVR > 23 {
+	if inIVR < 20 || inIVR > 25 {
 		t.Errorf("%.1fs in the IVR, want two rounds of prompt and 5 s timeout (about 21 s)", inIVR)
 	}
 }
