@@ -39,6 +39,13 @@ func startServer(t *testing.T) *testServer {
 		Password:       passwords,
 		OnRegistration: func(c RegistrationChange) { ts.changes <- c },
 		HandleCall: func(c *InboundCall) {
+			if c.Called == "ring" {
+				// Ring without answering until the caller gives up.
+				_ = c.Ringing()
+				ts.calls <- c
+				<-c.Done()
+				return
+			}
 			if err := c.Answer(netip.MustParseAddrPort("127.0.0.1:40000")); err != nil {
 				return
 			}
@@ -548,5 +555,60 @@ func TestTCPCallAndRegister(t *testing.T) {
 	case <-invited:
 	default:
 		t.Fatal("phone got no INVITE")
+	}
+}
+
+// TestCancelBeforeAnswer: a caller's CANCEL while we ring ends the leg at once with
+// 487 for the INVITE (RFC 3261 §9.2), and the leg says the caller canceled.
+func TestCancelBeforeAnswer(t *testing.T) {
+	ts := startServer(t)
+	carrier := newPhone(t)
+	dua := sipgo.DialogUA{Client: carrier.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(carrier.addr.Port())}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sess, err := dua.WriteInvite(ctx, inviteRequest(ts.Addr(), "ring", carrierOffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var call *InboundCall
+	select {
+	case call = <-ts.calls:
+	case <-ctx.Done():
+		t.Fatal("call not handed over")
+	}
+	ringing := make(chan struct{})
+	var once sync.Once
+	waitCtx, giveUp := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- sess.WaitAnswer(waitCtx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+			if r.StatusCode == 180 {
+				once.Do(func() { close(ringing) })
+			}
+			return nil
+		}})
+	}()
+	select {
+	case <-ringing:
+	case <-ctx.Done():
+		t.Fatal("no 180")
+	}
+	giveUp() // sipgo sends CANCEL now that a provisional has arrived
+	if err := <-done; err == nil {
+		t.Fatal("WaitAnswer succeeded after CANCEL")
+	}
+	if res := sess.InviteResponse; res == nil || res.StatusCode != 487 {
+		t.Fatalf("final response %v, want 487", res)
+	}
+	select {
+	case <-call.Done():
+	case <-ctx.Done():
+		t.Fatal("leg not ended by CANCEL")
+	}
+	if side, cause := call.Ended(); side != HangupRemote || cause != "cancel" {
+		t.Fatalf("Ended = %s %s, want remote cancel", side, cause)
+	}
+	if call.Answered() {
+		t.Fatal("a canceled call counts as answered")
 	}
 }
