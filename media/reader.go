@@ -92,7 +92,6 @@ func (ep *Endpoint) handlePacket(r *reader, datagram []byte, src netip.AddrPort,
 	}
 	srcCodec := ep.remote.Codec
 	decoded := false
-	var digit byte
 	switch kind {
 	case packetEvent:
 		before := ep.dtmf.Malformed()
@@ -103,7 +102,9 @@ func (ep *Endpoint) handlePacket(r *reader, datagram []byte, src netip.AddrPort,
 			return
 		}
 		if ok {
-			digit = d
+			// Count before telling anyone, so a reader of the event never sees
+			// a counter that lags it.
+			e.dtmfDigits.Add(1)
 			ep.emit(Event{Kind: EventDTMF, Digit: d})
 		}
 	case packetAudio:
@@ -116,9 +117,6 @@ func (ep *Endpoint) handlePacket(r *reader, datagram []byte, src netip.AddrPort,
 	peer := ep.peer
 	ep.mu.Unlock()
 
-	if digit != 0 {
-		e.dtmfDigits.Add(1)
-	}
 	if peer == nil {
 		return
 	}
