@@ -285,3 +285,19 @@ func finished(t *testing.T, p *sipptest.Process, what string) {
 	t.Logf("waiting for %s", what)
 	p.WaitSuccess(t, 1)
 }
+
+// TestCallerHangsUpInIVR: a BYE during the menu ends the call with its CDR.
+func TestCallerHangsUpInIVR(t *testing.T) {
+	t.Parallel()
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h.call(ctx, "carrier_no_digit.xml", "100", map[string]string{"wait_ms": "2000"})
+	cdr := h.waitEndedCall()
+	if cdr.Result != "ivr" || cdr.Queue != "" || cdr.HangupBy != "caller" || cdr.HangupCause != "bye" || cdr.RecordingURL == "" {
+		t.Fatalf("CDR = %+v", cdr)
+	}
+	if w := h.recording(cdr.CallID); rms(w.right) < 300 {
+		t.Errorf("right channel rms %.0f: the caller should have heard the menu", rms(w.right))
+	}
+}
