@@ -107,7 +107,7 @@ func TestRouterRingTimeoutWithFakeClock(t *testing.T) {
 		t.Fatalf("got %#v, want %#v", got, want)
 	}
 
-	h.r.Post(OfferAnswered{2})
+	h.r.Post(OfferAnswered{OfferID: 2})
 	snap := h.snapshot(t)
 	if a3 := snap.Agents[2]; a3.ID != "a3" || a3.State != AgentStateOnCall || a3.CallID != "c1" {
 		t.Errorf("a3 = %+v, want on call with c1", a3)

@@ -262,7 +262,7 @@ func Step(st *State, ev Event, now time.Time) []Command {
 	case AgentLoggedOut:
 		st.agentLoggedOut(ev.AgentID, now)
 	case OfferAnswered:
-		st.offerAnswered(ev.OfferID, now)
+		st.offerAnswered(ev, now)
 	case OfferFailed:
 		st.offerFailed(ev.OfferID, ev.Reason, now)
 	case TopologyChanged:
@@ -400,10 +400,15 @@ func (st *State) agentLoggedOut(agentID string, now time.Time) {
 	st.releaseAgentIfRetired(a)
 }
 
-func (st *State) offerAnswered(offerID uint64, now time.Time) {
-	o := st.offers[offerID]
+func (st *State) offerAnswered(ev OfferAnswered, now time.Time) {
+	o := st.offers[ev.OfferID]
 	if o == nil {
 		st.counters.StaleEvents++
+		if ev.CallID != "" {
+			// The phone answered after we withdrew the offer (ring timeout,
+			// logout): the call is back in its queue, so the leg must go.
+			st.out = append(st.out, CancelOffer{OfferID: ev.OfferID, CallID: ev.CallID, AgentID: ev.AgentID, Reason: CancelLateAnswer})
+		}
 		return
 	}
 	c, a := o.call, o.agent

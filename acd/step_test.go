@@ -91,7 +91,7 @@ func TestStep(t *testing.T) {
 				{at: sec(1), ev: CallQueued{CallID: "c3", Queue: "support"}},
 				{at: sec(2), ev: AgentLoggedIn{"a2"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
 				{at: sec(3), ev: AgentLoggedIn{"a3"}, want: []Command{offerCall(2, "c2", "a3", "support")}},
-				{at: sec(4), ev: OfferAnswered{1}},
+				{at: sec(4), ev: OfferAnswered{OfferID: 1}},
 				{at: sec(5), ev: CallEnded{"c1"}, want: []Command{offerCall(3, "c3", "a2", "support")}},
 			},
 		},
@@ -133,8 +133,24 @@ func TestStep(t *testing.T) {
 					cancel(1, "c1", "a2", CancelRingTimeout),
 					offerCall(2, "c1", "a3", "support"),
 				}},
-				{at: sec(23), ev: OfferAnswered{1}}, // late answer: stale
-				{at: sec(24), ev: OfferAnswered{2}},
+				{at: sec(23), ev: OfferAnswered{OfferID: 1}}, // late answer: stale
+				{at: sec(24), ev: OfferAnswered{OfferID: 2}},
+			},
+		},
+		{
+			name: "an answer after the ring timeout is refused with a late-answer cancel",
+			steps: []step{
+				{at: sec(0), ev: AgentLoggedIn{"a2"}},
+				{at: sec(1), ev: AgentLoggedIn{"a3"}},
+				{at: sec(2), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
+				{at: sec(22), ev: Tick{}, want: []Command{
+					cancel(1, "c1", "a2", CancelRingTimeout),
+					offerCall(2, "c1", "a3", "support"),
+				}},
+				{at: sec(22.1), ev: OfferAnswered{OfferID: 1, CallID: "c1", AgentID: "a2"}, want: []Command{
+					cancel(1, "c1", "a2", CancelLateAnswer),
+				}},
+				{at: sec(23), ev: OfferAnswered{OfferID: 2, CallID: "c1", AgentID: "a3"}},
 			},
 		},
 		{
@@ -180,7 +196,7 @@ func TestStep(t *testing.T) {
 				{at: sec(0), ev: AgentLoggedIn{"a2"}},
 				{at: sec(1), ev: AgentLoggedIn{"a3"}},
 				{at: sec(2), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
-				{at: sec(3), ev: OfferAnswered{1}},
+				{at: sec(3), ev: OfferAnswered{OfferID: 1}},
 				{at: sec(10), ev: CallEnded{"c1"}},
 				{at: sec(11), ev: CallQueued{CallID: "c2", Queue: "support"}, want: []Command{offerCall(2, "c2", "a3", "support")}},
 				{at: sec(12), ev: CallQueued{CallID: "c3", Queue: "support"}, want: []Command{offerCall(3, "c3", "a2", "support")}},
@@ -225,7 +241,7 @@ func TestStep(t *testing.T) {
 			steps: []step{
 				{at: sec(0), ev: AgentLoggedIn{"a4"}},
 				{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "sales"}, want: []Command{offerCall(1, "c1", "a4", "sales")}},
-				{at: sec(2), ev: OfferAnswered{1}},
+				{at: sec(2), ev: OfferAnswered{OfferID: 1}},
 				{at: sec(3), ev: AgentLoggedOut{"a4"}},
 				{at: sec(4), ev: CallQueued{CallID: "c2", Queue: "sales"}},
 				{at: sec(5), ev: CallEnded{"c1"}},
@@ -237,7 +253,7 @@ func TestStep(t *testing.T) {
 			steps: []step{
 				{at: sec(0), ev: AgentLoggedIn{"a4"}},
 				{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "sales"}, want: []Command{offerCall(1, "c1", "a4", "sales")}},
-				{at: sec(2), ev: OfferAnswered{1}},
+				{at: sec(2), ev: OfferAnswered{OfferID: 1}},
 				{at: sec(3), ev: AgentLoggedOut{"a4"}},
 				{at: sec(4), ev: AgentLoggedIn{"a4"}},
 				{at: sec(5), ev: CallQueued{CallID: "c2", Queue: "sales"}},
@@ -251,9 +267,9 @@ func TestStep(t *testing.T) {
 				{at: sec(1), ev: CallQueued{CallID: "sales-1", Queue: "sales"}},
 				{at: sec(2), ev: CallQueued{CallID: "support-2", Queue: "support"}},
 				{at: sec(3), ev: AgentLoggedIn{"a1"}, want: []Command{offerCall(1, "support-1", "a1", "support")}},
-				{at: sec(4), ev: OfferAnswered{1}},
+				{at: sec(4), ev: OfferAnswered{OfferID: 1}},
 				{at: sec(5), ev: CallEnded{"support-1"}, want: []Command{offerCall(2, "sales-1", "a1", "sales")}},
-				{at: sec(6), ev: OfferAnswered{2}},
+				{at: sec(6), ev: OfferAnswered{OfferID: 2}},
 				{at: sec(7), ev: CallEnded{"sales-1"}, want: []Command{offerCall(3, "support-2", "a1", "support")}},
 			},
 		},
@@ -263,7 +279,7 @@ func TestStep(t *testing.T) {
 				{at: sec(0), ev: AgentLoggedIn{"nobody"}},
 				{at: sec(0), ev: AgentLoggedOut{"nobody"}},
 				{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "nowhere"}},
-				{at: sec(2), ev: OfferAnswered{42}},
+				{at: sec(2), ev: OfferAnswered{OfferID: 42}},
 				{at: sec(2), ev: OfferFailed{OfferID: 42}},
 				{at: sec(3), ev: CallEnded{"c1"}},
 				{at: sec(3), ev: CallAbandoned{"c9"}},
@@ -293,7 +309,7 @@ func TestStep(t *testing.T) {
 					Agents: []AgentSpec{{ID: "a1"}, {ID: "a2"}},
 					Queues: []QueueSpec{{Name: "support", Agents: []string{"a1", "a2"}}},
 				}}},
-				{at: sec(4), ev: OfferAnswered{1}},
+				{at: sec(4), ev: OfferAnswered{OfferID: 1}},
 				{at: sec(5), ev: CallQueued{CallID: "c3", Queue: "sales"}}, // sales is gone
 				{at: sec(6), ev: CallEnded{"c1"}},                          // a4 is gone too
 				{at: sec(7), ev: AgentLoggedIn{"a4"}},
@@ -320,10 +336,10 @@ func TestStepCounters(t *testing.T) {
 		{at: sec(0), ev: AgentLoggedIn{"a3"}},
 		{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
 		{at: sec(2), ev: OfferFailed{OfferID: 1, Reason: OfferRejected}, want: []Command{offerCall(2, "c1", "a3", "support")}},
-		{at: sec(4), ev: OfferAnswered{2}},
+		{at: sec(4), ev: OfferAnswered{OfferID: 2}},
 		{at: sec(5), ev: CallQueued{CallID: "c2", Queue: "support"}},
 		{at: sec(8), ev: CallAbandoned{"c2"}},
-		{at: sec(9), ev: OfferAnswered{2}},
+		{at: sec(9), ev: OfferAnswered{OfferID: 2}},
 		{at: sec(9), ev: AgentLoggedIn{"ghost"}},
 	})
 	snap := st.Snapshot(t0.Add(sec(10)))

@@ -82,6 +82,9 @@ const (
 	CancelCallerAbandoned
 	// CancelAgentLoggedOut: the agent unregistered while ringing.
 	CancelAgentLoggedOut
+	// CancelLateAnswer: the agent answered an offer the ACD had already
+	// withdrawn; the conductor must hang the agent leg up.
+	CancelLateAnswer
 )
 
 func (r CancelReason) String() string {
@@ -94,6 +97,8 @@ func (r CancelReason) String() string {
 		return "caller-abandoned"
 	case CancelAgentLoggedOut:
 		return "agent-logged-out"
+	case CancelLateAnswer:
+		return "late-answer"
 	}
 	return fmt.Sprintf("CancelReason(%d)", uint8(r))
 }
@@ -194,7 +199,14 @@ type AgentLoggedIn struct{ AgentID string }
 type AgentLoggedOut struct{ AgentID string }
 
 // OfferAnswered: the agent answered (200 OK) and the legs are bridged.
-type OfferAnswered struct{ OfferID uint64 }
+//
+// CallID and AgentID let the ACD refuse an answer that came too late: if the
+// offer was already withdrawn, it answers with CancelOffer (CancelLateAnswer)
+// and the conductor drops the agent leg.
+type OfferAnswered struct {
+	OfferID         uint64
+	CallID, AgentID string
+}
 
 // OfferFailed: the agent leg ended without an answer.
 type OfferFailed struct {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -152,7 +153,7 @@ func toJSON(c store.CDR) CallJSON {
 		j.End = &t
 	}
 	if c.RecordingPath != "" {
-		j.RecordingURL = "/api/v1/recordings/" + c.CallID
+		j.RecordingURL = "/api/v1/recordings/" + url.PathEscape(c.CallID)
 	}
 	return j
 }

@@ -53,6 +53,7 @@ type App struct {
 	engine   *media.Engine
 	recorder *recorder.Writer
 	calls    *call.Manager
+	sip      *hsip.Server
 	httpSrv  *http.Server
 	wg       sync.WaitGroup
 	errc     chan error
@@ -177,6 +178,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.SIPAddr = sipSrv.Addr()
+	a.sip = sipSrv
 	mgr = call.NewManager(call.Deps{
 		Runtime: a.runtime.Load, Media: a.engine, SIP: sipSrv, ACD: router, Store: a.store,
 		Recorder: a.recorder, RecordingsDir: recDir, Log: log, Metrics: callMetrics,
@@ -262,6 +264,9 @@ func (a *App) Close() {
 		}
 		a.cancel()
 		a.wg.Wait()
+		if a.sip != nil {
+			a.sip.Close() // when Start failed before Run, nothing else frees its ports
+		}
 		if a.recorder != nil {
 			_ = a.recorder.Close()
 		}

@@ -91,6 +91,8 @@ type Call struct {
 	cause     string
 	result    string
 	talkStart time.Time
+	// connectedOffer is the offer whose agent leg is bridged.
+	connectedOffer uint64
 }
 
 func newCall(m *Manager, in *hsip.InboundCall) *Call {
@@ -123,6 +125,7 @@ func (c *Call) run() {
 		return
 	}
 	c.flow = c.rt.Flows[trunk.Flow]
+	lostACK := false
 	ep, err := c.m.deps.Media.NewEndpoint(c.in.ID, "caller")
 	if err != nil {
 		c.log.Error("no media endpoint for caller", "err", err, "sip_status", 503)
@@ -146,7 +149,8 @@ func (c *Call) run() {
 		// Our 200 went out but its ACK was lost and the caller's BYE (or the end
 		// of the dialog) came first: the call was answered, so it gets its CDR;
 		// the loop below sees the leg already ended.
-		c.log.Info("answered call ended before its ACK", "err", err)
+		c.log.Info("answered call got no ACK", "err", err)
+		lostACK = true
 	}
 	answered := c.now()
 	c.cdr.Answer = answered
@@ -158,9 +162,21 @@ func (c *Call) run() {
 	c.log.Info("call answered", "caller", c.in.Caller, "called", c.in.Called, "codec", codecOf(c.in.PayloadType).String())
 
 	c.stage = StageIVR
+	if lostACK {
+		select {
+		case <-c.in.Done():
+			// The caller's BYE came before the ACK: the loop records it.
+		default:
+			// No ACK and no BYE: RFC 3261 §13.3.1.4 ends the session with a BYE.
+			c.hangupBy, c.cause, c.result = "system", "no-ack", "failed"
+			c.endCaller("no-ack")
+		}
+	}
 	run, actions := ivr.Start(c.flow, answered)
 	c.ivrRun = run
-	c.apply(actions)
+	if c.stage == StageIVR {
+		c.apply(actions)
+	}
 	c.loop()
 	c.finish()
 }
@@ -331,6 +347,10 @@ func (c *Call) acdCommand(cmd acd.Command) {
 	case acd.OfferCall:
 		c.startOffer(cmd)
 	case acd.CancelOffer:
+		if cmd.OfferID == c.connectedOffer && c.stage == StageTalking {
+			c.dropLateAgent(cmd)
+			return
+		}
 		if o := c.offers[cmd.OfferID]; o != nil {
 			c.log.Info("offer canceled", "agent_id", cmd.AgentID, "reason", cmd.Reason.String())
 			o.cancel()
@@ -341,6 +361,24 @@ func (c *Call) acdCommand(cmd acd.Command) {
 			}
 		}
 	}
+}
+
+// dropLateAgent undoes a bridge the ACD refused: the agent answered an offer it
+// had already withdrawn (ring timeout) and the call is back in its queue.
+func (c *Call) dropLateAgent(cmd acd.CancelOffer) {
+	c.log.Warn("agent answered too late, leg dropped", "reason", cmd.Reason.String())
+	media.Unbridge(c.caller)
+	leg, ep := c.agentLeg, c.agentEP
+	c.agentLeg, c.agentEP, c.agentID, c.connectedOffer = nil, nil, "", 0
+	c.cdr.AgentID = ""
+	c.m.wg.Add(1)
+	go func() {
+		defer c.m.wg.Done()
+		hangupLeg(leg, "late-answer")
+		ep.Close()
+	}()
+	c.stage = StageQueued
+	c.playHoldMusic(false)
 }
 
 func (c *Call) startOffer(o acd.OfferCall) {
@@ -398,7 +436,7 @@ func (c *Call) dialed(r dialResult) {
 		// An offer the ACD canceled: it must not leave a leg or a port behind.
 		cur.endpoint.Close()
 		if r.leg != nil {
-			go hangupLeg(r.leg, "offer-canceled")
+			c.goHangup(r.leg, "offer-canceled")
 		}
 		return
 	}
@@ -412,7 +450,7 @@ func (c *Call) dialed(r dialResult) {
 	}
 	if c.stage != StageQueued {
 		cur.endpoint.Close()
-		go hangupLeg(r.leg, "caller-gone")
+		c.goHangup(r.leg, "caller-gone")
 		return
 	}
 	c.agentLeg, c.agentEP, c.agentID = r.leg, cur.endpoint, cur.acd.AgentID
@@ -427,10 +465,10 @@ func (c *Call) dialed(r dialResult) {
 	c.talkStart = c.now()
 	c.cdr.AgentID = c.agentID
 	c.cdr.QueueWait = c.talkStart.Sub(c.queuedAt)
-	c.log = c.log.With("agent_id", c.agentID)
-	c.log.Info("call connected", "queue_wait", c.cdr.QueueWait.Round(time.Millisecond).String())
+	c.log.Info("call connected", "agent_id", c.agentID, "queue_wait", c.cdr.QueueWait.Round(time.Millisecond).String())
 	c.m.deps.Metrics.queueWait(c.queueName, c.cdr.QueueWait)
-	c.m.deps.ACD.Post(acd.OfferAnswered{OfferID: r.offerID})
+	c.connectedOffer = r.offerID
+	c.m.deps.ACD.Post(acd.OfferAnswered{OfferID: r.offerID, CallID: c.in.ID, AgentID: c.agentID})
 	if err := c.m.deps.Store.CallUpdated(context.Background(), c.cdr); err != nil {
 		c.log.Error("cdr update", "err", err)
 	}
@@ -468,7 +506,7 @@ func (c *Call) callerGone(side hsip.HangupSide, cause string) {
 		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.in.ID})
 	case StageTalking:
 		c.setResult("completed")
-		go hangupLeg(c.agentLeg, "caller-hangup")
+		c.goHangup(c.agentLeg, "caller-hangup")
 	}
 	c.stage = StageEnded
 }
@@ -483,6 +521,33 @@ func (c *Call) agentGone() {
 	}
 	c.setResult("completed")
 	c.endCaller("agent-hangup")
+}
+
+// abort finishes a call whose goroutine panicked, as far as it safely can: the
+// ACD must learn the call is gone, the agent leg must go, and an answered call
+// still gets its CDR.
+func (c *Call) abort() {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("call cleanup panicked too", "panic", r)
+		}
+	}()
+	c.hangupBy, c.cause, c.result = "system", "internal-error", "failed"
+	switch c.stage {
+	case StageQueued:
+		c.cancelOffers()
+		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.in.ID})
+	case StageTalking:
+		if c.agentLeg != nil {
+			c.goHangup(c.agentLeg, "internal-error")
+		}
+	}
+	c.stage = StageEnded
+	if c.caller != nil && !c.cdr.Answer.IsZero() {
+		c.finish()
+		return
+	}
+	c.m.deps.Metrics.callEnded("failed")
 }
 
 // cancelOffers stops every dialer still running.
@@ -509,7 +574,7 @@ func (c *Call) endCaller(cause string) {
 		select {
 		case <-c.agentLeg.Done():
 		default:
-			go hangupLeg(c.agentLeg, cause)
+			c.goHangup(c.agentLeg, cause)
 		}
 	}
 	ctx, cancel := bgTimeout(5 * time.Second)
@@ -566,8 +631,17 @@ func (c *Call) finish() {
 		c.log.Error("cdr final write", "err", err)
 	}
 	c.m.deps.Metrics.callEnded(c.result)
-	c.log.Info("call ended", "result", c.result, "hangup_by", c.hangupBy, "cause", c.cause,
+	c.log.Info("call ended", "agent_id", c.cdr.AgentID, "result", c.result, "hangup_by", c.hangupBy, "cause", c.cause,
 		"duration", end.Sub(c.cdr.Answer).Round(time.Millisecond).String(), "talk", c.cdr.Talk.Round(time.Millisecond).String())
+}
+
+// goHangup hangs an agent leg up in the background; shutdown waits for it.
+func (c *Call) goHangup(leg *hsip.OutboundCall, cause string) {
+	c.m.wg.Add(1)
+	go func() {
+		defer c.m.wg.Done()
+		hangupLeg(leg, cause)
+	}()
 }
 
 func hangupLeg(leg *hsip.OutboundCall, cause string) {

@@ -192,7 +192,7 @@ func (m *Manager) HandleCall(in *hsip.InboundCall) {
 		// One call's bug must not take every other call down with the process.
 		if r := recover(); r != nil {
 			in.Log().Error("call panicked", "panic", r, "stack", string(debug.Stack()))
-			c.m.deps.Metrics.callEnded("failed")
+			c.abort()
 			ctx, cancel := bgTimeout(5 * time.Second)
 			defer cancel()
 			_ = in.Hangup(ctx, "internal-error")

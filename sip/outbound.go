@@ -165,11 +165,13 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 		session.Close()
 		return nil, classifyDialError(ctx, err)
 	}
+	// Known before the ACK leaves, so a BYE or re-INVITE right behind it matches.
+	s.outbound.Store(session.ID, call)
 	if err := session.Ack(context.Background()); err != nil {
+		s.outbound.Delete(session.ID)
 		session.Close()
 		return nil, &DialError{Kind: DialFailureUnreachable, Err: fmt.Errorf("ack: %w", err)}
 	}
-	s.outbound.Store(session.ID, call)
 	answer, perr := ParseSDP(session.InviteResponse.Body())
 	pt, ok := Negotiate(answer, supportedPayloads...)
 	if perr != nil || !ok {

@@ -36,6 +36,8 @@ type Registrar struct {
 	mu       sync.Mutex
 	bindings map[string][]Binding // by user, newest first
 	onChange func(RegistrationChange)
+	// notifyMu is held from a change until its notice is delivered, so owners
+	// see registrations come and go in the order they happened.
 	notifyMu sync.Mutex
 }
 
@@ -86,14 +88,16 @@ func (r *Registrar) Count() int {
 	return n
 }
 
-// Update adds or refreshes b (matched by contact URI or Call-ID); expires 0 removes it.
+// Update adds or refreshes b (matched by contact URI); remove drops it.
 func (r *Registrar) Update(b Binding, remove bool) {
+	r.notifyMu.Lock()
+	defer r.notifyMu.Unlock()
 	r.mu.Lock()
 	bs := r.bindings[b.User]
 	before := len(bs)
 	kept := bs[:0]
 	for _, old := range bs {
-		if old.CallID == b.CallID || sameContact(old.Contact, b.Contact) {
+		if sameContact(old.Contact, b.Contact) {
 			continue
 		}
 		kept = append(kept, old)
@@ -109,6 +113,8 @@ func (r *Registrar) Update(b Binding, remove bool) {
 
 // RemoveAll drops every binding of user (Contact: * with Expires: 0).
 func (r *Registrar) RemoveAll(user string) {
+	r.notifyMu.Lock()
+	defer r.notifyMu.Unlock()
 	r.mu.Lock()
 	before := len(r.bindings[user])
 	delete(r.bindings, user)
@@ -123,6 +129,8 @@ func (r *Registrar) Sweep(now time.Time) {
 		before, after int
 	}
 	var changes []change
+	r.notifyMu.Lock()
+	defer r.notifyMu.Unlock()
 	r.mu.Lock()
 	for user, bs := range r.bindings {
 		kept := bs[:0]

@@ -80,7 +80,8 @@ type Server struct {
 	inbound  sync.Map // dialog ID → *InboundCall
 	outbound sync.Map // dialog ID → *OutboundCall
 
-	wg sync.WaitGroup
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // setSipgoGlobals guards sipgo's process-wide settings: set once, before any
@@ -210,6 +211,15 @@ func (s *Server) closeListeners() {
 	}
 }
 
+// Close releases the listeners and the user agent; Run calls it when it ends, and
+// an owner that never ran the server must call it. It is idempotent.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.closeListeners()
+		s.ua.Close()
+	})
+}
+
 // Addr is the bound UDP/TCP address.
 func (s *Server) Addr() netip.AddrPort { return s.addr }
 
@@ -226,14 +236,12 @@ func (s *Server) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			s.closeListeners()
-			s.ua.Close()
+			s.Close()
 			s.wg.Wait()
 			return nil
 		case err := <-errc:
 			if ctx.Err() == nil {
-				s.closeListeners()
-				s.ua.Close()
+				s.Close()
 				return fmt.Errorf("sip transport: %w", err)
 			}
 		case now := <-sweep.C:
