@@ -177,6 +177,15 @@ func (m *Manager) Password(user string) (string, bool) {
 
 // HandleCall runs one carrier call to its end; it is hsip's HandleCall hook.
 func (m *Manager) HandleCall(in *hsip.InboundCall) {
+	select {
+	case <-m.stopping:
+		// Shutting down: refuse rather than answer and hang up at once
+		// (RFC 3261 §21.5.4; carriers retry elsewhere).
+		in.Log().Info("call refused during shutdown", "sip_status", 503)
+		_ = in.Reject(503, "Service Unavailable")
+		return
+	default:
+	}
 	m.wg.Add(1)
 	defer m.wg.Done()
 	m.active.Add(1)
