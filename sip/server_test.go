@@ -313,13 +313,9 @@ func TestInviteAnswers(t *testing.T) {
 func TestInboundCallAnswerAndRemoteBye(t *testing.T) {
 	ts := startServer(t)
 	carrier := newPhone(t)
-	dua := sipgo.DialogUA{Client: carrier.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(carrier.addr.Port())}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	sess, err := dua.WriteInvite(ctx, inviteRequest(ts.Addr(), "100", carrierOffer))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := carrier.invite(ctx, t, ts.Addr(), "100")
 	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -563,13 +559,9 @@ func TestTCPCallAndRegister(t *testing.T) {
 func TestCancelBeforeAnswer(t *testing.T) {
 	ts := startServer(t)
 	carrier := newPhone(t)
-	dua := sipgo.DialogUA{Client: carrier.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(carrier.addr.Port())}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	sess, err := dua.WriteInvite(ctx, inviteRequest(ts.Addr(), "ring", carrierOffer))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := carrier.invite(ctx, t, ts.Addr(), "ring")
 	var call *InboundCall
 	select {
 	case call = <-ts.calls:
@@ -611,4 +603,15 @@ func TestCancelBeforeAnswer(t *testing.T) {
 	if call.Answered() {
 		t.Fatal("a canceled call counts as answered")
 	}
+}
+
+// invite sends the carrier's offer to called at srv as a dialog.
+func (p *phone) invite(ctx context.Context, t *testing.T, srv netip.AddrPort, called string) *sipgo.DialogClientSession {
+	t.Helper()
+	dua := sipgo.DialogUA{Client: p.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(p.addr.Port())}}}
+	sess, err := dua.WriteInvite(ctx, inviteRequest(srv, called, carrierOffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess
 }
