@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -266,6 +267,31 @@ func BenchmarkRecordingFrame(b *testing.B) {
 		rec.Frame(in, out)
 	}
 	b.ReportMetric(float64(w.Stats().FramesDropped)/float64(b.N), "dropped/op")
+}
+
+// BenchmarkCreateClose is a recording's whole life with one second of audio:
+// the per-call cost that make bench's profile put on the call goroutine. Its
+// B/op shows whether finished recordings' blocks are recycled.
+func BenchmarkCreateClose(b *testing.B) {
+	w := NewWriter(nil)
+	defer w.Close()
+	dir := b.TempDir()
+	in, out := countingFrame(1, 1), countingFrame(2, 1)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		rec, err := w.Create(filepath.Join(dir, fmt.Sprintf("%d.wav", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range 50 {
+			rec.Frame(in, out)
+		}
+		if err := rec.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // writeRaw writes a canonical header claiming dataSize and riffSize, then
