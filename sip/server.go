@@ -154,6 +154,7 @@ func NewServer(cfg Config, hooks Hooks) (*Server, error) {
 	}
 	// UDP requests leave from the listening socket, so phones behind NAT see the
 	// address they registered to and symmetric-response peers (RFC 3581) answer us.
+	registerUDPListener(s.ua, s.udpConn)
 	udpClient, err := sipgo.NewClient(s.ua, sipgo.WithClientConnectionAddr(s.addr.String()), sipgo.WithClientHostname(s.contact.Addr().String()), sipgo.WithClientLogger(s.log))
 	if err != nil {
 		s.closeListeners()
@@ -168,6 +169,15 @@ func NewServer(cfg Config, hooks Hooks) (*Server, error) {
 	s.tcpUA = sipgo.DialogUA{Client: tcpClient, ContactHDR: s.contactHeader("TCP"), RewriteContact: true}
 	s.routes()
 	return s, nil
+}
+
+// registerUDPListener puts the listening socket in sipgo's connection pool at
+// once. sipgo adds it only when ServeUDP's goroutine starts, and a client bound
+// to that address (WithClientConnectionAddr) that sends before then tries to
+// bind the port a second time and fails with "address already in use".
+func registerUDPListener(ua *sipgo.UserAgent, conn net.PacketConn) {
+	addr := conn.LocalAddr().String()
+	ua.TransportLayer().Pool("udp").Add(addr, &sip.UDPConnection{PacketConn: conn, PacketAddr: addr, Listener: true})
 }
 
 // bind opens UDP and TCP on the same port. With port 0 the kernel picks the UDP

@@ -90,13 +90,9 @@ func newPhone(t *testing.T) *phone {
 	}
 	p := &phone{ua: ua, addr: conn.LocalAddr().(*net.UDPAddr).AddrPort()}
 	p.srv, _ = sipgo.NewServer(ua)
-	ready := make(chan struct{})
 	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {})
-	go func() {
-		close(ready)
-		_ = p.srv.ServeUDP(conn)
-	}()
-	<-ready
+	registerUDPListener(ua, conn)
+	go func() { _ = p.srv.ServeUDP(conn) }()
 	p.client, err = sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(p.addr.String()), sipgo.WithClientHostname("127.0.0.1"))
 	if err != nil {
 		t.Fatal(err)
