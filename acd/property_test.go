@@ -43,8 +43,9 @@ func newModel() *model {
 func (m *model) apply(cmds []Command) error {
 	var offeredNow []string
 	for _, cmd := range cmds {
-		switch cmd := cmd.(type) {
-		case OfferCall:
+		switch cmd.Kind {
+		case CommandOffer:
+			cmd := cmd.Offer
 			m.offersIssued++
 			if m.resolved[cmd.OfferID] || m.openOffers[cmd.OfferID] != "" {
 				return fmt.Errorf("offer ID %d reused", cmd.OfferID)
@@ -63,7 +64,8 @@ func (m *model) apply(cmds []Command) error {
 			m.offerCall[cmd.OfferID] = cmd.CallID
 			m.agentBusy[cmd.AgentID] = fmt.Sprintf("offer %d", cmd.OfferID)
 			offeredNow = append(offeredNow, cmd.CallID)
-		case CancelOffer:
+		case CommandCancelOffer:
+			cmd := cmd.Cancel
 			if m.openOffers[cmd.OfferID] != cmd.AgentID || m.offerCall[cmd.OfferID] != cmd.CallID {
 				return fmt.Errorf("cancel of offer %d (%s/%s) that is not open", cmd.OfferID, cmd.CallID, cmd.AgentID)
 			}
@@ -230,7 +232,7 @@ func TestStepInvariantsUnderRandomEvents(t *testing.T) {
 
 				cmds := Step(st, ev, now)
 				for _, c := range cmds {
-					if c, ok := c.(CancelOffer); ok && c.Reason == CancelRingTimeout {
+					if c.Kind == CommandCancelOffer && c.Cancel.Reason == CancelRingTimeout {
 						kinds[3]++
 					}
 				}
@@ -238,11 +240,11 @@ func TestStepInvariantsUnderRandomEvents(t *testing.T) {
 				if tc, ok := ev.(TopologyChanged); ok {
 					desc = fmt.Sprintf("TopologyChanged{%d agents, %d queues}", len(tc.Topology.Agents), len(tc.Topology.Queues))
 				}
-				trace = append(trace, fmt.Sprintf("%d t=%v %s -> %v", i, now.Sub(t0), desc, cmds))
+				trace = append(trace, fmt.Sprintf("%d t=%v %s -> %v", i, now.Sub(t0), desc, fmtCommands(routing(cmds))))
 				if err := m.apply(cmds); err != nil {
 					t.Fatalf("%v\ntrace tail:\n%s", err, tail(trace, 15))
 				}
-				if err := st.checkInvariants(); err != nil {
+				if err := st.Check(); err != nil {
 					t.Fatalf("after step %d: %v\ntrace tail:\n%s", i, err, tail(trace, 15))
 				}
 				if err := m.agrees(st); err != nil {
@@ -274,7 +276,7 @@ func TestStepInvariantsUnderRandomEvents(t *testing.T) {
 // the event carrying it.
 func deadlinePassed(st *State, offerID uint64, now time.Time) bool {
 	o := st.offers[offerID]
-	return o != nil && !o.deadline.After(now)
+	return o != nil && !o.timer.at.After(now)
 }
 
 // agrees checks that the State and the model see the same busy agents and

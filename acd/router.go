@@ -2,6 +2,7 @@ package acd
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,10 @@ type Clock interface {
 // microseconds, so the buffer only fills if the loop is stuck.
 const eventBuffer = 4096
 
+// CheckInterval is how often the Router verifies the State's consistency
+// (State.Check) and repairs it if a bug ever broke it.
+const CheckInterval = 30 * time.Second
+
 // Router is the ACD loop: one goroutine (Run) owns the State, applies posted
 // events in order, delivers Tick at each deadline and hands commands to
 // emit.
@@ -34,6 +39,8 @@ type Router struct {
 	events  chan Event
 	stopped chan struct{} // closed when Run returns
 	running atomic.Bool
+	// checkTimer is owned by Run's goroutine.
+	checkTimer clock.Timer
 }
 
 // NewRouter returns a Router with every agent logged out. emit is called on
@@ -60,6 +67,18 @@ func (r *Router) Run(ctx context.Context) error {
 
 	// wake has room for one pending Tick; more would say nothing new.
 	wake := make(chan struct{}, 1)
+	checkDue := make(chan struct{}, 1)
+	var armCheck func()
+	armCheck = func() {
+		r.checkTimer = r.clk.AfterFunc(CheckInterval, func() {
+			select {
+			case checkDue <- struct{}{}:
+			default:
+			}
+		})
+	}
+	armCheck()
+	defer func() { r.checkTimer.Stop() }()
 	var (
 		timer      clock.Timer
 		timerArmed time.Time // the deadline timer fires for; zero if none
@@ -99,30 +118,69 @@ func (r *Router) Run(ctx context.Context) error {
 			// The timer is spent; arm a new one for whatever is next.
 			timer, timerArmed = nil, time.Time{}
 			r.step(Tick{})
+		case <-checkDue:
+			r.selfCheck()
+			armCheck()
 		}
 	}
 }
 
 func (r *Router) step(ev Event) {
 	before := r.st.counters
-	for _, cmd := range Step(r.st, ev, r.clk.Now()) {
-		r.logCommand(cmd)
-		r.emit(cmd)
-	}
-	if after := r.st.counters; after != before {
-		r.log.Debug("acd: ignored event", "event", ev,
+	r.emitAll(Step(r.st, ev, r.clk.Now()))
+	if after := r.st.counters; after.StaleEvents != before.StaleEvents || after.UnknownEvents != before.UnknownEvents {
+		r.log.Debug("acd: ignored event", "event", fmt.Sprintf("%T", ev),
 			"stale_total", after.StaleEvents, "unknown_total", after.UnknownEvents)
 	}
 }
 
-func (r *Router) logCommand(cmd Command) {
-	switch cmd := cmd.(type) {
-	case OfferCall:
-		r.log.Info("acd: offer", "offer_id", cmd.OfferID, "call_id", cmd.CallID,
-			"agent_id", cmd.AgentID, "queue", cmd.Queue)
-	case CancelOffer:
-		r.log.Info("acd: cancel offer", "offer_id", cmd.OfferID, "call_id", cmd.CallID,
-			"agent_id", cmd.AgentID, "reason", cmd.Reason.String())
+// selfCheck verifies the State and, if a bug broke an invariant, logs it
+// and rebuilds the indexes so that routing goes on.
+func (r *Router) selfCheck() {
+	err := r.st.Check()
+	if err == nil {
+		return
+	}
+	r.log.Error("acd: state inconsistent, repairing", "err", err)
+	r.emitAll(Repair(r.st, err, r.clk.Now()))
+	if err := r.st.Check(); err != nil {
+		r.log.Error("acd: state still inconsistent after repair", "err", err)
+	}
+}
+
+func (r *Router) emitAll(cmds []Command) {
+	for i := range cmds {
+		r.logCommand(&cmds[i])
+		r.emit(cmds[i])
+	}
+}
+
+func (r *Router) logCommand(cmd *Command) {
+	switch cmd.Kind {
+	case CommandOffer:
+		o := &cmd.Offer
+		r.log.Info("acd: offer", "offer_id", o.OfferID, "call_id", o.CallID,
+			"agent_id", o.AgentID, "queue", o.Queue, "rule", o.Decision.Rule.String(),
+			"tier", o.Decision.Tier, "stage", o.Decision.Stage)
+	case CommandCancelOffer:
+		c := &cmd.Cancel
+		r.log.Info("acd: cancel offer", "offer_id", c.OfferID, "call_id", c.CallID,
+			"agent_id", c.AgentID, "reason", c.Reason.String())
+	case CommandRoute:
+		rt := &cmd.Route
+		r.log.Info("acd: call leaves queue", "call_id", rt.CallID, "queue", rt.Queue,
+			"destination", rt.Destination.String(), "reason", rt.Reason)
+	case CommandMove:
+		m := &cmd.Move
+		r.log.Info("acd: call moved", "call_id", m.CallID, "from", m.From, "to", m.To, "reason", m.Reason)
+	case CommandRepair:
+		rp := &cmd.Repair
+		r.log.Warn("acd: repaired", "call_id", rp.CallID, "agent_id", rp.AgentID, "what", rp.What)
+	case CommandAgentState:
+		as := &cmd.AgentState
+		r.log.Debug("acd: agent state", "agent_id", as.AgentID, "from", as.From.String(), "to", as.To.String(),
+			"reason", as.Reason, "source", as.Source, "call_id", as.CallID)
+	case CommandUnknown, CommandCallExit, CommandAnnounce, CommandCallback:
 	}
 }
 

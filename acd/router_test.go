@@ -32,8 +32,12 @@ func startRouter(t *testing.T, top Topology) *routerHarness {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h.r = NewRouter(top, h.clk, log, func(c Command) {
+		r := routing([]Command{c})
+		if len(r) == 0 {
+			return
+		}
 		select {
-		case h.cmds <- c:
+		case h.cmds <- r[0]:
 		default:
 			t.Errorf("command channel full, dropped %#v", c)
 		}
@@ -59,7 +63,7 @@ func (h *routerHarness) next(t *testing.T) Command {
 		return c
 	case <-time.After(waitTimeout):
 		t.Fatal("no command from the router")
-		return nil
+		return Command{}
 	}
 }
 
@@ -88,9 +92,9 @@ func (h *routerHarness) snapshot(t *testing.T) Snapshot {
 
 func TestRouterRingTimeoutWithFakeClock(t *testing.T) {
 	h := startRouter(t, twoQueueTopology())
-	h.r.Post(AgentLoggedIn{"a2"})
+	h.r.Post(AgentLoggedIn{AgentID: "a2"})
 	h.clk.Advance(time.Second)
-	h.r.Post(AgentLoggedIn{"a3"})
+	h.r.Post(AgentLoggedIn{AgentID: "a3"})
 	h.r.Post(CallQueued{CallID: "c1", Queue: "support"})
 	if got, want := h.next(t), Command(offerCall(1, "c1", "a2", "support")); got != want {
 		t.Fatalf("got %#v, want %#v", got, want)
@@ -119,7 +123,7 @@ func TestRouterRingTimeoutWithFakeClock(t *testing.T) {
 
 func TestRouterCooldownTimerRearms(t *testing.T) {
 	h := startRouter(t, twoQueueTopology())
-	h.r.Post(AgentLoggedIn{"a4"})
+	h.r.Post(AgentLoggedIn{AgentID: "a4"})
 	h.r.Post(CallQueued{CallID: "c1", Queue: "sales"})
 	h.next(t)
 	h.r.Post(OfferFailed{OfferID: 1, Reason: OfferRejected})
@@ -143,8 +147,8 @@ func TestRouterReload(t *testing.T) {
 	top.Queues = append(top.Queues, QueueSpec{Name: "billing", Agents: []string{"a5"}})
 	h.r.Reload(top)
 	h.r.Post(CallQueued{CallID: "c2", Queue: "billing"})
-	h.r.Post(AgentLoggedIn{"a5"})
-	if got, want := h.next(t), Command(OfferCall{OfferID: 1, CallID: "c2", AgentID: "a5", Queue: "billing", RingTimeout: DefaultRingTimeout}); got != want {
+	h.r.Post(AgentLoggedIn{AgentID: "a5"})
+	if got, want := h.next(t), (Command{Kind: CommandOffer, Offer: OfferCall{OfferID: 1, CallID: "c2", AgentID: "a5", Queue: "billing", RingTimeout: DefaultRingTimeout, Attempt: 1}}); got != want {
 		t.Fatalf("got %#v, want %#v", got, want)
 	}
 	snap := h.snapshot(t)
@@ -203,7 +207,7 @@ func TestRouterStop(t *testing.T) {
 	if _, err := h.r.Snapshot(ctx); !errors.Is(err, ErrStopped) {
 		t.Errorf("Snapshot after stop = %v, want ErrStopped", err)
 	}
-	h.r.Post(AgentLoggedIn{"a1"}) // must not block
+	h.r.Post(AgentLoggedIn{AgentID: "a1"}) // must not block
 }
 
 func TestRouterSnapshotBeforeRun(t *testing.T) {

@@ -8,24 +8,31 @@ import (
 // State is everything the ACD knows. Only Step and Snapshot read or write
 // it; it is not safe for concurrent use (Router owns one on its goroutine).
 type State struct {
-	agents map[string]*agent
-	queues map[string]*queue
-	calls  map[string]*call
-	offers map[uint64]*offer
+	agents  map[string]*agent
+	queues  map[string]*queue
+	calls   map[string]*call
+	offers  map[uint64]*offer
+	devices map[string]*agent // device -> the agent logged in on it
+	// callbacks finds a pending callback by queue and number, to merge a
+	// second request from the same number into the first.
+	callbacks map[callbackKey]*call
 
-	// ringDeadlines holds every offer in flight, earliest deadline first.
-	ringDeadlines indexedHeap[*offer]
-	// agentTimers holds agents with a pending timer (today: the cool-down
-	// after a failed offer; wrap-up will join it), earliest first.
-	agentTimers indexedHeap[*agent]
+	// timers holds every pending deadline (ring timeouts, cool-downs,
+	// wrap-ups, escalations, announcements...), earliest first.
+	timers    indexedHeap[*timer]
+	timerSeq  uint64
+	topology  Topology
+	cooldown  time.Duration
+	missedMax int
 
-	offerCooldown time.Duration
-	lastOfferID   uint64
-	lastCallSeq   uint64
+	lastOfferID uint64
+	lastCallSeq uint64
 
 	// dirty lists queues whose callers or idle agents changed during the
-	// current Step; only they can have a new match (see dispatch).
-	dirty []*queue
+	// current Step, dirtyAgents the agents who became idle with callers
+	// waiting for them by name; only they can have a new match.
+	dirty       []*queue
+	dirtyAgents []*agent
 	// skipped is scratch space for chooseAgent.
 	skipped []*membership
 	// out is reused for Step's result.
@@ -38,14 +45,18 @@ type State struct {
 	counters Counters
 }
 
+type callbackKey struct{ queue, number string }
+
 // Counters are totals since the State was created.
 type Counters struct {
 	// StaleEvents counts events for offers or calls the ACD no longer (or
 	// never) knew: late answers after a ring timeout, duplicate reports.
 	StaleEvents uint64
 	// UnknownEvents counts events naming an agent or queue that is not in
-	// the topology.
+	// the topology, or asking for something the agent's state forbids.
 	UnknownEvents uint64
+	// Repairs counts corrections made by the self-healing check.
+	Repairs uint64
 }
 
 // QueueCounters are per-queue totals since the queue was created.
@@ -53,86 +64,169 @@ type QueueCounters struct {
 	CallsQueued    uint64
 	CallsAbandoned uint64 // hung up before being connected
 	CallsConnected uint64
+	CallsRouted    uint64 // sent to a destination: closed, full, max wait
+	CallsMovedIn   uint64
+	CallsMovedOut  uint64
+	Callbacks      uint64 // callers who chose a callback
 	// OffersByResult is indexed by OfferResult.
 	OffersByResult [OfferResultLimit]uint64
 	// ConnectedWait and AbandonedWait sum the queue wait of connected and
 	// abandoned calls, for average-speed-of-answer style metrics.
 	ConnectedWait time.Duration
 	AbandonedWait time.Duration
+	// SL counts service-level verdicts, indexed by SLOutcome.
+	SL [4]uint64
 }
+
+// AgentCounters are per-agent totals since the agent was created.
+type AgentCounters struct {
+	// OffersByResult is indexed by OfferResult: missed offers are told
+	// apart (no answer, rejected, busy, unreachable).
+	OffersByResult [OfferResultLimit]uint64
+	CallsAnswered  uint64
+	// MissedInARow counts ring-outs since the last answer.
+	MissedInARow int
+}
+
+// timer is one pending deadline. Exactly one of call, agent and offer is
+// set. Ties are broken by seq, so expiry order is deterministic.
+type timer struct {
+	at time.Time
+	// atKey is at in Unix ns: heap sifts compare it instead of time.Time.
+	atKey int64
+	seq   uint64
+	index int
+	call  *call
+	agent *agent
+	offer *offer
+}
+
+func (t *timer) before(o *timer) bool {
+	if t.atKey != o.atKey {
+		return t.atKey < o.atKey
+	}
+	return t.seq < o.seq
+}
+
+func (t *timer) setHeapIndex(i int) { t.index = i }
+
+func (t *timer) armed() bool { return t.index >= 0 }
 
 type agent struct {
 	id, name string
-	state    AgentState
-	since    time.Time // when state last changed
+	// rank is the agent's position in ID order, for cheap tie-breaks.
+	rank   int
+	skills []SkillLevel
+	device   string
+	// deviceSince is when the agent logged in on device.
+	deviceSince time.Time
+	state       AgentState
+	reason      string
+	since       time.Time // when state last changed
 	// idleSince orders available agents: the smallest is offered first. It
-	// is set at login and when a connected call ends, and deliberately not
-	// touched by a failed offer.
+	// is set at login, when after-call work ends and when a not-ready agent
+	// becomes available, and deliberately not touched by a failed offer.
 	idleSince time.Time
-	// cooldownUntil is non-zero while the agent sits out after a failed
-	// offer; the agent is then in agentTimers and in no idle heap.
-	cooldownUntil time.Time
-	timerIndex    int
-	memberships   []*membership
-	inIdleHeaps   bool
-	offer         *offer // while ringing
-	call          *call  // while on call
-	logoutPending bool   // logged out during a call; applied at call end
-	retired       bool   // removed from the topology; deleted once free
+	// timer is armed for a cool-down (state available) or the end of
+	// wrap-up (state wrap-up).
+	timer       timer
+	coolingDown bool
+	memberships []*membership
+	inIdleHeaps bool
+	offer       *offer // while ringing
+	call        *call  // while on a call
+	callStart   time.Time
+	// pending is a state asked for during a call (not-ready, logged-out or
+	// back to available), applied when the call's work is done.
+	pending pendingState
+	// dedicated holds callers waiting for this agent by name.
+	dedicated indexedHeap[*call]
+	dirty     bool
+	retired   bool // removed from the topology; deleted once free
+	counters  AgentCounters
 }
 
-func (a *agent) before(b *agent) bool {
-	if !a.cooldownUntil.Equal(b.cooldownUntil) {
-		return a.cooldownUntil.Before(b.cooldownUntil)
-	}
-	return a.id < b.id
+type pendingState struct {
+	state          AgentState // AgentStateUnknown: nothing pending
+	reason, source string
 }
-
-func (a *agent) setHeapIndex(i int) { a.timerIndex = i }
 
 // membership is one agent in one queue; it is the element of the queue's
-// idle heap, so an agent in several queues has one slot in each.
+// idle heap for its stage, so an agent in several queues has one slot in
+// each.
 type membership struct {
-	agent     *agent
-	queue     *queue
+	agent *agent
+	queue *queue
+	// stage is the first escalation stage at which the agent may take the
+	// queue's calls: 0 for the queue's own agents and skills.
+	stage int
+	// tier is the agent's skill level for the queue (higher is better);
+	// zero under the longest-idle strategy.
+	tier int
+	// idleKey and agentRank copy the agent's idle time (Unix ns) and the
+	// rank of their ID when the membership enters the idle heap, so that
+	// comparing two members reads no agent: heap sifts were the hottest
+	// code in BenchmarkACD.
+	idleKey   int64
+	agentRank int
 	heapIndex int
 }
 
-// before orders idle agents by (idleSince, agent ID): longest idle first,
-// ties broken by ID so that routing is deterministic. Skill tiers will be
-// the first field of this tuple.
+// before orders idle agents by (tier desc, idleSince, agent ID): the
+// best-skilled first, then the longest idle, ties broken by ID so that
+// routing is deterministic.
 func (m *membership) before(o *membership) bool {
-	if !m.agent.idleSince.Equal(o.agent.idleSince) {
-		return m.agent.idleSince.Before(o.agent.idleSince)
+	if m.tier != o.tier {
+		return m.tier > o.tier
 	}
-	return m.agent.id < o.agent.id
+	if m.idleKey != o.idleKey {
+		return m.idleKey < o.idleKey
+	}
+	return m.agentRank < o.agentRank
 }
 
 func (m *membership) setHeapIndex(i int) { m.heapIndex = i }
 
 type queue struct {
-	name        string
-	ringTimeout time.Duration
-	members     []*membership
-	// idle holds the members that can take an offer now.
-	idle indexedHeap[*membership]
-	// waiting holds the callers not currently being offered, in service
-	// order. A call whose offer fails goes back with its original key, so it
-	// regains its place.
-	waiting  indexedHeap[*call]
-	offering int // calls of this queue with an offer in flight
-	dirty    bool
-	retired  bool // removed from the topology; deleted once it has no calls
-	counters QueueCounters
+	spec QueueSpec
+	name string
+	// agingPerNanosecond is AgingPerMinute per nanosecond of wait.
+	agingPerNanosecond float64
+	// stages is 1 + the number of escalation steps that widen skills.
+	stages  int
+	members []*membership
+	// idle[k] holds the members of stage k who can take an offer now.
+	idle []indexedHeap[*membership]
+	// waiting[k] holds the callers at escalation stage k not currently
+	// being offered, in service order. A call whose offer fails goes back
+	// with its original key, so it regains its place.
+	waiting []indexedHeap[*call]
+	// callers counts every call of the queue not yet connected, wherever
+	// it waits (heaps, dedicated waits, offers, scheduled callbacks).
+	callers  int
+	offering int
+	// staffed counts stage-0 members who are logged in and not not-ready,
+	// for the estimated wait.
+	staffed    int
+	handleTime time.Duration // moving average of talk plus wrap-up
+	sl         slWindow
+	dirty      bool
+	retired    bool // removed from the topology; deleted once it has no calls
+	counters   QueueCounters
 }
 
 type callState uint8
 
 const (
 	callUnknown callState = iota
+	// callWaiting: in its queue's waiting heap for its stage.
 	callWaiting
+	// callDedicated: in its preferred agent's dedicated heap.
+	callDedicated
 	callOffering
 	callConnected
+	// callScheduled: a callback not to be offered before notBefore.
+	callScheduled
 )
 
 func (s callState) String() string {
@@ -141,10 +235,14 @@ func (s callState) String() string {
 		return "unknown"
 	case callWaiting:
 		return "waiting"
+	case callDedicated:
+		return "dedicated"
 	case callOffering:
 		return "offering"
 	case callConnected:
 		return "connected"
+	case callScheduled:
+		return "scheduled"
 	}
 	return fmt.Sprintf("callState(%d)", uint8(s))
 }
@@ -157,30 +255,86 @@ type call struct {
 	id       string
 	queue    *queue
 	priority int
+	// queuedAt is when the caller first queued: it orders callers and
+	// measures the service level, and survives moves between queues.
 	queuedAt time.Time
-	seq      uint64 // arrival order; breaks ties between equal queuedAt
-	state    callState
-	heapIdx  int
-	offer    *offer // while offering
-	agent    *agent // while connected
+	// enteredAt is when the call entered its current queue: escalation
+	// steps count from it.
+	enteredAt time.Time
+	seq       uint64 // arrival order; breaks ties between equal keys
+	// strictKey and agingKey are the service-order key in the current
+	// queue; see setOrderKey.
+	strictKey int64
+	agingKey  int64
+	state     callState
+	stage     int
+	stepsDone int // escalation steps applied in the current queue
+	heapIdx   int
+	timer     timer
+	// Deadlines feeding timer; zero when not pending.
+	maxWaitAt, dedicatedUntil, announceAt, notBefore time.Time
+	preferred                                        *agent
+	offer                                            *offer // while offering
+	agent                                            *agent // while connected
+	offers                                           int
 	// recentFailures is a ring of the last agents whose offer for this
 	// call failed.
 	recentFailures [recentFailureMemory]*agent
 	failureCount   int
+	// Callback fields.
+	callback              bool
+	callbackID            int64
+	number                string
+	attempts, maxAttempts int
 }
 
-// before orders waiting callers by (priority desc, queuedAt, seq).
+// before orders waiting callers by effective priority, then arrival; see
+// setOrderKey.
 func (c *call) before(o *call) bool {
-	if c.priority != o.priority {
-		return c.priority > o.priority
+	if c.strictKey != o.strictKey {
+		return c.strictKey < o.strictKey
+	}
+	if c.agingKey != o.agingKey {
+		return c.agingKey < o.agingKey
+	}
+	return c.seq < o.seq
+}
+
+func (c *call) setHeapIndex(i int) { c.heapIdx = i }
+
+// setOrderKey computes the call's service order in its queue. With aging
+// rate r (priority per nanosecond) the effective priority at time t is
+// priority + r*(t - queuedAt), so comparing two calls of one queue at any t
+// is comparing queuedAt - priority/r: the key does not change while the
+// calls wait, and the heap never needs re-sorting. With r = 0 priorities
+// are strict: (priority desc, queuedAt).
+func (c *call) setOrderKey() {
+	r := c.queue.agingPerNanosecond
+	if r > 0 {
+		c.strictKey = 0
+		c.agingKey = c.queuedAt.UnixNano() - int64(float64(c.priority)/r)
+		return
+	}
+	c.strictKey = -int64(c.priority)
+	c.agingKey = c.queuedAt.UnixNano()
+}
+
+// effectivePriority is the call's priority grown by its wait.
+func (c *call) effectivePriority(now time.Time) float64 {
+	return float64(c.priority) + c.queue.agingPerNanosecond*float64(now.Sub(c.queuedAt))
+}
+
+// servedBefore compares calls of different queues at now: effective
+// priority, then arrival.
+func (c *call) servedBefore(o *call, now time.Time) bool {
+	if pc, po := c.effectivePriority(now), o.effectivePriority(now); pc != po {
+		return pc > po
 	}
 	if !c.queuedAt.Equal(o.queuedAt) {
 		return c.queuedAt.Before(o.queuedAt)
 	}
 	return c.seq < o.seq
 }
-
-func (c *call) setHeapIndex(i int) { c.heapIdx = i }
 
 func (c *call) recentlyFailedWith(a *agent) bool {
 	for _, f := range c.recentFailures {
@@ -197,46 +351,35 @@ func (c *call) rememberFailure(a *agent) {
 }
 
 type offer struct {
-	id        uint64
-	call      *call
-	agent     *agent
-	deadline  time.Time
-	heapIndex int
+	id    uint64
+	call  *call
+	agent *agent
+	timer timer
 }
-
-func (o *offer) before(p *offer) bool {
-	if !o.deadline.Equal(p.deadline) {
-		return o.deadline.Before(p.deadline)
-	}
-	return o.id < p.id
-}
-
-func (o *offer) setHeapIndex(i int) { o.heapIndex = i }
 
 // NewState returns a State with every agent logged out and no calls.
 func NewState(top Topology) *State {
 	st := &State{
-		agents: make(map[string]*agent, len(top.Agents)),
-		queues: make(map[string]*queue, len(top.Queues)),
-		calls:  make(map[string]*call),
-		offers: make(map[uint64]*offer),
+		agents:    make(map[string]*agent, len(top.Agents)),
+		queues:    make(map[string]*queue, len(top.Queues)),
+		calls:     make(map[string]*call),
+		offers:    make(map[uint64]*offer),
+		devices:   make(map[string]*agent),
+		callbacks: make(map[callbackKey]*call),
 	}
 	st.applyTopology(top, time.Time{})
 	st.dispatch(time.Time{}) // clears the dirty marks; nobody is logged in
+	st.out = st.out[:0]
 	return st
 }
 
-// NextDeadline returns the earliest ring timeout or agent timer; zero when
-// there is none. The owner delivers Tick at (or after) that time.
+// NextDeadline returns the earliest pending deadline; zero when there is
+// none. The owner delivers Tick at (or after) that time.
 func (st *State) NextDeadline() time.Time {
-	var next time.Time
-	if o, ok := st.ringDeadlines.peek(); ok {
-		next = o.deadline
+	if t, ok := st.timers.peek(); ok {
+		return t.at
 	}
-	if a, ok := st.agentTimers.peek(); ok && (next.IsZero() || a.cooldownUntil.Before(next)) {
-		next = a.cooldownUntil
-	}
-	return next
+	return time.Time{}
 }
 
 // Counters returns the State's global counters.
@@ -254,19 +397,35 @@ func Step(st *State, ev Event, now time.Time) []Command {
 	case CallQueued:
 		st.callQueued(ev, now)
 	case CallAbandoned:
-		st.callGone(ev.CallID, now)
+		st.callGone(ev.CallID, ExitAbandoned, now)
 	case CallEnded:
-		st.callGone(ev.CallID, now)
+		st.callGone(ev.CallID, ExitAbandoned, now)
+	case CallHeld:
+		st.callHeld(ev, now)
+	case CallbackRequested:
+		st.callbackRequested(ev, now)
+	case CallbackScheduled:
+		st.callbackScheduled(ev, now)
+	case CallbackFailed:
+		st.callbackFailed(ev, now)
 	case AgentLoggedIn:
-		st.agentLoggedIn(ev.AgentID, now)
+		st.agentLoggedIn(ev, now)
 	case AgentLoggedOut:
-		st.agentLoggedOut(ev.AgentID, now)
+		st.agentLoggedOut(ev.AgentID, ev.Reason, ev.Source, now)
+	case DeviceUnregistered:
+		st.deviceUnregistered(ev.Device, now)
+	case AgentStateRequested:
+		st.agentStateRequested(ev, now)
+	case WrapUpDone:
+		st.wrapUpDone(ev, now)
 	case OfferAnswered:
 		st.offerAnswered(ev, now)
 	case OfferFailed:
 		st.offerFailed(ev.OfferID, ev.Reason, now)
 	case TopologyChanged:
 		st.applyTopology(ev.Topology, now)
+	case Reconcile:
+		st.reconcile(ev, now)
 	case Tick:
 		// Deadlines were expired above.
 	case snapshotRequest:
@@ -278,240 +437,65 @@ func Step(st *State, ev Event, now time.Time) []Command {
 	return st.out
 }
 
+// emit appends a command of the given kind to the Step's result and
+// returns it for the caller to fill in its payload. Commands are built in
+// place: they are large (a tagged union), and copying them showed up in
+// BenchmarkACD.
+func (st *State) emit(kind CommandKind) *Command {
+	if n := len(st.out); n < cap(st.out) {
+		st.out = st.out[:n+1]
+		st.out[n] = Command{Kind: kind}
+	} else {
+		st.out = append(st.out, Command{Kind: kind})
+	}
+	return &st.out[len(st.out)-1]
+}
+
+// setTimer arms t for at, or disarms it when at is zero.
+func (st *State) setTimer(t *timer, at time.Time) {
+	if at.IsZero() {
+		st.stopTimer(t)
+		return
+	}
+	if t.armed() {
+		if t.at.Equal(at) {
+			return
+		}
+		t.at, t.atKey = at, unixNanos(at)
+		st.timerSeq++
+		t.seq = st.timerSeq
+		st.timers.fix(t.index)
+		return
+	}
+	t.at, t.atKey = at, unixNanos(at)
+	st.timerSeq++
+	t.seq = st.timerSeq
+	st.timers.push(t)
+}
+
+func (st *State) stopTimer(t *timer) {
+	if t.armed() {
+		st.timers.remove(t.index)
+	}
+	t.at = time.Time{}
+}
+
 func (st *State) expireDeadlines(now time.Time) {
 	for {
-		o, ok := st.ringDeadlines.peek()
-		if !ok || o.deadline.After(now) {
-			break
+		t, ok := st.timers.peek()
+		if !ok || t.at.After(now) {
+			return
 		}
-		st.cancelOffer(o, CancelRingTimeout, now)
-	}
-	for {
-		a, ok := st.agentTimers.peek()
-		if !ok || a.cooldownUntil.After(now) {
-			break
+		st.timers.pop()
+		switch {
+		case t.offer != nil:
+			st.cancelOffer(t.offer, CancelRingTimeout, now)
+		case t.agent != nil:
+			st.agentTimerExpired(t.agent, now)
+		case t.call != nil:
+			st.callTimerExpired(t.call, now)
 		}
-		st.agentTimers.pop()
-		a.cooldownUntil = time.Time{}
-		st.makeIdle(a)
 	}
-}
-
-func (st *State) callQueued(ev CallQueued, now time.Time) {
-	q := st.queues[ev.Queue]
-	if q == nil || q.retired {
-		st.counters.UnknownEvents++
-		return
-	}
-	if _, dup := st.calls[ev.CallID]; dup {
-		st.counters.StaleEvents++
-		return
-	}
-	c := st.newCall()
-	st.lastCallSeq++
-	*c = call{
-		id:       ev.CallID,
-		queue:    q,
-		priority: ev.Priority,
-		queuedAt: now,
-		seq:      st.lastCallSeq,
-		state:    callWaiting,
-	}
-	st.calls[c.id] = c
-	q.counters.CallsQueued++
-	q.waiting.push(c)
-	st.markDirty(q)
-}
-
-// callGone handles a caller who hung up (CallAbandoned) or a call that ended
-// (CallEnded), whatever state the call was in: the point of both events is
-// that nothing about this call may hold an agent any more.
-func (st *State) callGone(callID string, now time.Time) {
-	c := st.calls[callID]
-	if c == nil {
-		st.counters.StaleEvents++
-		return
-	}
-	q := c.queue
-	switch c.state {
-	case callWaiting:
-		q.waiting.remove(c.heapIdx)
-		q.counters.CallsAbandoned++
-		q.counters.AbandonedWait += now.Sub(c.queuedAt)
-	case callOffering:
-		st.cancelOffer(c.offer, CancelCallerAbandoned, now)
-		// cancelOffer put the call back in the waiting heap.
-		q.waiting.remove(c.heapIdx)
-		q.counters.CallsAbandoned++
-		q.counters.AbandonedWait += now.Sub(c.queuedAt)
-	case callConnected:
-		a := c.agent
-		a.call = nil
-		a.idleSince = now
-		if a.logoutPending {
-			st.setLoggedOut(a, now)
-		} else {
-			a.state, a.since = AgentStateAvailable, now
-			st.makeIdle(a)
-		}
-		st.releaseAgentIfRetired(a)
-	case callUnknown:
-	}
-	st.dropCall(c)
-}
-
-func (st *State) agentLoggedIn(agentID string, now time.Time) {
-	a := st.agents[agentID]
-	if a == nil || a.retired {
-		st.counters.UnknownEvents++
-		return
-	}
-	switch a.state {
-	case AgentStateLoggedOut, AgentStateUnknown:
-		a.state, a.since = AgentStateAvailable, now
-		// A newly logged-in agent queues behind those already waiting.
-		a.idleSince = now
-		st.makeIdle(a)
-	case AgentStateOnCall:
-		// Registered again during the call: forget a pending logout.
-		a.logoutPending = false
-	case AgentStateAvailable, AgentStateRinging:
-		// A registration refresh; nothing changes.
-	}
-}
-
-func (st *State) agentLoggedOut(agentID string, now time.Time) {
-	a := st.agents[agentID]
-	if a == nil {
-		st.counters.UnknownEvents++
-		return
-	}
-	switch a.state {
-	case AgentStateAvailable:
-		st.setLoggedOut(a, now)
-	case AgentStateRinging:
-		st.cancelOffer(a.offer, CancelAgentLoggedOut, now)
-		st.setLoggedOut(a, now)
-	case AgentStateOnCall:
-		// The call goes on; the logout takes effect when it ends.
-		a.logoutPending = true
-	case AgentStateLoggedOut, AgentStateUnknown:
-	}
-	st.releaseAgentIfRetired(a)
-}
-
-func (st *State) offerAnswered(ev OfferAnswered, now time.Time) {
-	o := st.offers[ev.OfferID]
-	if o == nil {
-		st.counters.StaleEvents++
-		if ev.CallID != "" {
-			// The phone answered after we withdrew the offer (ring timeout,
-			// logout): the call is back in its queue, so the leg must go.
-			st.out = append(st.out, CancelOffer{OfferID: ev.OfferID, CallID: ev.CallID, AgentID: ev.AgentID, Reason: CancelLateAnswer})
-		}
-		return
-	}
-	c, a := o.call, o.agent
-	q := c.queue
-	st.endOffer(o)
-	q.counters.OffersByResult[OfferResultAnswered]++
-	q.counters.CallsConnected++
-	q.counters.ConnectedWait += now.Sub(c.queuedAt)
-	c.state, c.agent = callConnected, a
-	a.state, a.since, a.call = AgentStateOnCall, now, c
-	st.releaseQueueIfRetired(q)
-}
-
-func (st *State) offerFailed(offerID uint64, reason OfferFailure, now time.Time) {
-	o := st.offers[offerID]
-	if o == nil {
-		st.counters.StaleEvents++
-		return
-	}
-	st.failOffer(o, resultOfFailure(reason), now)
-}
-
-// cancelOffer withdraws an offer the ACD decided to end and tells the
-// conductor.
-func (st *State) cancelOffer(o *offer, reason CancelReason, now time.Time) {
-	st.out = append(st.out, CancelOffer{
-		OfferID: o.id,
-		CallID:  o.call.id,
-		AgentID: o.agent.id,
-		Reason:  reason,
-	})
-	st.failOffer(o, resultOfCancel(reason), now)
-}
-
-// failOffer ends an unanswered offer: the call regains its place in its
-// queue and the agent is available again with the idle time they had. An
-// agent at fault (no answer, rejection, ring timeout) sits out a cool-down.
-func (st *State) failOffer(o *offer, result OfferResult, now time.Time) {
-	c, a := o.call, o.agent
-	q := c.queue
-	st.endOffer(o)
-	q.counters.OffersByResult[result]++
-
-	c.state = callWaiting
-	q.waiting.push(c)
-	st.markDirty(q)
-
-	a.state, a.since = AgentStateAvailable, now
-	switch result {
-	case OfferResultCallerAbandoned, OfferResultAgentLoggedOut:
-		// Not the agent's doing (or they are leaving anyway).
-		st.makeIdle(a)
-	default:
-		c.rememberFailure(a)
-		a.cooldownUntil = now.Add(st.offerCooldown)
-		st.agentTimers.push(a)
-	}
-	st.releaseAgentIfRetired(a)
-}
-
-// endOffer unlinks an offer from everything that refers to it.
-func (st *State) endOffer(o *offer) {
-	st.ringDeadlines.remove(o.heapIndex)
-	delete(st.offers, o.id)
-	o.call.queue.offering--
-	o.call.offer = nil
-	o.agent.offer = nil
-	*o = offer{}
-	st.freeOffers = append(st.freeOffers, o)
-}
-
-// makeIdle puts an available agent into the idle heap of each of their
-// queues and marks those queues for dispatch.
-func (st *State) makeIdle(a *agent) {
-	if a.inIdleHeaps || a.retired || a.state != AgentStateAvailable || !a.cooldownUntil.IsZero() {
-		return
-	}
-	a.inIdleHeaps = true
-	for _, m := range a.memberships {
-		m.queue.idle.push(m)
-		st.markDirty(m.queue)
-	}
-}
-
-// leaveIdle takes an agent out of every idle heap.
-func (st *State) leaveIdle(a *agent) {
-	if !a.inIdleHeaps {
-		return
-	}
-	a.inIdleHeaps = false
-	for _, m := range a.memberships {
-		m.queue.idle.remove(m.heapIndex)
-	}
-}
-
-func (st *State) setLoggedOut(a *agent, now time.Time) {
-	st.leaveIdle(a)
-	if !a.cooldownUntil.IsZero() {
-		st.agentTimers.remove(a.timerIndex)
-		a.cooldownUntil = time.Time{}
-	}
-	a.state, a.since = AgentStateLoggedOut, now
-	a.logoutPending = false
 }
 
 func (st *State) markDirty(q *queue) {
@@ -521,98 +505,11 @@ func (st *State) markDirty(q *queue) {
 	}
 }
 
-// dispatch makes every match that the current Step made possible. Between
-// Steps no queue has both a waiting caller and an idle agent, so only queues
-// touched in this Step (st.dirty) need a look, never all agents or queues.
-//
-// Each round serves the caller who has waited longest among the dirty
-// queues' heads: when an agent in several queues becomes free, the oldest
-// caller of those queues gets them; when a caller arrives, they get the
-// longest-idle agent of their queue.
-func (st *State) dispatch(now time.Time) {
-	for {
-		var best *queue
-		var bestCall *call
-		for _, q := range st.dirty {
-			if q.idle.len() == 0 {
-				continue
-			}
-			c, ok := q.waiting.peek()
-			if !ok {
-				continue
-			}
-			if bestCall == nil || c.before(bestCall) {
-				best, bestCall = q, c
-			}
-		}
-		if best == nil {
-			break
-		}
-		st.offer(bestCall, st.chooseAgent(best, bestCall), now)
+func (st *State) markAgentDirty(a *agent) {
+	if !a.dirty {
+		a.dirty = true
+		st.dirtyAgents = append(st.dirtyAgents, a)
 	}
-	for i, q := range st.dirty {
-		q.dirty = false
-		st.dirty[i] = nil
-	}
-	st.dirty = st.dirty[:0]
-}
-
-// chooseAgent returns the longest-idle agent of q for c, skipping the agents
-// who recently failed c unless nobody else is idle. It pops at most
-// recentFailureMemory+1 entries, so it stays O(log n).
-func (st *State) chooseAgent(q *queue, c *call) *agent {
-	top, _ := q.idle.peek()
-	if c.failureCount == 0 || !c.recentlyFailedWith(top.agent) {
-		return top.agent
-	}
-	var chosen *agent
-	for q.idle.len() > 0 {
-		m := q.idle.pop()
-		st.skipped = append(st.skipped, m)
-		if !c.recentlyFailedWith(m.agent) {
-			chosen = m.agent
-			break
-		}
-	}
-	if chosen == nil {
-		// Everyone idle has failed this call recently: retry the one who
-		// has been idle longest rather than keep the caller waiting.
-		chosen = st.skipped[0].agent
-	}
-	for i, m := range st.skipped {
-		q.idle.push(m)
-		st.skipped[i] = nil
-	}
-	st.skipped = st.skipped[:0]
-	return chosen
-}
-
-func (st *State) offer(c *call, a *agent, now time.Time) {
-	q := c.queue
-	q.waiting.remove(c.heapIdx)
-	st.leaveIdle(a)
-
-	st.lastOfferID++
-	o := st.newOffer()
-	*o = offer{
-		id:       st.lastOfferID,
-		call:     c,
-		agent:    a,
-		deadline: now.Add(q.ringTimeout),
-	}
-	st.offers[o.id] = o
-	st.ringDeadlines.push(o)
-	q.offering++
-	c.state, c.offer = callOffering, o
-	a.state, a.since, a.offer = AgentStateRinging, now, o
-
-	st.out = append(st.out, OfferCall{
-		OfferID:     o.id,
-		CallID:      c.id,
-		AgentID:     a.id,
-		Queue:       q.name,
-		RingTimeout: q.ringTimeout,
-	})
 }
 
 func (st *State) newCall() *call {
@@ -633,12 +530,4 @@ func (st *State) newOffer() *offer {
 		return o
 	}
 	return new(offer)
-}
-
-func (st *State) dropCall(c *call) {
-	q := c.queue
-	delete(st.calls, c.id)
-	*c = call{}
-	st.freeCalls = append(st.freeCalls, c)
-	st.releaseQueueIfRetired(q)
 }

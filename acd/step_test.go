@@ -30,18 +30,38 @@ func twoQueueTopology() Topology {
 	}
 }
 
-func offerCall(id uint64, callID, agentID, queue string) OfferCall {
-	return OfferCall{OfferID: id, CallID: callID, AgentID: agentID, Queue: queue, RingTimeout: 20 * time.Second}
+func offerCall(id uint64, callID, agentID, queue string) Command {
+	return Command{Kind: CommandOffer, Offer: OfferCall{OfferID: id, CallID: callID, AgentID: agentID, Queue: queue, RingTimeout: 20 * time.Second, Attempt: 1}}
 }
 
-func cancel(id uint64, callID, agentID string, reason CancelReason) CancelOffer {
-	return CancelOffer{OfferID: id, CallID: callID, AgentID: agentID, Reason: reason}
+func cancel(id uint64, callID, agentID string, reason CancelReason) Command {
+	return Command{Kind: CommandCancelOffer, Cancel: CancelOffer{OfferID: id, CallID: callID, AgentID: agentID, Reason: reason}}
+}
+
+// routing keeps the offers and cancels of a Step, without their decision
+// logs, which have tests of their own.
+func routing(cmds []Command) []Command {
+	var out []Command
+	for _, c := range cmds {
+		switch c.Kind {
+		case CommandOffer:
+			c.Offer.Decision = Decision{}
+			out = append(out, Command{Kind: c.Kind, Offer: c.Offer})
+		case CommandCancelOffer:
+			out = append(out, Command{Kind: c.Kind, Cancel: c.Cancel})
+		default:
+		}
+	}
+	return out
 }
 
 func runSteps(t *testing.T, st *State, steps []step) {
 	t.Helper()
 	for i, s := range steps {
-		got := Step(st, s.ev, t0.Add(s.at))
+		got := routing(Step(st, s.ev, t0.Add(s.at)))
+		if err := st.Check(); err != nil {
+			t.Fatalf("step %d (t=%v, %#v): %v", i, s.at, s.ev, err)
+		}
 		if !slices.Equal(got, s.want) {
 			t.Fatalf("step %d (t=%v, %#v):\n got  %v\n want %v", i, s.at, s.ev, fmtCommands(got), fmtCommands(s.want))
 		}
@@ -54,7 +74,14 @@ func fmtCommands(cmds []Command) string {
 	}
 	s := ""
 	for _, c := range cmds {
-		s += fmt.Sprintf("\n    %#v", c)
+		switch c.Kind {
+		case CommandOffer:
+			s += fmt.Sprintf("\n    offer %+v", c.Offer)
+		case CommandCancelOffer:
+			s += fmt.Sprintf("\n    cancel %+v", c.Cancel)
+		default:
+			s += "\n    " + c.Kind.String()
+		}
 	}
 	return s
 }
@@ -67,9 +94,9 @@ func TestStep(t *testing.T) {
 		{
 			name: "call goes to the longest idle agent",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a2"}},
-				{at: sec(1), ev: AgentLoggedIn{"a3"}},
-				{at: sec(2), ev: AgentLoggedIn{"a1"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a2"}},
+				{at: sec(1), ev: AgentLoggedIn{AgentID: "a3"}},
+				{at: sec(2), ev: AgentLoggedIn{AgentID: "a1"}},
 				{at: sec(3), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
 				{at: sec(4), ev: CallQueued{CallID: "c2", Queue: "support"}, want: []Command{offerCall(2, "c2", "a3", "support")}},
 			},
@@ -77,9 +104,9 @@ func TestStep(t *testing.T) {
 		{
 			name: "registration refresh keeps idle time",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a2"}},
-				{at: sec(1), ev: AgentLoggedIn{"a3"}},
-				{at: sec(2), ev: AgentLoggedIn{"a2"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a2"}},
+				{at: sec(1), ev: AgentLoggedIn{AgentID: "a3"}},
+				{at: sec(2), ev: AgentLoggedIn{AgentID: "a2"}},
 				{at: sec(3), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
 			},
 		},
@@ -89,8 +116,8 @@ func TestStep(t *testing.T) {
 				{at: sec(0), ev: CallQueued{CallID: "c1", Queue: "support"}},
 				{at: sec(1), ev: CallQueued{CallID: "c2", Queue: "support"}},
 				{at: sec(1), ev: CallQueued{CallID: "c3", Queue: "support"}},
-				{at: sec(2), ev: AgentLoggedIn{"a2"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
-				{at: sec(3), ev: AgentLoggedIn{"a3"}, want: []Command{offerCall(2, "c2", "a3", "support")}},
+				{at: sec(2), ev: AgentLoggedIn{AgentID: "a2"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
+				{at: sec(3), ev: AgentLoggedIn{AgentID: "a3"}, want: []Command{offerCall(2, "c2", "a3", "support")}},
 				{at: sec(4), ev: OfferAnswered{OfferID: 1}},
 				{at: sec(5), ev: CallEnded{"c1"}, want: []Command{offerCall(3, "c3", "a2", "support")}},
 			},
@@ -100,14 +127,14 @@ func TestStep(t *testing.T) {
 			steps: []step{
 				{at: sec(0), ev: CallQueued{CallID: "c1", Queue: "support"}},
 				{at: sec(1), ev: CallQueued{CallID: "vip", Queue: "support", Priority: 5}},
-				{at: sec(2), ev: AgentLoggedIn{"a2"}, want: []Command{offerCall(1, "vip", "a2", "support")}},
+				{at: sec(2), ev: AgentLoggedIn{AgentID: "a2"}, want: []Command{offerCall(1, "vip", "a2", "support")}},
 			},
 		},
 		{
 			name: "failed offer goes to the next agent",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a2"}},
-				{at: sec(1), ev: AgentLoggedIn{"a3"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a2"}},
+				{at: sec(1), ev: AgentLoggedIn{AgentID: "a3"}},
 				{at: sec(2), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
 				{at: sec(3), ev: OfferFailed{OfferID: 1, Reason: OfferRejected}, want: []Command{offerCall(2, "c1", "a3", "support")}},
 			},
@@ -115,18 +142,18 @@ func TestStep(t *testing.T) {
 		{
 			name: "failed call keeps its place ahead of later callers",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a2"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a2"}},
 				{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
 				{at: sec(2), ev: CallQueued{CallID: "c2", Queue: "support"}},
 				{at: sec(3), ev: OfferFailed{OfferID: 1, Reason: OfferBusy}},
-				{at: sec(4), ev: AgentLoggedIn{"a3"}, want: []Command{offerCall(2, "c1", "a3", "support")}},
+				{at: sec(4), ev: AgentLoggedIn{AgentID: "a3"}, want: []Command{offerCall(2, "c1", "a3", "support")}},
 			},
 		},
 		{
 			name: "ring timeout cancels and tries the next agent",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a2"}},
-				{at: sec(1), ev: AgentLoggedIn{"a3"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a2"}},
+				{at: sec(1), ev: AgentLoggedIn{AgentID: "a3"}},
 				{at: sec(2), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
 				{at: sec(21.9), ev: Tick{}},
 				{at: sec(22), ev: Tick{}, want: []Command{
@@ -140,8 +167,8 @@ func TestStep(t *testing.T) {
 		{
 			name: "an answer after the ring timeout is refused with a late-answer cancel",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a2"}},
-				{at: sec(1), ev: AgentLoggedIn{"a3"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a2"}},
+				{at: sec(1), ev: AgentLoggedIn{AgentID: "a3"}},
 				{at: sec(2), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
 				{at: sec(22), ev: Tick{}, want: []Command{
 					cancel(1, "c1", "a2", CancelRingTimeout),
@@ -156,7 +183,7 @@ func TestStep(t *testing.T) {
 		{
 			name: "only agent is retried after the cool-down",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a4"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a4"}},
 				{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "sales"}, want: []Command{offerCall(1, "c1", "a4", "sales")}},
 				{at: sec(2), ev: OfferFailed{OfferID: 1, Reason: OfferNoAnswer}},
 				{at: sec(6.9), ev: Tick{}},
@@ -166,12 +193,12 @@ func TestStep(t *testing.T) {
 		{
 			name: "call avoids an agent who recently failed it while others are idle",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a2"}},
-				{at: sec(0.5), ev: AgentLoggedIn{"a1"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a2"}},
+				{at: sec(0.5), ev: AgentLoggedIn{AgentID: "a1"}},
 				{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
 				{at: sec(2), ev: OfferFailed{OfferID: 1, Reason: OfferRejected}, want: []Command{offerCall(2, "c1", "a1", "support")}},
 				{at: sec(7), ev: Tick{}}, // a2's cool-down ends; a2 idle since 0
-				{at: sec(8), ev: AgentLoggedIn{"a3"}},
+				{at: sec(8), ev: AgentLoggedIn{AgentID: "a3"}},
 				{at: sec(22), ev: Tick{}, want: []Command{
 					cancel(2, "c1", "a1", CancelRingTimeout),
 					offerCall(3, "c1", "a3", "support"), // not a2, who failed c1
@@ -182,19 +209,19 @@ func TestStep(t *testing.T) {
 		{
 			name: "failed offer keeps the agent's idle time",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a2"}},
-				{at: sec(1), ev: AgentLoggedIn{"a3"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a2"}},
+				{at: sec(1), ev: AgentLoggedIn{AgentID: "a3"}},
 				{at: sec(2), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
 				{at: sec(3), ev: OfferFailed{OfferID: 1, Reason: OfferUnreachable}, want: []Command{offerCall(2, "c1", "a3", "support")}},
-				{at: sec(4), ev: AgentLoggedIn{"a1"}},
+				{at: sec(4), ev: AgentLoggedIn{AgentID: "a1"}},
 				{at: sec(9), ev: CallQueued{CallID: "c2", Queue: "support"}, want: []Command{offerCall(3, "c2", "a2", "support")}},
 			},
 		},
 		{
 			name: "agent is longest idle from the end of their last call",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a2"}},
-				{at: sec(1), ev: AgentLoggedIn{"a3"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a2"}},
+				{at: sec(1), ev: AgentLoggedIn{AgentID: "a3"}},
 				{at: sec(2), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
 				{at: sec(3), ev: OfferAnswered{OfferID: 1}},
 				{at: sec(10), ev: CallEnded{"c1"}},
@@ -205,8 +232,8 @@ func TestStep(t *testing.T) {
 		{
 			name: "caller abandons while ringing",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a2"}},
-				{at: sec(1), ev: AgentLoggedIn{"a3"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a2"}},
+				{at: sec(1), ev: AgentLoggedIn{AgentID: "a3"}},
 				{at: sec(2), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
 				{at: sec(3), ev: CallAbandoned{"c1"}, want: []Command{cancel(1, "c1", "a2", CancelCallerAbandoned)}},
 				// No cool-down, idle time kept: a2 is still first.
@@ -219,17 +246,17 @@ func TestStep(t *testing.T) {
 			steps: []step{
 				{at: sec(0), ev: CallQueued{CallID: "c1", Queue: "support"}},
 				{at: sec(1), ev: CallAbandoned{"c1"}},
-				{at: sec(2), ev: AgentLoggedIn{"a2"}},
+				{at: sec(2), ev: AgentLoggedIn{AgentID: "a2"}},
 				{at: sec(3), ev: CallQueued{CallID: "c2", Queue: "support"}, want: []Command{offerCall(1, "c2", "a2", "support")}},
 			},
 		},
 		{
 			name: "logout while ringing fails the offer",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a2"}},
-				{at: sec(1), ev: AgentLoggedIn{"a3"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a2"}},
+				{at: sec(1), ev: AgentLoggedIn{AgentID: "a3"}},
 				{at: sec(2), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
-				{at: sec(3), ev: AgentLoggedOut{"a2"}, want: []Command{
+				{at: sec(3), ev: AgentLoggedOut{AgentID: "a2"}, want: []Command{
 					cancel(1, "c1", "a2", CancelAgentLoggedOut),
 					offerCall(2, "c1", "a3", "support"),
 				}},
@@ -239,23 +266,23 @@ func TestStep(t *testing.T) {
 		{
 			name: "logout while talking takes effect at call end",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a4"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a4"}},
 				{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "sales"}, want: []Command{offerCall(1, "c1", "a4", "sales")}},
 				{at: sec(2), ev: OfferAnswered{OfferID: 1}},
-				{at: sec(3), ev: AgentLoggedOut{"a4"}},
+				{at: sec(3), ev: AgentLoggedOut{AgentID: "a4"}},
 				{at: sec(4), ev: CallQueued{CallID: "c2", Queue: "sales"}},
 				{at: sec(5), ev: CallEnded{"c1"}},
-				{at: sec(6), ev: AgentLoggedIn{"a1"}, want: []Command{offerCall(2, "c2", "a1", "sales")}},
+				{at: sec(6), ev: AgentLoggedIn{AgentID: "a1"}, want: []Command{offerCall(2, "c2", "a1", "sales")}},
 			},
 		},
 		{
 			name: "login during a call cancels the pending logout",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a4"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a4"}},
 				{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "sales"}, want: []Command{offerCall(1, "c1", "a4", "sales")}},
 				{at: sec(2), ev: OfferAnswered{OfferID: 1}},
-				{at: sec(3), ev: AgentLoggedOut{"a4"}},
-				{at: sec(4), ev: AgentLoggedIn{"a4"}},
+				{at: sec(3), ev: AgentLoggedOut{AgentID: "a4"}},
+				{at: sec(4), ev: AgentLoggedIn{AgentID: "a4"}},
 				{at: sec(5), ev: CallQueued{CallID: "c2", Queue: "sales"}},
 				{at: sec(6), ev: CallEnded{"c1"}, want: []Command{offerCall(2, "c2", "a4", "sales")}},
 			},
@@ -266,7 +293,7 @@ func TestStep(t *testing.T) {
 				{at: sec(0), ev: CallQueued{CallID: "support-1", Queue: "support"}},
 				{at: sec(1), ev: CallQueued{CallID: "sales-1", Queue: "sales"}},
 				{at: sec(2), ev: CallQueued{CallID: "support-2", Queue: "support"}},
-				{at: sec(3), ev: AgentLoggedIn{"a1"}, want: []Command{offerCall(1, "support-1", "a1", "support")}},
+				{at: sec(3), ev: AgentLoggedIn{AgentID: "a1"}, want: []Command{offerCall(1, "support-1", "a1", "support")}},
 				{at: sec(4), ev: OfferAnswered{OfferID: 1}},
 				{at: sec(5), ev: CallEnded{"support-1"}, want: []Command{offerCall(2, "sales-1", "a1", "sales")}},
 				{at: sec(6), ev: OfferAnswered{OfferID: 2}},
@@ -276,14 +303,14 @@ func TestStep(t *testing.T) {
 		{
 			name: "unknown agents queues offers and calls are ignored",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"nobody"}},
-				{at: sec(0), ev: AgentLoggedOut{"nobody"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "nobody"}},
+				{at: sec(0), ev: AgentLoggedOut{AgentID: "nobody"}},
 				{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "nowhere"}},
 				{at: sec(2), ev: OfferAnswered{OfferID: 42}},
 				{at: sec(2), ev: OfferFailed{OfferID: 42}},
 				{at: sec(3), ev: CallEnded{"c1"}},
 				{at: sec(3), ev: CallAbandoned{"c9"}},
-				{at: sec(4), ev: AgentLoggedIn{"a2"}},
+				{at: sec(4), ev: AgentLoggedIn{AgentID: "a2"}},
 				{at: sec(5), ev: CallQueued{CallID: "c2", Queue: "support"}, want: []Command{offerCall(1, "c2", "a2", "support")}},
 				{at: sec(6), ev: CallQueued{CallID: "c2", Queue: "support"}}, // duplicate
 			},
@@ -291,7 +318,7 @@ func TestStep(t *testing.T) {
 		{
 			name: "reload adds a member who takes a waiting call",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a4"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a4"}},
 				{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "support"}},
 				{at: sec(2), ev: TopologyChanged{Topology{
 					Agents: twoQueueTopology().Agents,
@@ -302,7 +329,7 @@ func TestStep(t *testing.T) {
 		{
 			name: "reload keeps a removed agent's call and queue until they finish",
 			steps: []step{
-				{at: sec(0), ev: AgentLoggedIn{"a4"}},
+				{at: sec(0), ev: AgentLoggedIn{AgentID: "a4"}},
 				{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "sales"}, want: []Command{offerCall(1, "c1", "a4", "sales")}},
 				{at: sec(2), ev: CallQueued{CallID: "c2", Queue: "sales"}},
 				{at: sec(3), ev: TopologyChanged{Topology{
@@ -312,9 +339,9 @@ func TestStep(t *testing.T) {
 				{at: sec(4), ev: OfferAnswered{OfferID: 1}},
 				{at: sec(5), ev: CallQueued{CallID: "c3", Queue: "sales"}}, // sales is gone
 				{at: sec(6), ev: CallEnded{"c1"}},                          // a4 is gone too
-				{at: sec(7), ev: AgentLoggedIn{"a4"}},
+				{at: sec(7), ev: AgentLoggedIn{AgentID: "a4"}},
 				{at: sec(8), ev: CallAbandoned{"c2"}},
-				{at: sec(9), ev: AgentLoggedIn{"a1"}},
+				{at: sec(9), ev: AgentLoggedIn{AgentID: "a1"}},
 			},
 		},
 	}
@@ -322,7 +349,7 @@ func TestStep(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st := NewState(twoQueueTopology())
 			runSteps(t, st, tt.steps)
-			if err := st.checkInvariants(); err != nil {
+			if err := st.Check(); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -332,15 +359,15 @@ func TestStep(t *testing.T) {
 func TestStepCounters(t *testing.T) {
 	st := NewState(twoQueueTopology())
 	runSteps(t, st, []step{
-		{at: sec(0), ev: AgentLoggedIn{"a2"}},
-		{at: sec(0), ev: AgentLoggedIn{"a3"}},
+		{at: sec(0), ev: AgentLoggedIn{AgentID: "a2"}},
+		{at: sec(0), ev: AgentLoggedIn{AgentID: "a3"}},
 		{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
 		{at: sec(2), ev: OfferFailed{OfferID: 1, Reason: OfferRejected}, want: []Command{offerCall(2, "c1", "a3", "support")}},
 		{at: sec(4), ev: OfferAnswered{OfferID: 2}},
 		{at: sec(5), ev: CallQueued{CallID: "c2", Queue: "support"}},
 		{at: sec(8), ev: CallAbandoned{"c2"}},
 		{at: sec(9), ev: OfferAnswered{OfferID: 2}},
-		{at: sec(9), ev: AgentLoggedIn{"ghost"}},
+		{at: sec(9), ev: AgentLoggedIn{AgentID: "ghost"}},
 	})
 	snap := st.Snapshot(t0.Add(sec(10)))
 	var got QueueCounters
@@ -352,6 +379,9 @@ func TestStepCounters(t *testing.T) {
 	want := QueueCounters{CallsQueued: 2, CallsAbandoned: 1, CallsConnected: 1, ConnectedWait: sec(3), AbandonedWait: sec(3)}
 	want.OffersByResult[OfferResultRejected] = 1
 	want.OffersByResult[OfferResultAnswered] = 1
+	// c1 was answered 3 s after queuing (met); c2 hung up after 3 s, which
+	// counts as missed when the queue sets no short-abandon time.
+	want.SL[SLMet], want.SL[SLMissed] = 1, 1
 	if got != want {
 		t.Errorf("support counters:\n got  %+v\n want %+v", got, want)
 	}
@@ -363,8 +393,8 @@ func TestStepCounters(t *testing.T) {
 func TestSnapshot(t *testing.T) {
 	st := NewState(twoQueueTopology())
 	runSteps(t, st, []step{
-		{at: sec(0), ev: AgentLoggedIn{"a1"}},
-		{at: sec(1), ev: AgentLoggedIn{"a4"}},
+		{at: sec(0), ev: AgentLoggedIn{AgentID: "a1"}},
+		{at: sec(1), ev: AgentLoggedIn{AgentID: "a4"}},
 		{at: sec(2), ev: CallQueued{CallID: "c1", Queue: "sales"}, want: []Command{offerCall(1, "c1", "a1", "sales")}},
 		{at: sec(3), ev: OfferFailed{OfferID: 1, Reason: OfferNoAnswer}, want: []Command{offerCall(2, "c1", "a4", "sales")}},
 		{at: sec(4), ev: CallQueued{CallID: "c2", Queue: "sales"}},
@@ -380,6 +410,8 @@ func TestSnapshot(t *testing.T) {
 		ID: "a1", Name: "Ann", State: AgentStateAvailable, Since: t0.Add(sec(3)),
 		IdleSince: t0, CooldownUntil: t0.Add(sec(8)), Queues: []string{"sales", "support"},
 	}
+	wantA1.Counters.OffersByResult[OfferResultNoAnswer] = 1
+	wantA1.Counters.MissedInARow = 1
 	if fmt.Sprint(a1) != fmt.Sprint(wantA1) {
 		t.Errorf("a1:\n got  %+v\n want %+v", a1, wantA1)
 	}
@@ -414,7 +446,7 @@ func TestNextDeadline(t *testing.T) {
 		t.Fatalf("idle state has deadline %v", got)
 	}
 	runSteps(t, st, []step{
-		{at: sec(0), ev: AgentLoggedIn{"a4"}},
+		{at: sec(0), ev: AgentLoggedIn{AgentID: "a4"}},
 		{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "sales"}, want: []Command{offerCall(1, "c1", "a4", "sales")}},
 	})
 	if got, want := st.NextDeadline(), t0.Add(sec(21)); !got.Equal(want) {
@@ -432,12 +464,12 @@ func TestTopologyDefaultsAndDuplicateMembers(t *testing.T) {
 		Queues: []QueueSpec{{Name: "q", Agents: []string{"a1", "a1", "ghost"}}},
 	})
 	runSteps(t, st, []step{
-		{at: 0, ev: AgentLoggedIn{"a1"}},
+		{at: 0, ev: AgentLoggedIn{AgentID: "a1"}},
 		{at: 0, ev: CallQueued{CallID: "c", Queue: "q"}, want: []Command{
-			OfferCall{OfferID: 1, CallID: "c", AgentID: "a1", Queue: "q", RingTimeout: DefaultRingTimeout},
+			{Kind: CommandOffer, Offer: OfferCall{OfferID: 1, CallID: "c", AgentID: "a1", Queue: "q", RingTimeout: DefaultRingTimeout, Attempt: 1}},
 		}},
 	})
-	if err := st.checkInvariants(); err != nil {
+	if err := st.Check(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -53,6 +53,7 @@ type App struct {
 	engine   *media.Engine
 	recorder *recorder.Writer
 	calls    *call.Manager
+	journal  *call.Journal
 	sip      *hsip.Server
 	httpSrv  *http.Server
 	wg       sync.WaitGroup
@@ -179,9 +180,10 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	}
 	a.SIPAddr = sipSrv.Addr()
 	a.sip = sipSrv
+	a.journal = call.NewJournal(a.store, log)
 	mgr = call.NewManager(call.Deps{
 		Runtime: a.runtime.Load, Media: a.engine, SIP: sipSrv, ACD: router, Store: a.store,
-		Recorder: a.recorder, RecordingsDir: recDir, Log: log, Metrics: callMetrics,
+		Recorder: a.recorder, RecordingsDir: recDir, Log: log, Metrics: callMetrics, Journal: a.journal,
 	})
 	a.calls = mgr
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -207,6 +209,8 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 
 	a.goRun("acd", func() error { return router.Run(ctx) })
 	a.goRun("sip", func() error { return sipSrv.Run(ctx) })
+	a.goRun("acd-journal", func() error { return a.journal.Run(ctx) })
+	a.goRun("acd-reconcile", func() error { return mgr.Reconcile(ctx, acd.CheckInterval) })
 	a.goRun("http", func() error {
 		if err := a.httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err
@@ -272,6 +276,9 @@ func (a *App) Close() {
 		}
 		if a.engine != nil {
 			_ = a.engine.Close()
+		}
+		if a.journal != nil {
+			a.journal.Flush() // the ACD has stopped: what it said last is written
 		}
 		if a.store != nil {
 			_ = a.store.Close()

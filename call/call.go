@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/acd"
+	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
 	"github.com/hotline-cc/hotline/recorder"
@@ -316,10 +317,37 @@ func (c *Call) enqueue(name string) {
 	c.log = c.log.With("queue", name)
 	c.log.Info("call queued", "ivr_digits", c.cdr.IVRDigits)
 	c.playHoldMusic(true)
-	c.m.deps.ACD.Post(acd.CallQueued{CallID: c.in.ID, Queue: name})
+	c.m.deps.ACD.Post(c.queuedEvent(q))
 	if err := c.m.deps.Store.CallUpdated(context.Background(), c.cdr); err != nil {
 		c.log.Error("cdr update", "err", err)
 	}
+}
+
+// queuedEvent tells the ACD who is waiting: the call's priority (the
+// highest of the queue's, the trunk's and every matching priority rule) and
+// the agent it should go to first: the caller's dedicated agent, else with
+// a sticky queue the agent who served them last.
+func (c *Call) queuedEvent(q *config.Queue) acd.CallQueued {
+	cfg := c.rt.Config
+	ev := acd.CallQueued{CallID: c.in.ID, Queue: q.Name, Priority: q.Priority}
+	prio, rules := cfg.CallPriority(c.in.Trunk, c.in.Caller, c.in.Called)
+	ev.Priority = max(ev.Priority, prio)
+	c.cdr.Priority, c.cdr.PrioritySet = ev.Priority, true
+	c.cdr.Tags = strings.Join(rules, ",")
+	if d, ok := cfg.DedicatedFor(c.in.Caller); ok {
+		ev.PreferredAgent, ev.PreferredWait = d.Agent, d.Wait
+	} else if q.Sticky.Days > 0 && c.in.Caller != "" {
+		since := c.now().AddDate(0, 0, -q.Sticky.Days)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		agent, err := c.m.deps.Store.LastAgentForCaller(ctx, c.in.Caller, since)
+		cancel()
+		if err != nil {
+			c.log.Warn("sticky agent lookup", "err", err)
+		}
+		ev.PreferredAgent, ev.PreferredWait = agent, q.Sticky.Wait
+	}
+	c.log.Info("call priority", "priority", ev.Priority, "rules", rules, "preferred_agent", ev.PreferredAgent)
+	return ev
 }
 
 // playHoldMusic plays the queue's announcement once (on entry), then loops music.
@@ -342,11 +370,12 @@ func (c *Call) playHoldMusic(entering bool) {
 	}
 }
 
-func (c *Call) acdCommand(cmd acd.Command) {
-	switch cmd := cmd.(type) {
-	case acd.OfferCall:
-		c.startOffer(cmd)
-	case acd.CancelOffer:
+func (c *Call) acdCommand(command acd.Command) {
+	switch command.Kind {
+	case acd.CommandOffer:
+		c.startOffer(command.Offer)
+	case acd.CommandCancelOffer:
+		cmd := command.Cancel
 		if cmd.OfferID == c.connectedOffer && c.stage == StageTalking {
 			c.dropLateAgent(cmd)
 			return
@@ -390,7 +419,7 @@ func (c *Call) startOffer(o acd.OfferCall) {
 		fail(acd.OfferUnreachable, errors.New("call not waiting"))
 		return
 	}
-	binding, ok := c.m.deps.SIP.Registrar().Lookup(o.AgentID)
+	binding, ok := c.m.deps.SIP.Registrar().Lookup(o.Device)
 	if !ok {
 		fail(acd.OfferUnreachable, errNoBinding)
 		return

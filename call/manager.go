@@ -45,6 +45,9 @@ type Deps struct {
 	Clock         clock.Clock
 	Log           *slog.Logger
 	Metrics       *Metrics
+	// Journal records the ACD's decisions and audit trail; nil records
+	// nothing.
+	Journal *Journal
 }
 
 // Manager routes ACD commands to calls and keeps the set of live calls.
@@ -98,22 +101,22 @@ func (m *Manager) Wait() { m.wg.Wait() }
 // Dispatch takes a command from the ACD loop. It never blocks: the loop must not
 // wait on a call (a call's inbox is sized for the few commands it can have pending).
 func (m *Manager) Dispatch(cmd acd.Command) {
-	var id string
-	switch c := cmd.(type) {
-	case acd.OfferCall:
-		id = c.CallID
-	case acd.CancelOffer:
-		id = c.CallID
+	if j := m.deps.Journal; j != nil && j.Wants(cmd.Kind) {
+		j.Add(m.deps.Clock.Now(), cmd)
+	}
+	switch cmd.Kind {
+	case acd.CommandOffer, acd.CommandCancelOffer:
 	default:
 		return
 	}
+	id := cmd.CallID()
 	v, ok := m.calls.Load(id)
 	if !ok {
 		// The call ended while the command was on its way; the ACD has (or will
 		// have) CallAbandoned, so only an offer needs an answer.
-		if offer, isOffer := cmd.(acd.OfferCall); isOffer {
-			m.deps.Log.Info("offer for a call that has ended", "call_id", id, "agent_id", offer.AgentID)
-			m.postLater(acd.OfferFailed{OfferID: offer.OfferID, Reason: acd.OfferUnreachable})
+		if cmd.Kind == acd.CommandOffer {
+			m.deps.Log.Info("offer for a call that has ended", "call_id", id, "agent_id", cmd.Offer.AgentID)
+			m.postLater(acd.OfferFailed{OfferID: cmd.Offer.OfferID, Reason: acd.OfferUnreachable})
 		}
 		return
 	}
@@ -121,10 +124,36 @@ func (m *Manager) Dispatch(cmd acd.Command) {
 	select {
 	case c.acdCommands <- cmd:
 	default:
-		c.log.Error("call inbox full, acd command dropped", "command", fmt.Sprintf("%T", cmd))
-		if offer, isOffer := cmd.(acd.OfferCall); isOffer {
-			m.postLater(acd.OfferFailed{OfferID: offer.OfferID, Reason: acd.OfferUnreachable})
+		c.log.Error("call inbox full, acd command dropped", "command", cmd.Kind.String())
+		if cmd.Kind == acd.CommandOffer {
+			m.postLater(acd.OfferFailed{OfferID: cmd.Offer.OfferID, Reason: acd.OfferUnreachable})
 		}
+	}
+}
+
+// Reconcile tells the ACD, every interval until ctx ends, which calls and
+// phones really exist, so that it can drop what it holds by mistake (the
+// self-healing check; see acd.Reconcile).
+func (m *Manager) Reconcile(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		// Taken comes first: a call or login that happens while the facts are
+		// gathered is newer than Taken, and the ACD leaves it alone.
+		ev := acd.Reconcile{Taken: m.deps.Clock.Now(), LiveCalls: map[string]bool{}, RegisteredDevices: map[string]bool{}}
+		m.calls.Range(func(id, _ any) bool {
+			ev.LiveCalls[id.(string)] = true
+			return true
+		})
+		for _, b := range m.deps.SIP.Registrar().Bindings() {
+			ev.RegisteredDevices[b.User] = true
+		}
+		m.deps.ACD.Post(ev)
 	}
 }
 
@@ -136,10 +165,14 @@ func (m *Manager) postLater(ev acd.Event) {
 
 // OnRegistration logs agents in and out with their phones' registrations.
 func (m *Manager) OnRegistration(ch hsip.RegistrationChange) {
+	// An agent's own phone registers as the agent's ID and logs them in;
+	// a hot-desk phone logs nobody in until an agent dials the login code.
 	if ch.Registered {
-		m.deps.ACD.Post(acd.AgentLoggedIn{AgentID: ch.User})
+		if m.deps.Runtime().Config.Agent(ch.User) != nil {
+			m.deps.ACD.Post(acd.AgentLoggedIn{AgentID: ch.User, Device: ch.User, Source: "register"})
+		}
 	} else {
-		m.deps.ACD.Post(acd.AgentLoggedOut{AgentID: ch.User})
+		m.deps.ACD.Post(acd.DeviceUnregistered{Device: ch.User})
 	}
 	m.deps.Log.Info("agent registration", "agent_id", ch.User, "registered", ch.Registered, "reason", ch.Reason)
 }

@@ -27,6 +27,20 @@ type Config struct {
 	Queues  []Queue
 	Flows   []Flow
 	Prompts Prompts
+
+	// Skills are the skill names agents and queues may use.
+	Skills []string
+	// Phones are hot-desk devices: they register, and an agent logs in on
+	// one with a feature code and a PIN.
+	Phones []Phone
+	// Priorities raise (or lower) the priority of calls by number.
+	Priorities []PriorityRule
+	// DedicatedAgents route key customers to their own advisor first.
+	DedicatedAgents []DedicatedAgent
+	AgentStates     AgentStates
+	FeatureCodes    FeatureCodes
+	// Calendars are opening hours, referenced by Queue.Hours.
+	Calendars []Calendar
 }
 
 // SIP configures the SIP user agent, its registrar and digest authentication.
@@ -149,7 +163,10 @@ type Trunk struct {
 	Numbers []string
 	// Flow is the IVR flow calls from this trunk run.
 	Flow string
-	Pos  Pos
+	// Priority is the base priority of calls from this trunk, -100..100;
+	// see Config.CallPriority.
+	Priority int
+	Pos      Pos
 }
 
 // Allows reports whether a call from addr may come in on this trunk.
@@ -189,9 +206,16 @@ type Agent struct {
 	// ID is the agent's extension: digits only, also the SIP user name.
 	ID   string
 	Name string
-	// Password authenticates the agent's phone (SIP digest).
+	// Password authenticates the agent's own phone (SIP digest). Empty
+	// means the agent has no phone of their own and logs in on a hot-desk
+	// phone with PIN; Parse requires one of the two.
 	Password string
-	Pos      Pos
+	// PIN is 4 to 12 digits, for logging in from any phone (hot-desking,
+	// with a feature code or through the API). Empty means no hot-desking.
+	PIN string
+	// Skills are the agent's skills, sorted by name.
+	Skills []SkillLevel
+	Pos    Pos
 }
 
 // Queue is where callers wait for an agent.
@@ -209,7 +233,57 @@ type Queue struct {
 	// none.
 	Announce    string
 	AnnouncePos Pos
-	Pos         Pos
+
+	// Skills are requirements: agents with all of them at the given level
+	// or higher serve the queue too, besides those listed in Agents.
+	Skills []SkillLevel
+	// Strategy picks among the agents free to take a call.
+	Strategy Strategy
+	// WrapUp is the after-call work time an agent gets after each call
+	// from this queue before the next offer; 0 means none.
+	WrapUp Duration
+	// Priority is the base priority of calls entering this queue, -100..100.
+	Priority int
+	// AgingPerMinute is how much a waiting call's effective priority grows
+	// per minute waited, so that low-priority callers are not starved;
+	// 0 means strict priority.
+	AgingPerMinute float64
+	ServiceLevel   ServiceLevel
+	// Escalation widens who may take a call, or moves it, as it waits;
+	// steps are in increasing order of After.
+	Escalation []EscalationStep
+	Sticky     StickyAgent
+
+	// MaxWait is the longest a caller waits before going to MaxWaitDest;
+	// 0 means no limit.
+	MaxWait     Duration
+	MaxWaitDest Destination
+	// MaxWaiting is how many callers may wait at once; the next one goes to
+	// FullDest. 0 means no limit.
+	MaxWaiting int
+	FullDest   Destination
+	// Hours names the calendar of opening hours; empty means always open.
+	// Callers arriving while it is closed go to ClosedDest.
+	Hours      string
+	ClosedDest Destination
+
+	// PositionEvery is how often a waiting caller hears their position and
+	// estimated wait; 0 means never.
+	PositionEvery Duration
+	// Whisper plays the queue name (and VIP, tags) to the agent before the
+	// caller is bridged.
+	Whisper bool
+	// AnnounceAgent tells the caller the ID of the agent who answers.
+	AnnounceAgent bool
+	// CallbackKey is the DTMF digit a waiting caller presses to be called
+	// back instead; empty means the offer is off.
+	CallbackKey string
+	// CallbackMaxAttempts and CallbackRetry govern calling back, whether
+	// asked for with CallbackKey or sent by a DestCallback destination.
+	CallbackMaxAttempts int
+	CallbackRetry       Duration
+
+	Pos Pos
 }
 
 // Prompts configures where audio prompts come from beyond the built-in set.

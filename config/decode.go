@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,9 @@ type decoder struct {
 	file    string
 	errs    Errors
 	aliases int
+	// links are the ways calls move between queues, checked once every
+	// queue is known.
+	links []queueLink
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos {
@@ -212,6 +216,13 @@ func (d *decoder) refs(n *yaml.Node, ctx string) []Ref {
 
 // duration reads a positive Go duration such as "5s" or "1m30s".
 func (d *decoder) duration(dst *Duration, ctx string) field {
+	return d.durationIn(dst, ctx, 0, 0, "")
+}
+
+// durationIn reads a duration of at least lo and, when hi > 0, at most hi.
+// zero says what 0 means for the key ("off", "no limit"); empty means 0 is
+// refused like any duration below lo.
+func (d *decoder) durationIn(dst *Duration, ctx string, lo, hi Duration, zero string) field {
 	return func(n *yaml.Node) {
 		s, ok := d.scalar(n, ctx)
 		if !ok {
@@ -219,17 +230,44 @@ func (d *decoder) duration(dst *Duration, ctx string) field {
 		}
 		n = d.resolve(n)
 		v, err := time.ParseDuration(s)
+		orZero := ""
+		if zero != "" {
+			orZero = " (or 0s for " + zero + ")"
+		}
 		switch {
 		case err != nil && isNumber(s):
 			d.errorf(n, "%sduration %q needs a unit, e.g. \"%ss\"", prefix(ctx), s, s)
 		case err != nil:
 			d.errorf(n, "%sinvalid duration %q (use a number and a unit: 500ms, 5s, 1m30s)", prefix(ctx), s)
-		case v <= 0:
+		case zero == "" && v <= 0 && lo > 0:
+			d.errorf(n, "%smust be at least %s, got %q", prefix(ctx), fmtDuration(lo), s)
+		case zero == "" && v <= 0:
 			d.errorf(n, "%sduration must be more than zero, got %q", prefix(ctx), s)
+		case v < 0:
+			d.errorf(n, "%sduration must not be negative, got %q", prefix(ctx), s)
+		case v == 0:
+			*dst = 0
+		case v < lo:
+			d.errorf(n, "%smust be at least %s%s, got %q", prefix(ctx), fmtDuration(lo), orZero, s)
+		case hi > 0 && v > hi:
+			d.errorf(n, "%smust be at most %s, got %q", prefix(ctx), fmtDuration(hi), s)
 		default:
 			*dst = v
 		}
 	}
+}
+
+// fmtDuration writes a duration the way a person would in the file: "10m",
+// not "10m0s".
+func fmtDuration(v Duration) string {
+	s := v.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 func isNumber(s string) bool {
@@ -254,6 +292,48 @@ func (d *decoder) integer(dst *int, ctx string, lo, hi int) field {
 		default:
 			*dst = v
 		}
+	}
+}
+
+// number reads a decimal number in [lo, hi]; a trailing "%" is allowed when
+// percent is set.
+func (d *decoder) number(dst *float64, ctx string, lo, hi float64, percent bool) field {
+	return func(n *yaml.Node) {
+		s, ok := d.scalar(n, ctx)
+		if !ok {
+			return
+		}
+		n = d.resolve(n)
+		if percent {
+			s = strings.TrimSpace(strings.TrimSuffix(s, "%"))
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		switch {
+		case err != nil || math.IsNaN(v) || math.IsInf(v, 0):
+			d.errorf(n, "%sexpected a number, got %s", prefix(ctx), describe(n))
+		case v < lo || v > hi:
+			d.errorf(n, "%smust be between %g and %g, got %g", prefix(ctx), lo, hi, v)
+		default:
+			*dst = v
+		}
+	}
+}
+
+// boolean reads true or false. Quoted "true" and YAML 1.1's yes/no/on/off
+// are refused: they are strings to yaml.v3, and the intent is unclear.
+func (d *decoder) boolean(dst *bool, ctx string) field {
+	return func(n *yaml.Node) {
+		s, ok := d.scalar(n, ctx)
+		if !ok {
+			return
+		}
+		n = d.resolve(n)
+		v, err := strconv.ParseBool(strings.ToLower(s))
+		if n.ShortTag() != "!!bool" || err != nil {
+			d.errorf(n, "%sexpected true or false, got %s", prefix(ctx), describe(n))
+			return
+		}
+		*dst = v
 	}
 }
 
@@ -287,7 +367,8 @@ func prefix(ctx string) string {
 }
 
 // hint suggests what was meant by an unknown name: the whole list when it is
-// short (or always, for keys), otherwise the closest known name.
+// short, otherwise the closest known name. For keys (always), a long list is
+// still given in full when no name is close.
 func hint(name string, known []string, always bool) string {
 	if len(known) == 0 {
 		return ""
@@ -295,8 +376,9 @@ func hint(name string, known []string, always bool) string {
 	sorted := slices.Clone(known)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
-	if always || len(sorted) <= 10 {
-		return " (known: " + strings.Join(sorted, ", ") + ")"
+	all := " (known: " + strings.Join(sorted, ", ") + ")"
+	if len(sorted) <= 10 {
+		return all
 	}
 	best, bestDist := "", len(name)/2+1
 	for _, k := range sorted {
@@ -304,10 +386,13 @@ func hint(name string, known []string, always bool) string {
 			best, bestDist = k, dist
 		}
 	}
-	if best == "" {
-		return ""
+	switch {
+	case best != "":
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	case always:
+		return all
 	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return ""
 }
 
 // editDistance is the Levenshtein distance between a and b, in bytes.

@@ -140,15 +140,17 @@ func defaultConfig() *Config {
 			RegisterDefaultExpires: DefaultRegisterDefaultExpires,
 			UserAgent:              DefaultUserAgent,
 		},
-		HTTP:    HTTP{Listen: DefaultHTTPListen},
-		DataDir: DefaultDataDir,
-		RTP:     RTP{PortLow: DefaultRTPPortLow, PortHigh: DefaultRTPPortHigh},
+		HTTP:         HTTP{Listen: DefaultHTTPListen},
+		DataDir:      DefaultDataDir,
+		RTP:          RTP{PortLow: DefaultRTPPortLow, PortHigh: DefaultRTPPortHigh},
+		AgentStates:  DefaultAgentStates(),
+		FeatureCodes: DefaultFeatureCodes(),
 	}
 }
 
 func (d *decoder) config(root *yaml.Node) *Config {
 	c := defaultConfig()
-	var sip, trunks, agents, queues, flows *yaml.Node
+	var sip, trunks, agents, queues, flows, skills, phones, priorities, dedicated, calendars *yaml.Node
 	keep := func(dst **yaml.Node) field { return func(n *yaml.Node) { *dst = n } }
 	if root = d.resolve(root); root != nil && root.Kind != yaml.MappingNode {
 		d.errorf(root, "expected a mapping of sections (sip, http, trunks, ...), got %s", describe(root))
@@ -162,21 +164,41 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		"prompts": func(n *yaml.Node) {
 			d.fields(n, "prompts", map[string]field{"dir": d.str(&c.Prompts.Dir, "prompts.dir")})
 		},
+		"agent_states":  func(n *yaml.Node) { d.agentStates(n, &c.AgentStates) },
+		"feature_codes": func(n *yaml.Node) { d.featureCodes(n, &c.FeatureCodes) },
 		// Sections that refer to each other are decoded in dependency order
 		// below, whatever order the file has them in.
-		"trunks": keep(&trunks),
-		"agents": keep(&agents),
-		"queues": keep(&queues),
-		"flows":  keep(&flows),
+		"trunks":           keep(&trunks),
+		"agents":           keep(&agents),
+		"queues":           keep(&queues),
+		"flows":            keep(&flows),
+		"skills":           keep(&skills),
+		"phones":           keep(&phones),
+		"priorities":       keep(&priorities),
+		"dedicated_agents": keep(&dedicated),
+		"calendars":        keep(&calendars),
 	})
 	// sip runs even when the section is missing: Advertise defaults from
 	// Listen.
 	d.sip(sip, &c.SIP)
-	c.Agents = d.agents(agents)
+	c.Skills = d.skills(skills)
+	c.Calendars = d.calendars(calendars)
+	c.Agents = d.agents(agents, c)
+	c.Phones = d.phones(phones, c)
 	c.Queues = d.queues(queues, c)
 	c.Flows = d.flows(flows, c)
+	// Queues refer to each other and to flows, in any order.
+	d.queueLinks(c)
 	c.Trunks = d.trunks(trunks, c)
+	c.Priorities = d.priorities(priorities)
+	c.DedicatedAgents = d.dedicatedAgents(dedicated, c)
 	return c
+}
+
+// isEmpty reports whether n is nothing, an empty list or an empty mapping;
+// a value of the wrong type is not empty (it is reported where it is read).
+func isEmpty(n *yaml.Node) bool {
+	return n == nil || isNull(n) || (n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode) && len(n.Content) == 0
 }
 
 // nonEmpty stores a scalar that must not be blank.
@@ -452,7 +474,10 @@ func (d *decoder) name(item *yaml.Node, what string, index int, key string, seen
 // agentID is an agent's extension: digits, because phones dial it.
 var agentID = regexp.MustCompile(`^[0-9]{1,20}$`)
 
-func (d *decoder) agents(n *yaml.Node) []Agent {
+// pinPattern is a hot-desking PIN: keyed in on a phone's keypad.
+var pinPattern = regexp.MustCompile(`^[0-9]{4,12}$`)
+
+func (d *decoder) agents(n *yaml.Node, c *Config) []Agent {
 	var agents []Agent
 	seen := map[string]Pos{}
 	for i, item := range d.items(n, "agents") {
@@ -471,7 +496,7 @@ func (d *decoder) agents(n *yaml.Node) []Agent {
 		} else if item.Kind == yaml.MappingNode {
 			d.errorf(item, "%s: id is required", ctx)
 		}
-		var hasPassword bool
+		var hasPassword, hasPIN bool
 		d.fields(item, ctx, map[string]field{
 			"id":   d.str(&a.ID, ctx+": id"),
 			"name": d.str(&a.Name, ctx+": name"),
@@ -479,9 +504,22 @@ func (d *decoder) agents(n *yaml.Node) []Agent {
 				hasPassword = true
 				d.nonEmpty(&a.Password, ctx+": password")(v)
 			},
+			"pin": func(v *yaml.Node) {
+				hasPIN = true
+				s, ok := d.scalar(v, ctx+": pin")
+				if !ok {
+					return
+				}
+				if !pinPattern.MatchString(s) {
+					d.errorf(d.resolve(v), "%s: pin must be 4 to 12 digits", ctx)
+					return
+				}
+				a.PIN = s
+			},
+			"skills": func(v *yaml.Node) { a.Skills = d.skillLevels(v, ctx, c.Skills) },
 		})
-		if !hasPassword && item.Kind == yaml.MappingNode {
-			d.errorf(item, "%s: password is required (the phone's SIP digest password)", ctx)
+		if !hasPassword && !hasPIN && item.Kind == yaml.MappingNode {
+			d.errorf(item, "%s: needs a password (own phone) or a pin (hot-desking)", ctx)
 		}
 		if a.Name == "" {
 			a.Name = a.ID
@@ -498,9 +536,23 @@ func (d *decoder) queues(n *yaml.Node, c *Config) []Queue {
 	for i, a := range c.Agents {
 		known[i] = a.ID
 	}
+	calendarNames := make([]string, len(c.Calendars))
+	for i, cal := range c.Calendars {
+		calendarNames[i] = cal.Name
+	}
 	for i, item := range d.items(n, "queues") {
 		name, ctx := d.name(item, "queue", i, "name", seen)
-		q := Queue{Name: name, Pos: d.pos(item), RingTimeout: DefaultRingTimeout, Music: DefaultMusic}
+		q := DefaultQueue(name)
+		q.Pos = d.pos(item)
+		var agentsWritten, skillsWritten bool
+		var maxWaitNode, maxWaitingNode, hoursNode *yaml.Node
+		destNodes := map[string]*yaml.Node{}
+		dest := func(dst *Destination, key string) field {
+			return func(v *yaml.Node) {
+				destNodes[key] = d.resolve(v)
+				d.destination(dst, ctx, key, q.Name)(v)
+			}
+		}
 		d.fields(item, ctx, map[string]field{
 			"name":         func(*yaml.Node) {},
 			"ring_timeout": d.duration(&q.RingTimeout, ctx+": ring_timeout"),
@@ -515,6 +567,7 @@ func (d *decoder) queues(n *yaml.Node, c *Config) []Queue {
 				}
 			},
 			"agents": func(v *yaml.Node) {
+				agentsWritten = !isEmpty(d.resolve(v))
 				members := map[string]bool{}
 				for _, ref := range d.refs(v, ctx+": agents") {
 					switch {
@@ -528,10 +581,92 @@ func (d *decoder) queues(n *yaml.Node, c *Config) []Queue {
 					}
 				}
 			},
+			"skills": func(v *yaml.Node) {
+				skillsWritten = !isEmpty(d.resolve(v))
+				q.Skills = d.skillLevels(v, ctx, c.Skills)
+			},
+			"strategy": func(v *yaml.Node) {
+				s, ok := d.scalar(v, ctx+": strategy")
+				if !ok {
+					return
+				}
+				strategy, ok := ParseStrategy(s)
+				if !ok {
+					d.errorf(d.resolve(v), "%s: unknown strategy %q%s", ctx, s, hint(s, strategyNames[:], true))
+					return
+				}
+				q.Strategy = strategy
+			},
+			"wrap_up":          d.durationIn(&q.WrapUp, ctx+": wrap_up", 0, MaxWrapUp, "none"),
+			"priority":         d.integer(&q.Priority, ctx+": priority", MinPriority, MaxPriority),
+			"aging_per_minute": d.number(&q.AgingPerMinute, ctx+": aging_per_minute", 0, MaxAgingPerMinute, false),
+			"service_level":    func(v *yaml.Node) { d.serviceLevel(v, ctx+": service_level", &q.ServiceLevel) },
+			"escalation":       func(v *yaml.Node) { q.Escalation = d.escalation(v, ctx, &q, c) },
+			"sticky": func(v *yaml.Node) {
+				d.fields(v, ctx+": sticky", map[string]field{
+					"days": d.integer(&q.Sticky.Days, ctx+": sticky: days", 0, MaxStickyDays),
+					"wait": d.durationIn(&q.Sticky.Wait, ctx+": sticky: wait", 0, MaxStickyWait, ""),
+				})
+			},
+			"max_wait": func(v *yaml.Node) {
+				maxWaitNode = d.resolve(v)
+				d.durationIn(&q.MaxWait, ctx+": max_wait", 0, 0, "no limit")(v)
+			},
+			"max_wait_dest": dest(&q.MaxWaitDest, "max_wait_dest"),
+			"max_waiting": func(v *yaml.Node) {
+				maxWaitingNode = d.resolve(v)
+				d.integer(&q.MaxWaiting, ctx+": max_waiting", 0, maxWaiting)(v)
+			},
+			"full_dest": dest(&q.FullDest, "full_dest"),
+			"hours": func(v *yaml.Node) {
+				s, ok := d.scalar(v, ctx+": hours")
+				if !ok {
+					return
+				}
+				hoursNode = d.resolve(v)
+				switch {
+				case len(c.Calendars) == 0:
+					d.errorf(hoursNode, "%s: unknown calendar %q (no calendars are defined; add it under the top-level calendars:)", ctx, s)
+				case c.Calendar(s) == nil:
+					d.errorf(hoursNode, "%s: unknown calendar %q%s", ctx, s, hint(s, calendarNames, false))
+				default:
+					q.Hours = s
+				}
+			},
+			"closed_dest":    dest(&q.ClosedDest, "closed_dest"),
+			"position_every": d.durationIn(&q.PositionEvery, ctx+": position_every", MinPositionEvery, 0, "never"),
+			"whisper":        d.boolean(&q.Whisper, ctx+": whisper"),
+			"announce_agent": d.boolean(&q.AnnounceAgent, ctx+": announce_agent"),
+			"callback_key": func(v *yaml.Node) {
+				s, ok := d.scalar(v, ctx+": callback_key")
+				if !ok {
+					return
+				}
+				if len(s) != 1 || !strings.Contains("0123456789*#", s) {
+					d.errorf(d.resolve(v), "%s: callback_key must be one of 0-9, * or # (quote * and #), got %q", ctx, s)
+					return
+				}
+				q.CallbackKey = s
+			},
+			"callback_max_attempts": d.integer(&q.CallbackMaxAttempts, ctx+": callback_max_attempts", 1, MaxCallbackAttempts),
+			"callback_retry":        d.durationIn(&q.CallbackRetry, ctx+": callback_retry", MinCallbackRetry, 0, ""),
 		})
+		if item.Kind != yaml.MappingNode {
+			queues = append(queues, q)
+			continue
+		}
 		if q.Music == "" {
 			d.errorf(item, "%s: music must name a prompt", ctx)
 		}
+		if !agentsWritten && !skillsWritten {
+			d.errorf(item, "%s: no agents and no skills; nobody could serve it", ctx)
+		}
+		d.destinationNeeds(ctx, maxWaitNode, q.MaxWait > 0, destNodes["max_wait_dest"], "max_wait", "max_wait_dest",
+			fmt.Sprintf("where callers go after waiting %s", fmtDuration(q.MaxWait)), "how long callers wait before going there")
+		d.destinationNeeds(ctx, maxWaitingNode, q.MaxWaiting > 0, destNodes["full_dest"], "max_waiting", "full_dest",
+			fmt.Sprintf("where callers go when %d are waiting", q.MaxWaiting), "how many callers may wait")
+		d.destinationNeeds(ctx, hoursNode, q.Hours != "", destNodes["closed_dest"], "hours", "closed_dest",
+			fmt.Sprintf("where callers go while %q is closed", q.Hours), "the calendar of opening hours")
 		queues = append(queues, q)
 	}
 	return queues
@@ -549,7 +684,8 @@ func (d *decoder) trunks(n *yaml.Node, c *Config) []Trunk {
 		t := Trunk{Name: name, Pos: d.pos(item)}
 		var flowSet, aclSet bool
 		d.fields(item, ctx, map[string]field{
-			"name": func(*yaml.Node) {},
+			"name":     func(*yaml.Node) {},
+			"priority": d.integer(&t.Priority, ctx+": priority", MinPriority, MaxPriority),
 			"acl": func(v *yaml.Node) {
 				aclSet = true
 				for _, ref := range d.refs(v, ctx+": acl") {

@@ -23,18 +23,39 @@ type CDR struct {
 	HangupBy                      string // caller | agent | system
 	HangupCause                   string // e.g. "bye", "cancel", "ring-timeout", "system-restart"
 	RecordingPath                 string
+
+	// Priority is the call's effective base priority when it was queued.
+	// Unlike the other fields, 0 is a value worth writing: a write stores
+	// Priority when it is non-zero or PrioritySet is true. PrioritySet only
+	// instructs writes; reads leave it false.
+	Priority    int
+	PrioritySet bool
+	SLOutcome   string        // SLMet | SLMissed | SLExcluded, "" while unknown
+	WrapUp      time.Duration // the agent's wrap-up after the call
+	Tags        string        // comma-separated IVR/priority tags, e.g. "vip,callback"
+	Offers      int           // how many agent offers were made for the call
+	CallbackID  int64         // the Callback this call dials, 0 if it is not one
 }
+
+// Service-level outcomes (CDR.SLOutcome).
+const (
+	SLMet      = "met"      // answered within the queue's service-level threshold
+	SLMissed   = "missed"   // answered late, or abandoned after the threshold
+	SLExcluded = "excluded" // not counted, e.g. abandoned before the short-abandon limit
+)
 
 // Writes merge into the row: a field left empty (zero) keeps the value
 // stored before, so an update need only carry what it knows. Fields are
-// never cleared.
+// never cleared; only Priority can be set back to 0, with PrioritySet.
 const upsertSQL = `
 INSERT INTO calls (call_id, caller, called, trunk, start_ms, answer_ms, end_ms,
 	ivr_digits, flow_version, queue, agent_id, queue_wait_ms, talk_ms,
-	result, hangup_by, hangup_cause, recording_path)
+	result, hangup_by, hangup_cause, recording_path,
+	priority, sl_outcome, wrap_up_ms, tags, offers, callback_id)
 VALUES (?1, ?2, ?3, ?4,
 	COALESCE(?5, (SELECT start_ms FROM calls WHERE call_id = ?1)),
-	?6, ?7, ?8, ?9, ?10, ?11, COALESCE(?12, 0), COALESCE(?13, 0), ?14, ?15, ?16, ?17)
+	?6, ?7, ?8, ?9, ?10, ?11, COALESCE(?12, 0), COALESCE(?13, 0), ?14, ?15, ?16, ?17,
+	COALESCE(?18, 0), ?19, COALESCE(?20, 0), ?21, COALESCE(?22, 0), COALESCE(?23, 0))
 ON CONFLICT (call_id) DO UPDATE SET
 	caller         = COALESCE(NULLIF(excluded.caller, ''), caller),
 	called         = COALESCE(NULLIF(excluded.called, ''), called),
@@ -51,11 +72,18 @@ ON CONFLICT (call_id) DO UPDATE SET
 	result         = COALESCE(NULLIF(excluded.result, ''), result),
 	hangup_by      = COALESCE(NULLIF(excluded.hangup_by, ''), hangup_by),
 	hangup_cause   = COALESCE(NULLIF(excluded.hangup_cause, ''), hangup_cause),
-	recording_path = COALESCE(NULLIF(excluded.recording_path, ''), recording_path)`
+	recording_path = COALESCE(NULLIF(excluded.recording_path, ''), recording_path),
+	priority       = COALESCE(?18, priority),
+	sl_outcome     = COALESCE(NULLIF(excluded.sl_outcome, ''), sl_outcome),
+	wrap_up_ms     = COALESCE(?20, wrap_up_ms),
+	tags           = COALESCE(NULLIF(excluded.tags, ''), tags),
+	offers         = COALESCE(?22, offers),
+	callback_id    = COALESCE(?23, callback_id)`
 
 const selectColumns = `call_id, caller, called, trunk, start_ms, answer_ms, end_ms,
 	ivr_digits, flow_version, queue, agent_id, queue_wait_ms, talk_ms,
-	result, hangup_by, hangup_cause, recording_path`
+	result, hangup_by, hangup_cause, recording_path,
+	priority, sl_outcome, wrap_up_ms, tags, offers, callback_id`
 
 // CallAnswered writes the row when hotline answers the caller leg, so that
 // every answered call has a row even if hotline dies a moment later. It
@@ -85,6 +113,7 @@ func (s *Store) CallEnded(ctx context.Context, c CDR) error {
 }
 
 func (s *Store) save(ctx context.Context, op string, c CDR) error {
+	priority := sql.NullInt64{Int64: int64(c.Priority), Valid: c.Priority != 0 || c.PrioritySet}
 	_, err := s.write(ctx, func(tx *sql.Tx) (int64, error) {
 		_, err := tx.Stmt(s.upsert).Exec(
 			c.CallID, c.Caller, c.Called, c.Trunk,
@@ -92,6 +121,8 @@ func (s *Store) save(ctx context.Context, op string, c CDR) error {
 			c.IVRDigits, c.FlowVersion, c.Queue, c.AgentID,
 			nullDuration(c.QueueWait), nullDuration(c.Talk),
 			c.Result, c.HangupBy, c.HangupCause, c.RecordingPath,
+			priority, c.SLOutcome, nullDuration(c.WrapUp), c.Tags,
+			nullInt64(int64(c.Offers)), nullInt64(c.CallbackID),
 		)
 		return 0, err
 	})
@@ -104,7 +135,15 @@ func (s *Store) save(ctx context.Context, op string, c CDR) error {
 // CloseDangling ends every call that has no End, as happens after a crash:
 // End becomes at, HangupCause becomes cause, and HangupBy becomes "system"
 // unless it was already known. It returns how many rows it closed.
+//
+// In the same transaction it puts every callback left in state "dialing"
+// back to "pending", since its dial died with the process: LastResult
+// becomes cause and UpdatedAt at; Attempts is unchanged. Those callbacks
+// are logged, not counted in the result. (There is no separate reset
+// method, so the startup call that closes dangling calls cannot forget
+// the callbacks.)
 func (s *Store) CloseDangling(ctx context.Context, cause string, at time.Time) (int, error) {
+	var callbacks int64
 	n, err := s.write(ctx, func(tx *sql.Tx) (int64, error) {
 		res, err := tx.Exec(`UPDATE calls SET
 				end_ms = ?1,
@@ -114,13 +153,54 @@ func (s *Store) CloseDangling(ctx context.Context, cause string, at time.Time) (
 		if err != nil {
 			return 0, err
 		}
-		return res.RowsAffected()
+		calls, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		res, err = tx.Exec(`UPDATE callbacks SET
+				state = 'pending', last_result = ?2, updated_ms = ?1
+			WHERE state = 'dialing'`, at.UnixMilli(), cause)
+		if err != nil {
+			return 0, fmt.Errorf("reset dialing callbacks: %w", err)
+		}
+		if callbacks, err = res.RowsAffected(); err != nil {
+			return 0, fmt.Errorf("reset dialing callbacks: %w", err)
+		}
+		return calls, nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("close dangling calls: %w", err)
 	}
+	if callbacks > 0 {
+		s.log.Info("store: dialing callbacks back to pending", "count", callbacks, "cause", cause)
+	}
 	return int(n), nil
 }
+
+// LastAgentForCaller returns the agent of caller's most recent call that an
+// agent answered (AgentID set, Answer reached) and that started at or after
+// since, or "" if there is none. It is an index lookup, cheap enough for
+// every routed call. An empty caller (anonymous) never matches.
+func (s *Store) LastAgentForCaller(ctx context.Context, caller string, since time.Time) (string, error) {
+	if caller == "" {
+		return "", nil
+	}
+	var agentID string
+	err := s.readDB.QueryRowContext(ctx, lastAgentSQL, caller, since.UnixMilli()).Scan(&agentID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("last agent for caller %s: %w", caller, err)
+	}
+	return agentID, nil
+}
+
+// lastAgentSQL repeats the condition of the partial index calls_by_caller
+// on agent_id word for word, so that SQLite can use it.
+const lastAgentSQL = `SELECT agent_id FROM calls
+	WHERE caller = ?1 AND agent_id != '' AND start_ms >= ?2 AND answer_ms IS NOT NULL
+	ORDER BY start_ms DESC LIMIT 1`
 
 // ListOptions pages through calls, newest first.
 type ListOptions struct {
@@ -199,10 +279,12 @@ func scanCDR(row scanner) (CDR, error) {
 		start             int64
 		answer, end       sql.NullInt64
 		queueWait, talkMs int64
+		wrapUp            int64
 	)
 	err := row.Scan(&c.CallID, &c.Caller, &c.Called, &c.Trunk, &start, &answer, &end,
 		&c.IVRDigits, &c.FlowVersion, &c.Queue, &c.AgentID, &queueWait, &talkMs,
-		&c.Result, &c.HangupBy, &c.HangupCause, &c.RecordingPath)
+		&c.Result, &c.HangupBy, &c.HangupCause, &c.RecordingPath,
+		&c.Priority, &c.SLOutcome, &wrapUp, &c.Tags, &c.Offers, &c.CallbackID)
 	if err != nil {
 		return CDR{}, err
 	}
@@ -215,6 +297,7 @@ func scanCDR(row scanner) (CDR, error) {
 	}
 	c.QueueWait = time.Duration(queueWait) * time.Millisecond
 	c.Talk = time.Duration(talkMs) * time.Millisecond
+	c.WrapUp = time.Duration(wrapUp) * time.Millisecond
 	return c, nil
 }
 
@@ -230,4 +313,17 @@ func nullDuration(d time.Duration) sql.NullInt64 {
 		return sql.NullInt64{}
 	}
 	return sql.NullInt64{Int64: d.Milliseconds(), Valid: true}
+}
+
+// nullInt64 is NULL for 0, so that an upsert keeps the stored value.
+func nullInt64(n int64) sql.NullInt64 {
+	return sql.NullInt64{Int64: n, Valid: n != 0}
+}
+
+// millisTime reads back a time stored by nullMillis or UnixMilli.
+func millisTime(ms sql.NullInt64) time.Time {
+	if !ms.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms.Int64).UTC()
 }

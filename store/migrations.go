@@ -32,6 +32,78 @@ var migrations = []string{
 	) STRICT;
 	CREATE INDEX calls_by_start ON calls (start_ms DESC, call_id DESC);
 	CREATE INDEX calls_live ON calls (call_id) WHERE end_ms IS NULL;`,
+
+	// 2: what the ACD needs. On calls: the routing outcome, and an index for
+	// the sticky-agent lookup (the last agent who talked to a caller).
+	// agent_events audits agent state changes; decisions logs why each offer
+	// went to its agent (candidates is a JSON array); callbacks are the
+	// callers waiting to be called back, which must survive a restart, and
+	// callback_attempts their dials.
+	`ALTER TABLE calls ADD COLUMN priority    INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE calls ADD COLUMN sl_outcome  TEXT    NOT NULL DEFAULT '';
+	ALTER TABLE calls ADD COLUMN wrap_up_ms  INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE calls ADD COLUMN tags        TEXT    NOT NULL DEFAULT '';
+	ALTER TABLE calls ADD COLUMN offers      INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE calls ADD COLUMN callback_id INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX calls_by_caller ON calls (caller, start_ms DESC) WHERE agent_id != '';
+
+	CREATE TABLE agent_events (
+		id         INTEGER PRIMARY KEY,
+		at_ms      INTEGER NOT NULL,
+		agent_id   TEXT NOT NULL,
+		from_state TEXT NOT NULL DEFAULT '',
+		to_state   TEXT NOT NULL DEFAULT '',
+		reason     TEXT NOT NULL DEFAULT '',
+		source     TEXT NOT NULL DEFAULT '',
+		device     TEXT NOT NULL DEFAULT '',
+		call_id    TEXT NOT NULL DEFAULT ''
+	) STRICT;
+	CREATE INDEX agent_events_by_agent ON agent_events (agent_id, at_ms);
+	CREATE INDEX agent_events_by_at ON agent_events (at_ms);
+
+	CREATE TABLE decisions (
+		call_id            TEXT NOT NULL,
+		offer_id           INTEGER NOT NULL,
+		at_ms              INTEGER NOT NULL,
+		queue              TEXT NOT NULL DEFAULT '',
+		agent_id           TEXT NOT NULL DEFAULT '',
+		rule               TEXT NOT NULL DEFAULT '',
+		stage              INTEGER NOT NULL DEFAULT 0,
+		tier               INTEGER NOT NULL DEFAULT 0,
+		idle_ms            INTEGER NOT NULL DEFAULT 0,
+		wait_ms            INTEGER NOT NULL DEFAULT 0,
+		effective_priority REAL NOT NULL DEFAULT 0,
+		candidates         TEXT NOT NULL DEFAULT '[]',
+		PRIMARY KEY (call_id, offer_id)
+	) STRICT;
+
+	CREATE TABLE callbacks (
+		id             INTEGER PRIMARY KEY,
+		queue          TEXT NOT NULL,
+		number         TEXT NOT NULL,
+		priority       INTEGER NOT NULL DEFAULT 0,
+		queued_ms      INTEGER NOT NULL,
+		not_before_ms  INTEGER,
+		attempts       INTEGER NOT NULL DEFAULT 0,
+		max_attempts   INTEGER NOT NULL DEFAULT 0,
+		state          TEXT NOT NULL,
+		origin_call_id TEXT NOT NULL DEFAULT '',
+		last_result    TEXT NOT NULL DEFAULT '',
+		updated_ms     INTEGER NOT NULL
+	) STRICT;
+	CREATE INDEX callbacks_open_by_number ON callbacks (queue, number, queued_ms)
+		WHERE state IN ('pending', 'dialing');
+	CREATE INDEX callbacks_by_state ON callbacks (state);
+
+	CREATE TABLE callback_attempts (
+		id          INTEGER PRIMARY KEY,
+		callback_id INTEGER NOT NULL,
+		at_ms       INTEGER NOT NULL,
+		agent_id    TEXT NOT NULL DEFAULT '',
+		call_id     TEXT NOT NULL DEFAULT '',
+		result      TEXT NOT NULL DEFAULT ''
+	) STRICT;
+	CREATE INDEX callback_attempts_by_callback ON callback_attempts (callback_id, at_ms);`,
 }
 
 // migrate brings the schema up to date, one transaction per migration, so a

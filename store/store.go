@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers "sqlite3"; cgo, bundled SQLite
@@ -35,8 +36,22 @@ type Store struct {
 	writeDB *sql.DB
 	readDB  *sql.DB
 	upsert  *sql.Stmt
+	// Prepared on writeDB for the hot write paths; used in the writer's
+	// transactions through tx.Stmt.
+	insertAgentEvent *sql.Stmt
+	upsertDecision   *sql.Stmt
 
-	writes     chan *writeOp
+	writes chan *writeOp
+	// sendMu orders sends on writes against Close: senders hold it shared
+	// while they check closed and send, Close takes it exclusively before
+	// closing quit. So every op that made it into the queue was queued
+	// before the writer's final drain, and a queued write is never lost.
+	sendMu sync.RWMutex
+	closed bool
+
+	// asyncFailed counts enqueued writes (no caller waiting) that failed.
+	asyncFailed atomic.Int64
+
 	quit       chan struct{} // closed by Close
 	writerDone chan struct{} // closed when the writer goroutine returns
 	closeOnce  sync.Once
@@ -44,9 +59,13 @@ type Store struct {
 }
 
 type writeOp struct {
-	ctx  context.Context
-	run  func(tx *sql.Tx) (int64, error)
-	done chan writeResult // buffered: the writer never blocks on it
+	ctx context.Context
+	run func(tx *sql.Tx) (int64, error)
+	// done is buffered: the writer never blocks on it. It is nil for a
+	// write queued by enqueue, which no caller waits for: its failure is
+	// logged under what and counted.
+	done chan writeResult
+	what string
 }
 
 type writeResult struct {
@@ -98,10 +117,27 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 	if from != to {
 		log.Info("store: migrated schema", "path", path, "from_version", from, "to_version", to)
 	}
-	upsert, err := writeDB.PrepareContext(ctx, upsertSQL)
-	if err != nil {
-		writeDB.Close()
-		return nil, fmt.Errorf("open store %s: prepare upsert: %w", path, err)
+	s := &Store{
+		log:        log,
+		writeDB:    writeDB,
+		writes:     make(chan *writeOp, writeQueue),
+		quit:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	for _, p := range []struct {
+		name  string
+		stmt  **sql.Stmt
+		query string
+	}{
+		{"upsert", &s.upsert, upsertSQL},
+		{"insert agent event", &s.insertAgentEvent, insertAgentEventSQL},
+		{"upsert decision", &s.upsertDecision, upsertDecisionSQL},
+	} {
+		if *p.stmt, err = writeDB.PrepareContext(ctx, p.query); err != nil {
+			s.closeStmts()
+			writeDB.Close()
+			return nil, fmt.Errorf("open store %s: prepare %s: %w", path, p.name, err)
+		}
 	}
 
 	readDB, err := sql.Open("sqlite3", dsn(path, url.Values{
@@ -109,24 +145,27 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 		"_busy_timeout": {busy},
 	}))
 	if err != nil {
-		upsert.Close()
+		s.closeStmts()
 		writeDB.Close()
 		return nil, fmt.Errorf("open store %s: read pool: %w", path, err)
 	}
 	readDB.SetMaxOpenConns(readConns)
 	readDB.SetMaxIdleConns(readConns)
+	s.readDB = readDB
 
-	s := &Store{
-		log:        log,
-		writeDB:    writeDB,
-		readDB:     readDB,
-		upsert:     upsert,
-		writes:     make(chan *writeOp, writeQueue),
-		quit:       make(chan struct{}),
-		writerDone: make(chan struct{}),
-	}
 	go s.writer()
 	return s, nil
+}
+
+// closeStmts closes the prepared statements that exist.
+func (s *Store) closeStmts() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.upsert, s.insertAgentEvent, s.upsertDecision} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // dsn builds a SQLite URI: the path is escaped so that '?', '#' or '%' in a
@@ -136,13 +175,19 @@ func dsn(path string, params url.Values) string {
 	return "file:" + u.EscapedPath() + "?" + params.Encode()
 }
 
-// Close finishes the writes already queued, then closes the database.
-// Writes submitted after Close fail with ErrClosed.
+// Close finishes the writes already queued (including those queued by the
+// Async methods), then closes the database. Writes submitted after Close
+// fail with ErrClosed.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		// Wait out senders that are mid-send (the writer is still draining,
+		// so they finish), then turn new ones away.
+		s.sendMu.Lock()
+		s.closed = true
+		s.sendMu.Unlock()
 		close(s.quit)
 		<-s.writerDone
-		s.closeErr = errors.Join(s.upsert.Close(), s.readDB.Close(), s.writeDB.Close())
+		s.closeErr = errors.Join(s.closeStmts(), s.readDB.Close(), s.writeDB.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("close store: %w", s.closeErr)
 		}
@@ -197,7 +242,7 @@ func (s *Store) commit(batch []*writeOp) {
 	if err != nil {
 		s.log.Error("store: begin write transaction", "err", err, "writes", len(batch))
 		for _, op := range batch {
-			op.done <- writeResult{err: fmt.Errorf("begin: %w", err)}
+			s.finish(op, writeResult{err: fmt.Errorf("begin: %w", err)})
 		}
 		return
 	}
@@ -217,9 +262,28 @@ func (s *Store) commit(batch []*writeOp) {
 		}
 	}
 	for i, op := range batch {
-		op.done <- results[i]
+		s.finish(op, results[i])
 	}
 }
+
+// finish hands a write its result, or logs and counts the failure of a
+// write that no caller waits for.
+func (s *Store) finish(op *writeOp, r writeResult) {
+	if op.done != nil {
+		op.done <- r
+		return
+	}
+	if r.err != nil {
+		s.asyncFailed.Add(1)
+		s.log.Error("store: queued write failed", "write", op.what, "err", r.err)
+	}
+}
+
+// FailedAsyncWrites is how many writes queued by the Async methods have
+// failed since Open (each is also logged). Such a write can only fail the
+// way any write can (disk full, I/O error, a constraint); it is never
+// dropped for lack of queue space.
+func (s *Store) FailedAsyncWrites() int64 { return s.asyncFailed.Load() }
 
 func runInSavepoint(ctx context.Context, tx *sql.Tx, run func(*sql.Tx) (int64, error)) writeResult {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
@@ -241,17 +305,8 @@ func runInSavepoint(ctx context.Context, tx *sql.Tx, run func(*sql.Tx) (int64, e
 // waiting, the write may still be committed.
 func (s *Store) write(ctx context.Context, run func(tx *sql.Tx) (int64, error)) (int64, error) {
 	op := &writeOp{ctx: ctx, run: run, done: make(chan writeResult, 1)}
-	select {
-	case <-s.quit:
-		return 0, ErrClosed
-	default:
-	}
-	select {
-	case s.writes <- op:
-	case <-s.quit:
-		return 0, ErrClosed
-	case <-ctx.Done():
-		return 0, context.Cause(ctx)
+	if err := s.send(ctx, op); err != nil {
+		return 0, err
 	}
 	select {
 	case r := <-op.done:
@@ -266,5 +321,31 @@ func (s *Store) write(ctx context.Context, run func(tx *sql.Tx) (int64, error)) 
 		default:
 			return 0, ErrClosed
 		}
+	}
+}
+
+// enqueue hands run to the writer and returns without waiting for it to
+// run: the write is committed (or its failure logged) later, and before
+// Close returns. If the queue is full it waits for room, which the writer
+// makes at the pace of its commits; it never drops the write.
+func (s *Store) enqueue(what string, run func(tx *sql.Tx) (int64, error)) error {
+	return s.send(context.Background(), &writeOp{ctx: context.Background(), run: run, what: what})
+}
+
+// send queues op for the writer, waiting for room, or fails with ErrClosed
+// once Close has begun.
+func (s *Store) send(ctx context.Context, op *writeOp) error {
+	s.sendMu.RLock()
+	defer s.sendMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	// Close cannot close quit while we hold sendMu, so the writer is
+	// running and will take op.
+	select {
+	case s.writes <- op:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 }
