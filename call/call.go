@@ -389,7 +389,52 @@ func (c *Call) acdCommand(command acd.Command) {
 				c.current = 0
 			}
 		}
+	case acd.CommandMove:
+		c.moved(command.Move)
+	case acd.CommandRoute:
+		c.routed(command.Route)
+	case acd.CommandUnknown, acd.CommandAgentState, acd.CommandCallExit, acd.CommandAnnounce,
+		acd.CommandCallback, acd.CommandRepair:
 	}
+}
+
+// moved follows the ACD moving the caller to another queue (escalation,
+// overflow): the caller hears the new queue's announcement and music, and the
+// CDR names the queue the call ends in.
+func (c *Call) moved(m acd.CallMoved) {
+	if c.stage != StageQueued {
+		return
+	}
+	c.log.Info("call moved", "from", m.From, "to", m.To, "reason", m.Reason)
+	c.queueName, c.cdr.Queue = m.To, m.To
+	c.log = c.log.With("queue", m.To)
+	c.playHoldMusic(true)
+	if err := c.m.deps.Store.CallUpdated(context.Background(), store.CDR{CallID: c.in.ID, Queue: m.To}); err != nil {
+		c.log.Error("cdr update", "err", err)
+	}
+}
+
+// routed carries out the ACD sending the caller out of its queues: closed,
+// full, waited too long. The ACD has already forgotten the call.
+func (c *Call) routed(r acd.RouteCall) {
+	if c.stage != StageQueued {
+		return
+	}
+	c.cancelOffers()
+	c.log.Info("call leaves the queue", "destination", r.Destination.String(), "reason", r.Reason)
+	c.stage = StageIVR // out of the ACD: ending now must not report an abandon
+	if r.Destination.Kind == config.DestFlow {
+		if g := c.rt.Flows[r.Destination.Target]; g != nil {
+			c.flow = g
+			run, actions := ivr.Start(g, c.now())
+			c.ivrRun = run
+			c.apply(actions)
+			return
+		}
+		c.log.Error("route to unknown flow", "flow", r.Destination.Target)
+	}
+	c.hangupBy, c.cause, c.result = "system", r.Reason, "routed"
+	c.endCaller(r.Reason)
 }
 
 // dropLateAgent undoes a bridge the ACD refused: the agent answered an offer it

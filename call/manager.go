@@ -105,7 +105,7 @@ func (m *Manager) Dispatch(cmd acd.Command) {
 		j.Add(m.deps.Clock.Now(), cmd)
 	}
 	switch cmd.Kind {
-	case acd.CommandOffer, acd.CommandCancelOffer:
+	case acd.CommandOffer, acd.CommandCancelOffer, acd.CommandMove, acd.CommandRoute:
 	default:
 		return
 	}
@@ -199,13 +199,19 @@ func (m *Manager) Admit(src netip.Addr, called string) hsip.Admission {
 	return hsip.Admission{Status: 404, Reason: "Not Found"}
 }
 
-// Password returns an agent phone's digest secret.
+// Password returns the digest secret of an agent's own phone or of a hot-desk
+// phone.
 func (m *Manager) Password(user string) (string, bool) {
-	a := m.deps.Runtime().Config.Agent(user)
-	if a == nil || a.Password == "" {
-		return "", false
+	cfg := m.deps.Runtime().Config
+	if a := cfg.Agent(user); a != nil && a.Password != "" {
+		return a.Password, true
 	}
-	return a.Password, true
+	// A hot-desk phone registers with its own credentials; agents log in on
+	// it with their PIN.
+	if p := cfg.Phone(user); p != nil {
+		return p.Password, true
+	}
+	return "", false
 }
 
 // HandleCall runs one carrier call to its end; it is hsip's HandleCall hook.

@@ -53,14 +53,15 @@ type SkillLevel struct {
 }
 
 // Level returns the agent's level in skill, or 0 if the agent lacks it.
+// Agents have a handful of skills, so a scan beats a search, and an Agent
+// built in code need not sort them.
 func (a *Agent) Level(skill string) int {
-	i, ok := slices.BinarySearchFunc(a.Skills, skill, func(s SkillLevel, name string) int {
-		return strings.Compare(s.Skill, name)
-	})
-	if !ok {
-		return 0
+	for _, s := range a.Skills {
+		if s.Skill == skill {
+			return s.Level
+		}
 	}
-	return a.Skills[i].Level
+	return 0
 }
 
 // Meets reports whether the agent has every skill in reqs at its level or

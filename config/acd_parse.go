@@ -143,7 +143,7 @@ func (d *decoder) destination(dst *Destination, queueCtx, key, self string) fiel
 				d.errorf(n, "%s: %s takes no name, got %q", ctx, kind, s)
 				return
 			}
-			dest.Kind = map[string]DestinationKind{"callback": DestCallback, "busy": DestBusy, "hangup": DestHangup}[kind]
+			dest.Kind = DestinationKind(slices.Index(destinationKindNames[:], kind))
 		default:
 			d.errorf(n, "%s: invalid destination %q (use queue:NAME, flow:NAME, callback, busy or hangup)", ctx, s)
 			return
@@ -206,7 +206,9 @@ func (d *decoder) escalation(n *yaml.Node, queueCtx string, q *Queue, c *Config)
 					return
 				}
 				step.Queue = s
-				d.links = append(d.links, queueLink{from: q.Name, to: s, what: fmt.Sprintf("escalation step #%d", i+1), pos: d.pos(queueNode)})
+				if q.Name != "" {
+					d.links = append(d.links, queueLink{from: q.Name, to: s, what: fmt.Sprintf("escalation step #%d", i+1), pos: d.pos(queueNode)})
+				}
 			},
 		})
 		if item.Kind != yaml.MappingNode {
@@ -260,6 +262,9 @@ func (d *decoder) queueLinks(c *Config) {
 		}{{"max_wait_dest", q.MaxWaitDest}, {"full_dest", q.FullDest}, {"closed_dest", q.ClosedDest}} {
 			switch dest.dest.Kind {
 			case DestQueue:
+				if q.Name == "" {
+					continue // the queue's name is wrong, reported already
+				}
 				d.links = append(d.links, queueLink{from: q.Name, to: dest.dest.Target, what: dest.key, pos: dest.dest.Pos})
 			case DestFlow:
 				if c.Flow(dest.dest.Target) == nil {

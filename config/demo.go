@@ -6,7 +6,9 @@ import (
 )
 
 // DemoYAML is the demo configuration: one trunk, a two-choice menu, two
-// queues and four agents. It is also the file admins copy to start.
+// queues and four agents, with an example of each contact-center setting
+// (skills, priorities, dedicated agents, agent states, feature codes, a
+// hot-desk phone, a calendar). It is also the file admins copy to start.
 //
 //go:embed demo.yaml
 var DemoYAML []byte

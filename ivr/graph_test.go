@@ -171,7 +171,8 @@ func TestCompileAll(t *testing.T) {
 		t.Fatalf("CompileAll(demo) = %v, %v", graphs, errs)
 	}
 	_, errs = CompileAll(config.Demo(), func(string) bool { return false })
-	if len(errs) != 2 || !strings.Contains(errs.Error(), `demo.yaml:77:19: flow "main": node "welcome": prompt: unknown prompt "welcome"`) {
+	// The position moves whenever the demo is edited; the shape does not.
+	if len(errs) != 2 || !regexp.MustCompile(`demo\.yaml:\d+:19: flow "main": node "welcome": prompt: unknown prompt "welcome"`).MatchString(errs.Error()) {
 		t.Errorf("CompileAll without prompts = %v", errs)
 	}
 }

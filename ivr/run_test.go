@@ -226,7 +226,9 @@ func TestDemoFlow(t *testing.T) {
 // flowFromYAML parses a configuration around nodes and returns flow "f".
 func flowFromYAML(t testing.TB, nodes string) *config.Flow {
 	t.Helper()
-	src := "queues: [{name: sales}, {name: support}]\nflows:\n  - name: f\n    start: start\n    nodes:\n" + indent(nodes, "      ")
+	// The agents come last so that error positions in the nodes stay put.
+	src := "queues: [{name: sales, agents: [\"1\"]}, {name: support, agents: [\"1\"]}]\nflows:\n  - name: f\n    start: start\n    nodes:\n" +
+		indent(nodes, "      ") + "\nagents: [{id: \"1\", password: p}]\n"
 	c, err := config.Parse("flow.yaml", []byte(src))
 	if err != nil {
 		t.Fatalf("config.Parse:\n%s\n%v", src, err)
