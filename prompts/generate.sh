@@ -7,10 +7,11 @@
 #   apt-get install -y espeak-ng sox
 #   sh prompts/generate.sh
 #
-# Output: 8 kHz, 16-bit, mono PCM WAV (what media.LoadWAV reads without
-# resampling). Speech is espeak-ng's en-us voice; moh.wav is hold music
+# Output: 8 kHz mono G.711 µ-law WAV: the telephone's own format (so
+# nothing is lost that a PCMU call would keep) at half the size of 16-bit
+# PCM; media.LoadWAV decodes it without resampling. Speech is espeak-ng's en-us voice; moh.wav is hold music
 # synthesized by sox (plucked arpeggios over a soft pad, I-vi-IV-V in C).
-# Keep the folder under 600 KB: it is embedded in the binary.
+# Keep the folder under 800 KB: it is embedded in the binary.
 set -eu
 
 cd "$(dirname "$0")"
@@ -21,7 +22,7 @@ trap 'rm -rf "$tmp"' EXIT
 # band (300-3400 Hz) and normalized to -3 dBFS so every prompt sounds alike.
 speak() {
 	espeak-ng -v en-us -s 165 -w "$tmp/$1.raw.wav" "$2"
-	sox "$tmp/$1.raw.wav" -r 8000 -b 16 -c 1 -e signed-integer "$1.wav" \
+	sox "$tmp/$1.raw.wav" -r 8000 -b 8 -c 1 -e u-law "$1.wav" \
 		silence 1 0.02 0.3% reverse silence 1 0.02 0.3% reverse \
 		highpass 300 lowpass 3400 norm -3 pad 0.15 0.25
 }
@@ -31,6 +32,36 @@ speak invalid "Sorry, that is not a valid choice."
 speak please_hold "All our agents are busy. Please hold, your call is important to us."
 speak goodbye "Thank you for calling. Goodbye."
 speak error "We are sorry, we cannot take your call right now. Please try again later."
+
+# Agents' feature codes (*20 log in, *21 ready, *22 not ready, *23 log out).
+speak agent_logged_in "You are logged in."
+speak agent_logged_out "You are logged out."
+speak agent_ready "You are ready for calls."
+speak agent_not_ready "You are not ready."
+speak feature_failed "Sorry, that did not work."
+
+# Waiting callers: position, estimated wait, callbacks; agents: whisper.
+for d in 0 1 2 3 4 5 6 7 8 9; do
+	speak "digit_$d" "$(echo zero one two three four five six seven eight nine | cut -d' ' -f$((d + 1)))"
+done
+speak you_are_number "You are number"
+speak in_line "in line."
+speak estimated_wait "Your estimated wait is"
+speak minutes "minutes."
+speak less_than_a_minute "less than a minute."
+speak waiting_for_agent "Your personal advisor will be with you shortly."
+speak callback_offer "To be called back instead, without losing your place, press 1."
+speak callback_number "We will call you back at"
+speak callback_confirm "To confirm, press 1. To enter another number, press 2."
+speak callback_enter "Please enter your phone number, then press the hash key."
+speak callback_booked "Thank you. We will call you back. Goodbye."
+speak agent_intro "Agent"
+speak at_your_service "at your service."
+speak whisper_queue "Call from"
+speak whisper_vip "V I P."
+speak whisper_callback "Callback."
+speak queue_sales "sales."
+speak queue_support "support."
 
 # Hold music: four bars of 1.875 s each, played twice (15 s). Each bar is
 # a pad (three sine voices, slow attack and release) under a plucked
@@ -54,7 +85,7 @@ bar 3 F2 A2 C3 F3 # F major
 bar 4 G2 B2 D3 G3 # G major
 sox "$tmp/bar1.wav" "$tmp/bar2.wav" "$tmp/bar3.wav" "$tmp/bar4.wav" \
 	"$tmp/bar1.wav" "$tmp/bar2.wav" "$tmp/bar3.wav" "$tmp/bar4.wav" "$tmp/moh.raw.wav"
-sox "$tmp/moh.raw.wav" -r 8000 -b 16 -c 1 -e signed-integer moh.wav \
+sox "$tmp/moh.raw.wav" -r 8000 -b 8 -c 1 -e u-law moh.wav \
 	reverb 30 gain -n -4 fade t 0.5 15 0.8
 
 ls -l ./*.wav

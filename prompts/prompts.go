@@ -1,5 +1,5 @@
 // Package prompts owns the demo's audio prompts and hold music, embedded in
-// the binary as 8 kHz, 16-bit mono PCM WAV files.
+// the binary as 8 kHz mono G.711 µ-law WAV files.
 //
 // It holds data only and must not import any package (ours or third-party):
 // media loads these files with media.LoadPrompts(prompts.FS, "."). The files
@@ -9,8 +9,14 @@ package prompts
 
 import "embed"
 
-// FS holds welcome.wav, invalid.wav, please_hold.wav, goodbye.wav, error.wav
-// and moh.wav (loopable hold music) at its root.
+// FS holds, at its root: the demo IVR's welcome, invalid, please_hold,
+// goodbye and error; moh (loopable hold music); the agents' feature-code
+// answers (agent_logged_in, agent_logged_out, agent_ready, agent_not_ready,
+// feature_failed); and the pieces of position, estimated-wait, callback,
+// agent-ID and whisper announcements (digit_0 to digit_9, you_are_number,
+// in_line, estimated_wait, minutes, less_than_a_minute, waiting_for_agent,
+// callback_*, agent_intro, at_your_service, whisper_*, queue_sales,
+// queue_support). generate.sh has their texts.
 //
 //go:embed *.wav
 var FS embed.FS
