@@ -1,6 +1,9 @@
 // Package api serves hotline's HTTP interface: /healthz, /metrics and the JSON API
 // under /api/v1, guarded by bearer tokens from the configuration. It reads the ACD
-// through snapshots and the store through its read pool; it never writes call state.
+// through snapshots and the store through its read pool. Writes go through the ACD
+// as events (agent states, logins, callbacks), so the ACD loop stays the only owner
+// of call state; the only rows the API writes itself are callbacks it creates or
+// cancels.
 package api
 
 import (
@@ -9,12 +12,16 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"math"
+	"mime"
 	"net/http"
-	"net/url"
-	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,40 +44,75 @@ type Deps struct {
 	Version   string
 }
 
+// MaxBodyBytes bounds a request body; a larger one is refused with 413.
+const MaxBodyBytes = 64 << 10
+
 // Handler returns the HTTP handler of the whole API.
 func Handler(d Deps) http.Handler {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	a := &api{Deps: d}
+	a := &api{Deps: d, pins: newPINGuard()}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{ErrorLog: nil}))
-	mux.HandleFunc("GET /api/v1/calls", a.auth(a.listCalls))
-	mux.HandleFunc("GET /api/v1/calls/{id}", a.auth(a.getCall))
-	mux.HandleFunc("GET /api/v1/agents", a.auth(a.listAgents))
-	mux.HandleFunc("GET /api/v1/queues", a.auth(a.listQueues))
-	mux.HandleFunc("GET /api/v1/recordings/{id}", a.auth(a.getRecording))
+	// Every path is registered once, without a method: route answers a method
+	// the path does not support with a JSON 405 and an Allow header (the
+	// mux's own 405 is plain text, and a catch-all "/" would shadow it).
+	route(mux, "/healthz", methods{"GET": a.healthz})
+	route(mux, "/metrics", methods{"GET": promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{ErrorLog: nil}).ServeHTTP})
+	route(mux, "/api/v1/calls", methods{"GET": a.auth(a.listCalls)})
+	route(mux, "/api/v1/calls/{id}", methods{"GET": a.auth(a.getCall)})
+	route(mux, "/api/v1/calls/{id}/decisions", methods{"GET": a.auth(a.getDecisions)})
+	route(mux, "/api/v1/agents", methods{"GET": a.auth(a.listAgents)})
+	route(mux, "/api/v1/agents/{id}", methods{"GET": a.auth(a.getAgent)})
+	route(mux, "/api/v1/agents/{id}/state", methods{"PUT": a.auth(a.putAgentState)})
+	route(mux, "/api/v1/agents/{id}/login", methods{"POST": a.auth(a.loginAgent)})
+	route(mux, "/api/v1/agents/{id}/logout", methods{"POST": a.auth(a.logoutAgent)})
+	route(mux, "/api/v1/agents/{id}/events", methods{"GET": a.auth(a.agentEvents)})
+	route(mux, "/api/v1/queues", methods{"GET": a.auth(a.listQueues)})
+	route(mux, "/api/v1/callbacks", methods{"GET": a.auth(a.listCallbacks), "POST": a.auth(a.createCallback)})
+	route(mux, "/api/v1/callbacks/{id}", methods{"GET": a.auth(a.getCallback), "DELETE": a.auth(a.cancelCallback)})
+	route(mux, "/api/v1/recordings/{id}", methods{"GET": a.auth(a.getRecording)})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	return methodGuard(mux)
+	return mux
 }
 
-type api struct{ Deps }
+type api struct {
+	Deps
+	pins *pinGuard
+	// cbMu makes "is there an open callback for this number? if not, save
+	// one" atomic among API requests, so two quick POSTs make one callback.
+	cbMu sync.Mutex
+}
 
-// methodGuard answers 405 with JSON for known paths with the wrong method; the
-// mux's own 405 is plain text.
-func methodGuard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if strings.HasPrefix(r.URL.Path, "/api/v1/") || r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
-				w.Header().Set("Allow", "GET, HEAD")
-				writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
-				return
-			}
+// methods maps an HTTP method to its handler; GET serves HEAD too.
+type methods map[string]http.HandlerFunc
+
+// route registers pattern for every method and dispatches on r.Method, so
+// that a method the path does not support gets a JSON 405 listing the ones
+// it does.
+func route(mux *http.ServeMux, pattern string, ms methods) {
+	allowed := make([]string, 0, len(ms)+1)
+	for m := range ms {
+		allowed = append(allowed, m)
+	}
+	if ms["GET"] != nil && ms["HEAD"] == nil {
+		allowed = append(allowed, "HEAD")
+	}
+	slices.Sort(allowed)
+	allow := strings.Join(allowed, ", ")
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		h := ms[r.Method]
+		if h == nil && r.Method == http.MethodHead {
+			h = ms["GET"]
 		}
-		next.ServeHTTP(w, r)
+		if h == nil {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed here; allowed: "+allow)
+			return
+		}
+		h(w, r)
 	})
 }
 
@@ -79,7 +121,39 @@ type principal struct {
 	role config.Role
 }
 
+// mayChangeAgent reports whether p may change agentID's state or log them in
+// or out: admin and supervisor tokens may change anyone; an agent token only
+// the agent whose ID is the token's name. QA tokens only read.
+func (p *principal) mayChangeAgent(agentID string) bool {
+	switch p.role {
+	case config.RoleAdmin, config.RoleSupervisor:
+		return true
+	case config.RoleAgent:
+		return p.name == agentID
+	case config.RoleUnknown, config.RoleQA:
+	}
+	return false
+}
+
+// mayManage reports whether p may manage shared things (callbacks): admin
+// and supervisor tokens.
+func (p *principal) mayManage() bool {
+	return p.role == config.RoleAdmin || p.role == config.RoleSupervisor
+}
+
+// source is how the audit trail names changes made with p's token.
+func (p *principal) source() string { return "api:" + p.name }
+
 type ctxKey struct{}
+
+// who returns the principal auth admitted; handlers behind auth always have one.
+func who(r *http.Request) *principal {
+	p, _ := r.Context().Value(ctxKey{}).(*principal)
+	if p == nil {
+		return &principal{name: "unknown", role: config.RoleUnknown}
+	}
+	return p
+}
 
 // auth admits requests with a configured bearer token. Tokens are compared as
 // SHA-256 digests in constant time, so the plaintext is never needed.
@@ -115,214 +189,122 @@ func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": a.Version})
 }
 
-// CallJSON is a CDR as the API shows it.
-type CallJSON struct {
-	CallID         string     `json:"call_id"`
-	Caller         string     `json:"caller"`
-	Called         string     `json:"called"`
-	Trunk          string     `json:"trunk"`
-	Start          time.Time  `json:"start"`
-	Answer         *time.Time `json:"answer,omitempty"`
-	End            *time.Time `json:"end,omitempty"`
-	IVRDigits      string     `json:"ivr_digits"`
-	FlowVersion    string     `json:"flow_version,omitempty"`
-	Queue          string     `json:"queue,omitempty"`
-	AgentID        string     `json:"agent_id,omitempty"`
-	QueueWaitSec   float64    `json:"queue_wait_seconds"`
-	TalkSec        float64    `json:"talk_seconds"`
-	Result         string     `json:"result,omitempty"`
-	HangupBy       string     `json:"hangup_by,omitempty"`
-	HangupCause    string     `json:"hangup_cause,omitempty"`
-	RecordingURL   string     `json:"recording_url,omitempty"`
-	RecordingBytes int64      `json:"recording_bytes,omitempty"`
-}
-
-func toJSON(c store.CDR) CallJSON {
-	j := CallJSON{
-		CallID: c.CallID, Caller: c.Caller, Called: c.Called, Trunk: c.Trunk, Start: c.Start,
-		IVRDigits: c.IVRDigits, FlowVersion: c.FlowVersion, Queue: c.Queue, AgentID: c.AgentID,
-		QueueWaitSec: c.QueueWait.Seconds(), TalkSec: c.Talk.Seconds(),
-		Result: c.Result, HangupBy: c.HangupBy, HangupCause: c.HangupCause,
-	}
-	if !c.Answer.IsZero() {
-		t := c.Answer
-		j.Answer = &t
-	}
-	if !c.End.IsZero() {
-		t := c.End
-		j.End = &t
-	}
-	if c.RecordingPath != "" {
-		j.RecordingURL = "/api/v1/recordings/" + url.PathEscape(c.CallID)
-	}
-	return j
-}
-
-func (a *api) listCalls(w http.ResponseWriter, r *http.Request) {
-	limit := 50
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "limit must be a whole number from 1 to 1000")
-			return
+// decodeBody reads one JSON value of at most MaxBodyBytes into v, refusing
+// unknown fields and trailing data. With optional set an empty body is fine
+// (v keeps its zero value). It writes the error and returns false when the
+// body is unusable.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+			return false
 		}
-		limit = n
 	}
-	var before time.Time
-	if s := r.URL.Query().Get("before"); s != "" {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "before must be an RFC 3339 time")
-			return
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if errors.Is(err, io.EOF) {
+		if optional {
+			return true
 		}
-		before = t
+		writeError(w, http.StatusBadRequest, "request body must be a JSON object")
+		return false
 	}
-	cdrs, err := a.Store.ListCalls(r.Context(), store.ListOptions{Limit: limit, Before: before})
-	if err != nil {
-		a.serverError(w, r, err)
-		return
+	if err == nil {
+		// One value only: anything after it but white space is a mistake.
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = errors.New("trailing data after the JSON object")
+			if terr != nil {
+				err = terr
+			}
+		}
 	}
-	out := make([]CallJSON, 0, len(cdrs))
-	for _, c := range cdrs {
-		out = append(out, toJSON(c))
+	if err == nil {
+		return true
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"calls": out})
+	var (
+		tooBig    *http.MaxBytesError
+		syntax    *json.SyntaxError
+		wrongType *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes))
+	case errors.As(err, &syntax):
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("malformed JSON at byte %d: %v", syntax.Offset, err))
+	case errors.As(err, &wrongType):
+		if wrongType.Field == "" {
+			writeError(w, http.StatusBadRequest, "request body must be a JSON object")
+		} else {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("field %q must be %s", wrongType.Field, jsonKind(wrongType.Type.Kind().String())))
+		}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		writeError(w, http.StatusBadRequest, "malformed JSON: unexpected end of body")
+	default:
+		// encoding/json spells unknown fields `json: unknown field "x"`.
+		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return false
 }
 
-func (a *api) getCall(w http.ResponseWriter, r *http.Request) {
-	c, err := a.Store.Call(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no call with that id")
-		return
+func jsonKind(goKind string) string {
+	switch {
+	case strings.HasPrefix(goKind, "int"), strings.HasPrefix(goKind, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(goKind, "float"):
+		return "a number"
+	case goKind == "string":
+		return "a string"
+	case goKind == "bool":
+		return "true or false"
 	}
-	if err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, toJSON(c))
+	return "of another type"
 }
 
-// AgentJSON is an agent as the API shows it.
-type AgentJSON struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	State      string     `json:"state"`
-	Since      *time.Time `json:"since,omitempty"`
-	IdleSince  *time.Time `json:"idle_since,omitempty"`
-	CallID     string     `json:"call_id,omitempty"`
-	Queues     []string   `json:"queues"`
-	Registered bool       `json:"registered"`
-	Contact    string     `json:"contact,omitempty"`
-	UserAgent  string     `json:"user_agent,omitempty"`
+// queryLimit reads ?limit= (1-1000, default 50). It writes the error and
+// returns false when it is bad.
+func queryLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return store.DefaultListLimit, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > store.MaxListLimit {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be a whole number from 1 to %d", store.MaxListLimit))
+		return 0, false
+	}
+	return n, true
+}
+
+// queryTime reads an RFC 3339 query parameter; zero when absent.
+func queryTime(w http.ResponseWriter, r *http.Request, name string) (time.Time, bool) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, name+" must be an RFC 3339 time, such as 2026-11-23T10:00:00Z")
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 func optTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
+	t = t.UTC()
 	return &t
 }
 
-func (a *api) listAgents(w http.ResponseWriter, r *http.Request) {
-	snap, err := a.ACD.Snapshot(r.Context())
-	if err != nil {
-		a.serverError(w, r, err)
-		return
+// finite keeps NaN and infinities, which JSON cannot spell, out of answers.
+func finite(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
 	}
-	out := make([]AgentJSON, 0, len(snap.Agents))
-	for _, ag := range snap.Agents {
-		j := AgentJSON{ID: ag.ID, Name: ag.Name, State: ag.State.String(), Since: optTime(ag.Since),
-			IdleSince: optTime(ag.IdleSince), CallID: ag.CallID, Queues: ag.Queues}
-		if j.Queues == nil {
-			j.Queues = []string{}
-		}
-		if b, ok := a.Registrar.Lookup(ag.ID); ok {
-			j.Registered, j.Contact, j.UserAgent = true, b.Contact.String(), b.UserAgent
-		}
-		out = append(out, j)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"agents": out})
-}
-
-// QueueJSON is a queue as the API shows it.
-type QueueJSON struct {
-	Name            string        `json:"name"`
-	Waiting         []WaitingJSON `json:"waiting"`
-	OldestWaitSec   float64       `json:"oldest_wait_seconds"`
-	AgentsLoggedIn  int           `json:"agents_logged_in"`
-	AgentsAvailable int           `json:"agents_available"`
-	AgentsRinging   int           `json:"agents_ringing"`
-	AgentsOnCall    int           `json:"agents_on_call"`
-}
-
-// WaitingJSON is one waiting caller.
-type WaitingJSON struct {
-	CallID   string    `json:"call_id"`
-	QueuedAt time.Time `json:"queued_at"`
-	WaitSec  float64   `json:"wait_seconds"`
-	AgentID  string    `json:"ringing_agent_id,omitempty"`
-}
-
-func (a *api) listQueues(w http.ResponseWriter, r *http.Request) {
-	snap, err := a.ACD.Snapshot(r.Context())
-	if err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	out := make([]QueueJSON, 0, len(snap.Queues))
-	for _, q := range snap.Queues {
-		j := QueueJSON{Name: q.Name, OldestWaitSec: q.OldestWait.Seconds(), AgentsLoggedIn: q.AgentsLoggedIn,
-			AgentsAvailable: q.AgentsAvailable, AgentsRinging: q.AgentsRinging, AgentsOnCall: q.AgentsOnCall,
-			Waiting: make([]WaitingJSON, 0, len(q.Waiting))}
-		for _, wc := range q.Waiting {
-			j.Waiting = append(j.Waiting, WaitingJSON{CallID: wc.CallID, QueuedAt: wc.QueuedAt, WaitSec: wc.Wait.Seconds(), AgentID: wc.AgentID})
-		}
-		out = append(out, j)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"queues": out})
-}
-
-// getRecording streams a call's WAV; http.ServeContent handles Range and
-// If-Modified-Since, so players can seek.
-func (a *api) getRecording(w http.ResponseWriter, r *http.Request) {
-	c, err := a.Store.Call(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && c.RecordingPath == "") {
-		writeError(w, http.StatusNotFound, "no recording for that call")
-		return
-	}
-	if err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	f, err := os.Open(c.RecordingPath)
-	if errors.Is(err, os.ErrNotExist) {
-		writeError(w, http.StatusNotFound, "recording file is gone")
-		return
-	}
-	if err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	who, _ := r.Context().Value(ctxKey{}).(*principal)
-	a.Log.Info("recording served", "call_id", c.CallID, "token", who.name, "range", r.Header.Get("Range"))
-	w.Header().Set("Content-Type", "audio/wav")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+safeName(c.CallID)+`.wav"`)
-	http.ServeContent(w, r, "", st.ModTime(), f)
-}
-
-func safeName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
-			return r
-		}
-		return '_'
-	}, s)
+	return f
 }
 
 func (a *api) serverError(w http.ResponseWriter, r *http.Request, err error) {
@@ -330,6 +312,10 @@ func (a *api) serverError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	a.Log.Error("api", "path", r.URL.Path, "err", err)
+	if errors.Is(err, acd.ErrStopped) || errors.Is(err, context.DeadlineExceeded) {
+		writeError(w, http.StatusServiceUnavailable, "the ACD is not running")
+		return
+	}
 	writeError(w, http.StatusInternalServerError, "internal error")
 }
 

@@ -154,7 +154,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 
 	var mgr *call.Manager
 	router := acd.NewRouter(acd.TopologyFromConfig(cfg), clock.Real{}, log, func(c acd.Command) { mgr.Dispatch(c) })
-	reg.MustRegister(api.NewACDCollector(router))
+	reg.MustRegister(api.NewACDCollector(router, api.WithConfig(func() *config.Config { return a.runtime.Load().Config })))
 	callMetrics := call.NewMetrics(reg)
 
 	var advertise netip.Addr
@@ -208,6 +208,21 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	}
 
 	a.goRun("acd", func() error { return router.Run(ctx) })
+	// Callbacks promised before a restart keep their place. The loop runs
+	// already: more callbacks than its buffer holds must not block Start.
+	pending, err := a.store.PendingCallbacks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, cb := range pending {
+		router.Post(acd.CallbackScheduled{
+			CallbackID: cb.ID, Queue: cb.Queue, Number: cb.Number, Priority: cb.Priority,
+			QueuedAt: cb.QueuedAt, NotBefore: cb.NotBefore, Attempts: cb.Attempts, MaxAttempts: cb.MaxAttempts,
+		})
+	}
+	if len(pending) > 0 {
+		log.Info("pending callbacks restored", "count", len(pending))
+	}
 	a.goRun("sip", func() error { return sipSrv.Run(ctx) })
 	a.goRun("acd-journal", func() error { return a.journal.Run(ctx) })
 	a.goRun("acd-reconcile", func() error { return mgr.Reconcile(ctx, acd.CheckInterval) })

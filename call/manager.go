@@ -227,6 +227,10 @@ func (m *Manager) HandleCall(in *hsip.InboundCall) {
 	}
 	m.wg.Add(1)
 	defer m.wg.Done()
+	if in.AuthUser != "" {
+		m.featureCall(in)
+		return
+	}
 	m.active.Add(1)
 	defer m.active.Add(-1)
 	c := newCall(m, in)
@@ -277,9 +281,13 @@ func safeFileName(s string) string {
 
 // sdpAddr is the address to put in SDP for ep: the endpoint's port on the
 // advertised IP, since the socket may be bound to a wildcard or a private address.
-func (c *Call) sdpAddr(ep *media.Endpoint) netip.AddrPort {
+func (c *Call) sdpAddr(ep *media.Endpoint) netip.AddrPort { return advertisedAddr(c.rt.Config, ep) }
+
+// advertisedAddr is the media address to put in SDP: the endpoint's port on
+// the advertise IP, since the socket may be bound to a wildcard.
+func advertisedAddr(cfg *config.Config, ep *media.Endpoint) netip.AddrPort {
 	local := ep.LocalAddr()
-	if ip, err := netip.ParseAddr(c.rt.Config.SIP.Advertise); err == nil && !ip.IsUnspecified() {
+	if ip, err := netip.ParseAddr(cfg.SIP.Advertise); err == nil && !ip.IsUnspecified() {
 		return netip.AddrPortFrom(ip, local.Port())
 	}
 	return local

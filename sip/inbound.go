@@ -37,16 +37,20 @@ func (h HangupSide) String() string {
 	return "unknown"
 }
 
-// InboundCall is a carrier's call to us: we are its UAS.
+// InboundCall is a call to us, we are its UAS: a carrier's call through a
+// trunk, or a registered phone dialing a feature code.
 type InboundCall struct {
 	ID         string // Call-ID
 	Caller     string // From user part
 	CallerName string
 	Called     string // Request-URI user part, else To user
-	Trunk      string
-	Source     netip.AddrPort
-	Transport  string
-	Offer      MediaOffer
+	Trunk      string // the trunk of a carrier call; "" for a feature code
+	// AuthUser is the phone (SIP user) that authenticated a feature-code
+	// call; "" for a carrier call.
+	AuthUser  string
+	Source    netip.AddrPort
+	Transport string
+	Offer     MediaOffer
 	// PayloadType is the codec chosen from the offer (PCMU or PCMA).
 	PayloadType uint8
 
@@ -61,6 +65,20 @@ type InboundCall struct {
 	cause     string
 	localSDP  []byte
 	onReoffer func(MediaOffer)
+}
+
+// IsFeatureCode reports whether a dialed number is a feature code: a star
+// and then digits and stars (*21, *22 1, *20 1003*4321).
+func IsFeatureCode(called string) bool {
+	if len(called) < 2 || called[0] != '*' {
+		return false
+	}
+	for _, r := range called[1:] {
+		if (r < '0' || r > '9') && r != '*' {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
@@ -82,7 +100,20 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if called == "" {
 		called = req.To().Address.User
 	}
-	adm := s.hooks.Admit(src, called)
+	var adm Admission
+	authUser := ""
+	if IsFeatureCode(called) {
+		// An agent's phone dialing a feature code (*21 ready, ...): no trunk
+		// takes it, the phone proves who it is with its digest credentials.
+		user, ok := s.authenticate(req, tx, time.Now())
+		if !ok {
+			return
+		}
+		authUser = user
+		log = log.With("device", user)
+	} else {
+		adm = s.hooks.Admit(src, called)
+	}
 	if adm.Status != 0 {
 		reason := adm.Reason
 		if reason == "" {
@@ -92,7 +123,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.reply(req, tx, adm.Status, reason)
 		return
 	}
-	log = log.With("trunk", adm.Trunk)
+	if authUser == "" {
+		log = log.With("trunk", adm.Trunk)
+	}
 	if ct := req.ContentType(); len(req.Body()) == 0 || ct == nil || !isSDP(ct.Value()) {
 		// Late offer (an INVITE without SDP) is not supported yet: RFC 3261 §13.2.1
 		// lets us refuse the session description we cannot answer.
@@ -127,6 +160,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		CallerName:  req.From().DisplayName,
 		Called:      called,
 		Trunk:       adm.Trunk,
+		AuthUser:    authUser,
 		Source:      srcAP,
 		Transport:   req.Transport(),
 		Offer:       offer,

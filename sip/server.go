@@ -410,26 +410,13 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	now := time.Now()
 	user := req.To().Address.User
-	authz := ""
-	if h := req.GetHeader("Authorization"); h != nil {
-		authz = h.Value()
+	authUser, ok := s.authenticate(req, tx, now)
+	if !ok {
+		return
 	}
-	authUser, err := s.auth.Verify(authz, string(sip.REGISTER), now)
-	switch {
-	case err == nil && authUser != user:
+	if authUser != user {
 		// RFC 3261 §10.3 step 6: the authenticated user must own the address of record.
 		s.log.Warn("register for another user", "call_id", callID(req), "auth_user", authUser, "aor", user, "src", req.Source())
-		s.reply(req, tx, sip.StatusForbidden, "Forbidden")
-		return
-	case errors.Is(err, ErrAuthMissing), errors.Is(err, ErrAuthForged), errors.Is(err, ErrAuthReplay):
-		s.challenge(req, tx, now, false)
-		return
-	case errors.Is(err, ErrAuthStale):
-		s.challenge(req, tx, now, true)
-		return
-	case err != nil:
-		s.log.Warn("register refused", "call_id", callID(req), "user", user, "src", req.Source(), "err", err)
-		s.metrics.authFailure()
 		s.reply(req, tx, sip.StatusForbidden, "Forbidden")
 		return
 	}
@@ -487,6 +474,32 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	s.log.Info("register", "call_id", callID(req), "user", user, "src", base.Source, "bindings", len(updates), "removed", len(removes))
 	s.registerOK(req, tx, user, now)
+}
+
+// authenticate checks the request's digest credentials (RFC 3261 §22.4) and
+// returns the authenticated user. Otherwise it has answered: 401 with a fresh
+// challenge when credentials are missing, stale, forged or replayed, 403 when
+// they are wrong.
+func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, now time.Time) (string, bool) {
+	authz := ""
+	if h := req.GetHeader("Authorization"); h != nil {
+		authz = h.Value()
+	}
+	authUser, err := s.auth.Verify(authz, string(req.Method), now)
+	switch {
+	case err == nil:
+		return authUser, true
+	case errors.Is(err, ErrAuthMissing), errors.Is(err, ErrAuthForged), errors.Is(err, ErrAuthReplay):
+		s.challenge(req, tx, now, false)
+	case errors.Is(err, ErrAuthStale):
+		s.challenge(req, tx, now, true)
+	default:
+		s.log.Warn("authentication refused", "call_id", callID(req), "method", string(req.Method),
+			"user", req.From().Address.User, "src", req.Source(), "err", err)
+		s.metrics.authFailure()
+		s.reply(req, tx, sip.StatusForbidden, "Forbidden")
+	}
+	return "", false
 }
 
 func (s *Server) challenge(req *sip.Request, tx sip.ServerTransaction, now time.Time, stale bool) {

@@ -611,3 +611,62 @@ func (p *phone) invite(ctx context.Context, t *testing.T, srv netip.AddrPort, ca
 	}
 	return sess
 }
+
+// TestFeatureCodeInviteIsAuthenticated: a phone dialing *21 gets no trunk;
+// it must prove who it is with its digest credentials, and the call carries
+// the authenticated user.
+func TestFeatureCodeInviteIsAuthenticated(t *testing.T) {
+	ts := startServer(t)
+	phone := newPhone(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	t.Run("no credentials", func(t *testing.T) {
+		res, err := phone.client.Do(ctx, inviteRequest(ts.Addr(), "*21", carrierOffer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != 401 || res.GetHeader("WWW-Authenticate") == nil {
+			t.Fatalf("got %d %s, want 401 with a challenge", res.StatusCode, res.Reason)
+		}
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		sess := phone.invite(ctx, t, ts.Addr(), "*21")
+		err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{Username: "1003", Password: "wrong"})
+		var de *sipgo.ErrDialogResponse
+		if !errors.As(err, &de) || de.Res.StatusCode != 403 {
+			t.Fatalf("WaitAnswer = %v, want 403", err)
+		}
+	})
+	t.Run("right password", func(t *testing.T) {
+		sess := phone.invite(ctx, t, ts.Addr(), "*21")
+		if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{Username: "1003", Password: "demo1003"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var call *InboundCall
+		select {
+		case call = <-ts.calls:
+		case <-ctx.Done():
+			t.Fatal("no call handed over")
+		}
+		if call.AuthUser != "1003" || call.Trunk != "" || call.Called != "*21" {
+			t.Fatalf("call = auth %q trunk %q called %q, want 1003, no trunk, *21", call.AuthUser, call.Trunk, call.Called)
+		}
+		if err := sess.Bye(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestIsFeatureCode(t *testing.T) {
+	for code, want := range map[string]bool{
+		"*21": true, "*221": true, "*201003*4321": true, "*": false, "21": false, "*2a": false, "**": true, "": false, "*21#": false,
+	} {
+		if got := IsFeatureCode(code); got != want {
+			t.Errorf("IsFeatureCode(%q) = %v, want %v", code, got, want)
+		}
+	}
+}

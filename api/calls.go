@@ -1,0 +1,217 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hotline-cc/hotline/store"
+)
+
+// CallJSON is a CDR as the API shows it.
+type CallJSON struct {
+	CallID         string     `json:"call_id"`
+	Caller         string     `json:"caller"`
+	Called         string     `json:"called"`
+	Trunk          string     `json:"trunk"`
+	Start          time.Time  `json:"start"`
+	Answer         *time.Time `json:"answer,omitempty"`
+	End            *time.Time `json:"end,omitempty"`
+	IVRDigits      string     `json:"ivr_digits"`
+	FlowVersion    string     `json:"flow_version,omitempty"`
+	Queue          string     `json:"queue,omitempty"`
+	AgentID        string     `json:"agent_id,omitempty"`
+	QueueWaitSec   float64    `json:"queue_wait_seconds"`
+	TalkSec        float64    `json:"talk_seconds"`
+	Result         string     `json:"result,omitempty"`
+	HangupBy       string     `json:"hangup_by,omitempty"`
+	HangupCause    string     `json:"hangup_cause,omitempty"`
+	RecordingURL   string     `json:"recording_url,omitempty"`
+	RecordingBytes int64      `json:"recording_bytes,omitempty"`
+}
+
+func toJSON(c store.CDR) CallJSON {
+	j := CallJSON{
+		CallID: c.CallID, Caller: c.Caller, Called: c.Called, Trunk: c.Trunk, Start: c.Start,
+		IVRDigits: c.IVRDigits, FlowVersion: c.FlowVersion, Queue: c.Queue, AgentID: c.AgentID,
+		QueueWaitSec: c.QueueWait.Seconds(), TalkSec: c.Talk.Seconds(),
+		Result: c.Result, HangupBy: c.HangupBy, HangupCause: c.HangupCause,
+	}
+	if !c.Answer.IsZero() {
+		t := c.Answer
+		j.Answer = &t
+	}
+	if !c.End.IsZero() {
+		t := c.End
+		j.End = &t
+	}
+	if c.RecordingPath != "" {
+		j.RecordingURL = "/api/v1/recordings/" + url.PathEscape(c.CallID)
+	}
+	return j
+}
+
+func (a *api) listCalls(w http.ResponseWriter, r *http.Request) {
+	limit, ok := queryLimit(w, r)
+	if !ok {
+		return
+	}
+	before, ok := queryTime(w, r, "before")
+	if !ok {
+		return
+	}
+	cdrs, err := a.Store.ListCalls(r.Context(), store.ListOptions{Limit: limit, Before: before})
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	out := make([]CallJSON, 0, len(cdrs))
+	for _, c := range cdrs {
+		out = append(out, toJSON(c))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"calls": out})
+}
+
+func (a *api) getCall(w http.ResponseWriter, r *http.Request) {
+	c, err := a.Store.Call(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no call with that id")
+		return
+	}
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON(c))
+}
+
+// DecisionJSON is one routing decision: why an offer went to its agent.
+type DecisionJSON struct {
+	OfferID           uint64          `json:"offer_id"`
+	At                time.Time       `json:"at"`
+	Queue             string          `json:"queue"`
+	AgentID           string          `json:"agent_id"`
+	Rule              string          `json:"rule"`
+	Stage             int             `json:"stage"`
+	Tier              int             `json:"tier"`
+	IdleSec           float64         `json:"idle_seconds"`
+	WaitSec           float64         `json:"wait_seconds"`
+	EffectivePriority float64         `json:"effective_priority"`
+	Candidates        []CandidateJSON `json:"candidates"`
+}
+
+// CandidateJSON is one agent a decision compared.
+type CandidateJSON struct {
+	AgentID string  `json:"agent_id"`
+	Tier    int     `json:"tier"`
+	Stage   int     `json:"stage"`
+	IdleSec float64 `json:"idle_seconds"`
+	Skipped string  `json:"skipped,omitempty"`
+}
+
+// getDecisions lists the routing decisions of a call, in offer order. The
+// call must exist (a CDR, or a callback under the ACD's ID "callback-N");
+// one with no decisions yet answers an empty list.
+func (a *api) getDecisions(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	exists, err := a.callExists(r, id)
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	if !exists {
+		writeError(w, http.StatusNotFound, "no call with that id")
+		return
+	}
+	ds, err := a.Store.Decisions(r.Context(), id)
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	out := make([]DecisionJSON, 0, len(ds))
+	for _, d := range ds {
+		j := DecisionJSON{
+			OfferID: d.OfferID, At: d.At.UTC(), Queue: d.Queue, AgentID: d.AgentID, Rule: d.Rule,
+			Stage: d.Stage, Tier: d.Tier, IdleSec: d.Idle.Seconds(), WaitSec: d.Wait.Seconds(),
+			EffectivePriority: finite(d.EffectivePriority), Candidates: make([]CandidateJSON, 0, len(d.Candidates)),
+		}
+		for _, c := range d.Candidates {
+			j.Candidates = append(j.Candidates, CandidateJSON{AgentID: c.AgentID, Tier: c.Tier, Stage: c.Stage,
+				IdleSec: c.Idle.Seconds(), Skipped: c.Skipped})
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"call_id": id, "decisions": out})
+}
+
+// callExists reports whether id names a call with a CDR, or a callback
+// (decisions of callback offers are kept under acd.CallbackCallID).
+func (a *api) callExists(r *http.Request, id string) (bool, error) {
+	_, err := a.Store.Call(r.Context(), id)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	if n, ok := strings.CutPrefix(id, "callback-"); ok {
+		cbID, perr := strconv.ParseInt(n, 10, 64)
+		if perr != nil || cbID <= 0 {
+			return false, nil
+		}
+		_, err = a.Store.Callback(r.Context(), cbID)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// getRecording streams a call's WAV; http.ServeContent handles Range and
+// If-Modified-Since, so players can seek.
+func (a *api) getRecording(w http.ResponseWriter, r *http.Request) {
+	c, err := a.Store.Call(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.RecordingPath == "") {
+		writeError(w, http.StatusNotFound, "no recording for that call")
+		return
+	}
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	f, err := os.Open(c.RecordingPath)
+	if errors.Is(err, os.ErrNotExist) {
+		writeError(w, http.StatusNotFound, "recording file is gone")
+		return
+	}
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.Log.Info("recording served", "call_id", c.CallID, "token", who(r).name, "range", r.Header.Get("Range"))
+	w.Header().Set("Content-Type", "audio/wav")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+safeName(c.CallID)+`.wav"`)
+	http.ServeContent(w, r, "", st.ModTime(), f)
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, s)
+}

@@ -1,0 +1,199 @@
+package call
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hotline-cc/hotline/acd"
+	"github.com/hotline-cc/hotline/config"
+	"github.com/hotline-cc/hotline/media"
+	hsip "github.com/hotline-cc/hotline/sip"
+)
+
+// featureAnswerTimeout bounds a feature-code call: the confirmation lasts
+// a second or two.
+const featureAnswerTimeout = 10 * time.Second
+
+// featureRequest is what a dialed feature code asks of the ACD.
+type featureRequest struct {
+	agentID string
+	events  []acd.Event
+	// want is the state the agent should be in (or have pending) once the
+	// ACD applied the events; the confirmation prompt depends on it.
+	want   acd.AgentState
+	prompt string
+	// failure says why the code cannot be carried out; the caller hears
+	// feature_failed.
+	failure string
+}
+
+// featureCall serves a registered phone dialing a feature code: *20 (log in
+// as AGENT with PIN: *20AGENT*PIN), *21 (ready, also ends wrap-up), *22
+// with a reason code (not ready: *221 break), *23 (log out). The codes come
+// from the configuration. The phone is answered, the ACD is told, and the
+// agent hears whether it worked before the call hangs up. An unknown code
+// is refused with 404 before answering.
+func (m *Manager) featureCall(in *hsip.InboundCall) {
+	cfg := m.deps.Runtime().Config
+	log := in.Log().With("feature_code", in.Called)
+	req, known := m.parseFeature(cfg, in.AuthUser, in.Called)
+	if !known {
+		log.Warn("unknown feature code", "sip_status", 404)
+		_ = in.Reject(404, "Not Found")
+		return
+	}
+	prompt := "feature_failed"
+	if req.failure != "" {
+		log.Warn("feature code refused", "agent_id", req.agentID, "why", req.failure)
+	} else {
+		for _, ev := range req.events {
+			m.deps.ACD.Post(ev)
+		}
+		if m.agentReached(req) {
+			prompt = req.prompt
+			log.Info("feature code applied", "agent_id", req.agentID, "state", req.want.String())
+		} else {
+			log.Warn("feature code had no effect", "agent_id", req.agentID, "want", req.want.String())
+		}
+	}
+	m.answerAndSay(in, log, prompt)
+}
+
+// parseFeature turns a dialed code into ACD events for the agent on device.
+func (m *Manager) parseFeature(cfg *config.Config, device, code string) (featureRequest, bool) {
+	codes := cfg.FeatureCodes
+	switch {
+	case code == codes.Ready:
+		req := m.deviceAgent(cfg, device, acd.AgentStateAvailable, "agent_ready")
+		if req.failure == "" {
+			req.events = append(req.events, acd.AgentStateRequested{AgentID: req.agentID, State: acd.AgentStateAvailable, Source: "feature-code"})
+		}
+		return req, true
+	case code == codes.Logout:
+		req := m.deviceAgent(cfg, device, acd.AgentStateLoggedOut, "agent_logged_out")
+		req.events = []acd.Event{acd.AgentLoggedOut{AgentID: req.agentID, Reason: "feature-code", Source: "feature-code"}}
+		return req, true
+	case strings.HasPrefix(code, codes.NotReady):
+		req := m.deviceAgent(cfg, device, acd.AgentStateNotReady, "agent_not_ready")
+		reasons := cfg.AgentStates.NotReadyReasons
+		var reason config.Reason
+		switch digits := strings.TrimPrefix(code, codes.NotReady); {
+		case digits == "" && len(reasons) > 0:
+			reason = reasons[0]
+		default:
+			var ok bool
+			if reason, ok = cfg.ReasonByCode(digits); !ok && req.failure == "" {
+				req.failure = "no not-ready reason with code " + digits
+			}
+		}
+		if req.failure == "" {
+			req.events = append(req.events, acd.AgentStateRequested{AgentID: req.agentID, State: acd.AgentStateNotReady, Reason: reason.Name, Source: "feature-code"})
+		}
+		return req, true
+	case strings.HasPrefix(code, codes.Login):
+		agentID, pin, _ := strings.Cut(strings.TrimPrefix(code, codes.Login), "*")
+		req := featureRequest{agentID: agentID, want: acd.AgentStateAvailable, prompt: "agent_logged_in"}
+		a := cfg.Agent(agentID)
+		switch {
+		case a == nil:
+			req.failure = "no such agent"
+		case a.PIN == "":
+			req.failure = "agent has no PIN"
+		case subtle.ConstantTimeCompare([]byte(pin), []byte(a.PIN)) != 1:
+			req.failure = "wrong PIN"
+		default:
+			req.events = []acd.Event{acd.AgentLoggedIn{AgentID: agentID, Device: device, Source: "feature-code"}}
+		}
+		return req, true
+	}
+	return featureRequest{}, false
+}
+
+// deviceAgent finds the agent a state code is about: whoever is logged in
+// on the phone, else the phone's own agent (an agent's phone registers as
+// their ID), who is logged in first.
+func (m *Manager) deviceAgent(cfg *config.Config, device string, want acd.AgentState, prompt string) featureRequest {
+	req := featureRequest{want: want, prompt: prompt}
+	ctx, cancel := bgTimeout(5 * time.Second)
+	defer cancel()
+	snap, err := m.deps.ACD.Snapshot(ctx)
+	if err != nil {
+		req.failure = "acd: " + err.Error()
+		return req
+	}
+	for _, a := range snap.Agents {
+		if a.Device == device {
+			req.agentID = a.ID
+			return req
+		}
+	}
+	if cfg.Agent(device) == nil {
+		req.failure = "nobody is logged in on this phone"
+		return req
+	}
+	req.agentID = device
+	if want != acd.AgentStateLoggedOut {
+		req.events = append(req.events, acd.AgentLoggedIn{AgentID: device, Device: device, Source: "feature-code"})
+	}
+	return req
+}
+
+// agentReached reports whether the ACD, having applied the request's
+// events, has the agent in the wanted state or has it pending until their
+// call ends. Snapshot is ordered after the events posted before it.
+func (m *Manager) agentReached(req featureRequest) bool {
+	ctx, cancel := bgTimeout(5 * time.Second)
+	defer cancel()
+	snap, err := m.deps.ACD.Snapshot(ctx)
+	if err != nil {
+		return false
+	}
+	for _, a := range snap.Agents {
+		if a.ID == req.agentID {
+			return a.State == req.want || a.Pending == req.want
+		}
+	}
+	return false
+}
+
+// answerAndSay answers a feature-code call, plays one prompt and hangs up.
+func (m *Manager) answerAndSay(in *hsip.InboundCall, log *slog.Logger, prompt string) {
+	ep, err := m.deps.Media.NewEndpoint(in.ID, "caller")
+	if err != nil {
+		log.Error("no media endpoint for feature code", "err", err, "sip_status", 503)
+		_ = in.Reject(503, "Service Unavailable")
+		return
+	}
+	defer ep.Close()
+	ep.SetRemote(media.Remote{Addr: in.Offer.Addr, Codec: codecOf(in.PayloadType), DTMFPayloadType: in.Offer.DTMFPayloadType})
+	if err := in.Answer(advertisedAddr(m.deps.Runtime().Config, ep)); err != nil {
+		log.Info("feature code answer", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), featureAnswerTimeout)
+	defer cancel()
+	if p := m.deps.Runtime().Prompts[prompt]; p != nil {
+		id := ep.Play(media.Playlist{Prompts: []*media.Prompt{p}})
+	wait:
+		for {
+			select {
+			case ev := <-ep.Events():
+				if ev.Kind == media.EventPlaybackDone && ev.PlaybackID == id {
+					break wait
+				}
+			case <-in.Done():
+				return
+			case <-ctx.Done():
+				break wait
+			case <-m.stopping:
+				break wait
+			}
+		}
+	}
+	if err := in.Hangup(ctx, "feature-code"); err != nil {
+		log.Info("feature code hangup", "err", err)
+	}
+}
