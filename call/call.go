@@ -3,7 +3,6 @@ package call
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"strings"
 	"time"
@@ -183,19 +182,8 @@ func (c *Call) run() {
 }
 
 func (c *Call) startRecording(at time.Time) {
-	if c.m.deps.Recorder == nil {
-		return
-	}
-	path := c.m.recordingPath(c.in.ID, at)
-	rec, err := c.m.deps.Recorder.Create(path)
-	if errors.Is(err, fs.ErrExist) {
-		// A carrier reused a Call-ID the same day: keep both recordings.
-		path = strings.TrimSuffix(path, ".wav") + "-" + at.UTC().Format("150405.000") + ".wav"
-		rec, err = c.m.deps.Recorder.Create(path)
-	}
-	if err != nil {
-		// A recording that cannot start never stops the call.
-		c.log.Error("recording not started", "err", err)
+	rec, path := c.m.createRecording(c.in.ID, at, c.log)
+	if rec == nil {
 		return
 	}
 	c.recording = rec

@@ -5,6 +5,8 @@ package call
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -54,6 +56,9 @@ type Deps struct {
 type Manager struct {
 	deps   Deps
 	calls  sync.Map // call ID → *Call
+	// callbacks holds the callback attempts in progress, by the ACD's ID
+	// for the callback (acd.CallbackCallID).
+	callbacks sync.Map // call ID → *callbackAttempt
 	active atomic.Int64
 	wg     sync.WaitGroup
 
@@ -105,7 +110,17 @@ func (m *Manager) Dispatch(cmd acd.Command) {
 		j.Add(m.deps.Clock.Now(), cmd)
 	}
 	switch cmd.Kind {
-	case acd.CommandOffer, acd.CommandCancelOffer, acd.CommandMove, acd.CommandRoute:
+	case acd.CommandOffer:
+		if cmd.Offer.Callback {
+			m.startCallback(cmd.Offer)
+			return
+		}
+	case acd.CommandCancelOffer:
+		if _, isCallback := m.callbacks.Load(cmd.Cancel.CallID); isCallback {
+			m.cancelCallback(cmd.Cancel)
+			return
+		}
+	case acd.CommandMove, acd.CommandRoute:
 	default:
 		return
 	}
@@ -254,6 +269,27 @@ func (m *Manager) HandleCall(in *hsip.InboundCall) {
 }
 
 // recordingPath places a call's WAV under DATA/recordings/YYYY/MM/DD/.
+// createRecording opens the recording of callID started at at; nil when
+// recording is off or fails (a recording that cannot start never stops the
+// call, the error is logged).
+func (m *Manager) createRecording(callID string, at time.Time, log *slog.Logger) (*recorder.Recording, string) {
+	if m.deps.Recorder == nil {
+		return nil, ""
+	}
+	path := m.recordingPath(callID, at)
+	rec, err := m.deps.Recorder.Create(path)
+	if errors.Is(err, fs.ErrExist) {
+		// A carrier reused a Call-ID the same day: keep both recordings.
+		path = strings.TrimSuffix(path, ".wav") + "-" + at.UTC().Format("150405.000") + ".wav"
+		rec, err = m.deps.Recorder.Create(path)
+	}
+	if err != nil {
+		log.Error("recording not started", "err", err)
+		return nil, ""
+	}
+	return rec, path
+}
+
 func (m *Manager) recordingPath(callID string, at time.Time) string {
 	return filepath.Join(m.deps.RecordingsDir, at.UTC().Format("2006/01/02"), safeFileName(callID)+".wav")
 }

@@ -166,7 +166,21 @@ type Trunk struct {
 	// Priority is the base priority of calls from this trunk, -100..100;
 	// see Config.CallPriority.
 	Priority int
+	// Outbound is the carrier's "ip:port" (UDP) for calls hotline places,
+	// such as callbacks; empty means the trunk takes no outbound calls.
+	Outbound string
 	Pos      Pos
+}
+
+// OutboundTrunk returns the trunk that places outbound calls (callbacks):
+// the first with an outbound address, or nil.
+func (c *Config) OutboundTrunk() *Trunk {
+	for i := range c.Trunks {
+		if c.Trunks[i].Outbound != "" {
+			return &c.Trunks[i]
+		}
+	}
+	return nil
 }
 
 // Allows reports whether a call from addr may come in on this trunk.

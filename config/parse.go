@@ -686,6 +686,11 @@ func (d *decoder) trunks(n *yaml.Node, c *Config) []Trunk {
 		d.fields(item, ctx, map[string]field{
 			"name":     func(*yaml.Node) {},
 			"priority": d.integer(&t.Priority, ctx+": priority", MinPriority, MaxPriority),
+			"outbound": func(v *yaml.Node) {
+				if ap, ok := d.addrPort(v, ctx+": outbound"); ok {
+					t.Outbound = ap
+				}
+			},
 			"acl": func(v *yaml.Node) {
 				aclSet = true
 				for _, ref := range d.refs(v, ctx+": acl") {
