@@ -6,8 +6,8 @@ package call
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"path/filepath"
@@ -54,13 +54,13 @@ type Deps struct {
 
 // Manager routes ACD commands to calls and keeps the set of live calls.
 type Manager struct {
-	deps   Deps
-	calls  sync.Map // call ID → *Call
+	deps  Deps
+	calls sync.Map // call ID → *Call
 	// callbacks holds the callback attempts in progress, by the ACD's ID
 	// for the callback (acd.CallbackCallID).
 	callbacks sync.Map // call ID → *callbackAttempt
-	active atomic.Int64
-	wg     sync.WaitGroup
+	active    atomic.Int64
+	wg        sync.WaitGroup
 
 	stopping chan struct{} // closed by Shutdown: every call hangs up
 	stopOnce sync.Once
