@@ -32,6 +32,16 @@ type CallJSON struct {
 	HangupCause    string     `json:"hangup_cause,omitempty"`
 	RecordingURL   string     `json:"recording_url,omitempty"`
 	RecordingBytes int64      `json:"recording_bytes,omitempty"`
+	// Priority is the call's base priority in its queue; Tags the priority
+	// rules it matched.
+	Priority int    `json:"priority"`
+	Tags     string `json:"tags,omitempty"`
+	// SLOutcome is the service-level verdict: met, missed, excluded, or
+	// empty when the call never waited in a queue.
+	SLOutcome  string  `json:"sl_outcome,omitempty"`
+	Offers     int     `json:"offers"`
+	WrapUpSec  float64 `json:"wrap_up_seconds,omitempty"`
+	CallbackID int64   `json:"callback_id,omitempty"`
 }
 
 func toJSON(c store.CDR) CallJSON {
@@ -40,6 +50,8 @@ func toJSON(c store.CDR) CallJSON {
 		IVRDigits: c.IVRDigits, FlowVersion: c.FlowVersion, Queue: c.Queue, AgentID: c.AgentID,
 		QueueWaitSec: c.QueueWait.Seconds(), TalkSec: c.Talk.Seconds(),
 		Result: c.Result, HangupBy: c.HangupBy, HangupCause: c.HangupCause,
+		Priority: c.Priority, Tags: c.Tags, SLOutcome: c.SLOutcome, Offers: c.Offers,
+		WrapUpSec: c.WrapUp.Seconds(), CallbackID: c.CallbackID,
 	}
 	if !c.Answer.IsZero() {
 		t := c.Answer

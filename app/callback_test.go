@@ -57,3 +57,64 @@ func TestCallbackDialsAgentThenCustomer(t *testing.T) {
 		t.Errorf("the agent's phone did not show the callback: %v", err)
 	}
 }
+
+// TestCallerChoosesCallbackAndKeepsPlace: with nobody to answer, a caller
+// waiting in support presses the callback key, confirms the number read
+// out and is let go. The callback keeps the caller's enqueue time; when
+// agent 1003 logs in it goes to them and the customer (a SIPp UAS) is
+// called. The caller's own CDR says callback, service level excluded.
+func TestCallerChoosesCallbackAndKeepsPlace(t *testing.T) {
+	requirePCAP(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	customer, err := sipptest.Start(ctx, t, sipptest.Scenario{
+		File: "agent_answer.xml", Service: "+15550100", Timeout: 60 * time.Second,
+		Vars: map[string]string{"hangup": "agent", "talk_ms": "1000", "ring_ms": "100"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startHotline(t, func(c *config.Config) {
+		c.Trunks[0].Outbound = customer.LocalAddr()
+		c.Queue("support").CallbackKey = "3" // carrier_callback.xml's key
+	})
+	before := time.Now()
+	h.call(ctx, "carrier_callback.xml", "100", map[string]string{"queue_ms": "1500"})
+	caller := h.waitEndedCall()
+	if caller.Result != "callback" || caller.Queue != "support" {
+		t.Fatalf("caller CDR = %+v, want result callback in support", caller)
+	}
+	// The stored callback carries the ACD's enqueue time of the caller (the
+	// journal writes it just after the caller is let go; the database keeps
+	// milliseconds).
+	var cb api.CallbackJSON
+	waitFor(t, 10*time.Second, "the callback with the caller's place", func() (bool, string) {
+		var list struct{ Callbacks []api.CallbackJSON }
+		h.do("GET", "/api/v1/callbacks?state=pending", h.token, nil).want(t, "pending callbacks", 200, &list)
+		q := h.queue("support")
+		if len(list.Callbacks) != 1 || len(q.Waiting) != 1 || !q.Waiting[0].Callback {
+			return false, fmt.Sprintf("callbacks %+v, waiting %+v", list.Callbacks, q.Waiting)
+		}
+		cb = list.Callbacks[0]
+		diff := q.Waiting[0].QueuedAt.Sub(cb.QueuedAt)
+		return diff >= 0 && diff < time.Millisecond, fmt.Sprintf("stored %v, queue says %v", cb.QueuedAt, q.Waiting[0].QueuedAt)
+	})
+	if cb.Number != "+15550100" || cb.Queue != "support" || cb.OriginCallID != caller.CallID ||
+		cb.QueuedAt.Before(before.Truncate(time.Millisecond)) || cb.QueuedAt.After(caller.Start.Add(10*time.Second)) {
+		t.Fatalf("callback = %+v (caller started %v)", cb, caller.Start)
+	}
+
+	h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+	customer.WaitSuccess(t, 1)
+	waitFor(t, 20*time.Second, "callback done", func() (bool, string) {
+		var got api.CallbackDetailJSON
+		h.do("GET", fmt.Sprintf("/api/v1/callbacks/%d", cb.ID), h.token, nil).want(t, "GET the callback", 200, &got)
+		return got.State == "done", got.State
+	})
+	var cdr api.CallJSON
+	h.get("/api/v1/calls/"+caller.CallID, &cdr)
+	if cdr.SLOutcome != "excluded" || cdr.CallbackID != cb.ID {
+		t.Errorf("caller's CDR: service level %q, callback %d; want excluded, %d", cdr.SLOutcome, cdr.CallbackID, cb.ID)
+	}
+}

@@ -25,6 +25,8 @@ const (
 	StageQueued // waiting, possibly while an agent's phone rings
 	StageTalking
 	StageEnded
+	// StageCallbackMenu: out of the queue, choosing or confirming a callback.
+	StageCallbackMenu
 )
 
 func (s Stage) String() string {
@@ -37,6 +39,8 @@ func (s Stage) String() string {
 		return "talking"
 	case StageEnded:
 		return "ended"
+	case StageCallbackMenu:
+		return "callback-menu"
 	}
 	return "unknown"
 }
@@ -77,6 +81,8 @@ type Call struct {
 	queueName string
 	queuedAt  time.Time
 	musicID   uint64 // the announcement playback before the hold music loop
+	cbMenu    callbackMenu
+	cbDigits  string // the number keyed in the callback menu
 
 	// offers holds every offer whose dialer is still running; current is the one
 	// the ACD still waits on (0: none). A canceled offer stays in offers until its
@@ -210,8 +216,11 @@ func (c *Call) loop() {
 		case ev := <-c.caller.Events():
 			c.mediaEvent(ev)
 		case <-c.ivrTimer.C:
-			if c.stage == StageIVR && c.ivrRun != nil {
+			switch {
+			case c.stage == StageIVR && c.ivrRun != nil:
 				c.apply(c.ivrRun.Step(ivr.EventTimeout{}, c.now()))
+			case c.cbMenu != callbackMenuOff:
+				c.callbackMenuTimedOut()
 			}
 		case cmd := <-c.acdCommands:
 			c.acdCommand(cmd)
@@ -275,14 +284,19 @@ func (c *Call) mediaEvent(ev media.Event) {
 	switch ev.Kind {
 	case media.EventDTMF:
 		c.m.deps.Metrics.dtmf()
-		if c.stage == StageIVR {
+		switch c.stage {
+		case StageIVR:
 			c.apply(c.ivrRun.Step(ivr.EventDigit{Digit: ev.Digit}, c.now()))
+		case StageQueued, StageCallbackMenu:
+			c.queuedDigit(ev.Digit)
 		}
 	case media.EventPlaybackDone:
 		switch {
 		case c.stage == StageIVR && ev.PlaybackID == c.playback:
 			c.playback = 0
 			c.apply(c.ivrRun.Step(ivr.EventPlaybackDone{}, c.now()))
+		case c.cbMenu != callbackMenuOff && ev.PlaybackID == c.playback:
+			c.callbackMenuPlayed()
 		case c.stage == StageQueued && ev.PlaybackID == c.musicID:
 			c.playHoldMusic(false)
 		}
@@ -379,9 +393,11 @@ func (c *Call) acdCommand(command acd.Command) {
 		}
 	case acd.CommandMove:
 		c.moved(command.Move)
+	case acd.CommandAnnounce:
+		c.announce(command.Announce)
 	case acd.CommandRoute:
 		c.routed(command.Route)
-	case acd.CommandUnknown, acd.CommandAgentState, acd.CommandCallExit, acd.CommandAnnounce,
+	case acd.CommandUnknown, acd.CommandAgentState, acd.CommandCallExit,
 		acd.CommandCallback, acd.CommandRepair:
 	}
 }
@@ -411,6 +427,10 @@ func (c *Call) routed(r acd.RouteCall) {
 	c.cancelOffers()
 	c.log.Info("call leaves the queue", "destination", r.Destination.String(), "reason", r.Reason)
 	c.stage = StageIVR // out of the ACD: ending now must not report an abandon
+	if r.Destination.Kind == config.DestCallback {
+		c.offerCallback()
+		return
+	}
 	if r.Destination.Kind == config.DestFlow {
 		if g := c.rt.Flows[r.Destination.Target]; g != nil {
 			c.flow = g
@@ -524,6 +544,8 @@ func (c *Call) dialed(r dialResult) {
 	})
 	media.Bridge(c.caller, c.agentEP)
 	c.stage = StageTalking
+	c.cbMenu, c.playback = callbackMenuOff, 0
+	c.ivrTimer.Stop()
 	c.talkStart = c.now()
 	c.cdr.AgentID = c.agentID
 	c.cdr.QueueWait = c.talkStart.Sub(c.queuedAt)
@@ -569,6 +591,12 @@ func (c *Call) callerGone(side hsip.HangupSide, cause string) {
 	case StageTalking:
 		c.setResult("completed")
 		c.goHangup(c.agentLeg, "caller-hangup")
+	case StageCallbackMenu:
+		if c.cbMenu == callbackMenuBooked {
+			c.setResult("callback")
+		} else {
+			c.setResult("routed")
+		}
 	}
 	c.stage = StageEnded
 }

@@ -159,7 +159,10 @@ func (j *Journal) callback(ctx context.Context, at time.Time, ch *acd.CallbackCh
 		}
 	}
 	if ch.State != "merged" {
+		// The ACD's view is the truth: its enqueue time (the caller's place)
+		// and priority, which the conductor only approximated.
 		cb.Attempts = max(cb.Attempts, ch.Attempts)
+		cb.QueuedAt, cb.Priority = ch.QueuedAt, ch.Priority
 	}
 	cb.UpdatedAt = at
 	_, err = j.store.SaveCallback(ctx, cb)

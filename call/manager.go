@@ -120,7 +120,7 @@ func (m *Manager) Dispatch(cmd acd.Command) {
 			m.cancelCallback(cmd.Cancel)
 			return
 		}
-	case acd.CommandMove, acd.CommandRoute:
+	case acd.CommandMove, acd.CommandRoute, acd.CommandAnnounce:
 	default:
 		return
 	}

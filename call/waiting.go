@@ -1,0 +1,219 @@
+package call
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/hotline-cc/hotline/acd"
+	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/store"
+)
+
+// callbackMenu is where a waiting caller is in choosing a callback.
+type callbackMenu uint8
+
+const (
+	callbackMenuOff callbackMenu = iota
+	// callbackMenuConfirm: "we will call you back at NUMBER; 1 to confirm,
+	// 2 for another number".
+	callbackMenuConfirm
+	// callbackMenuEnter: the caller keys in a number, then #.
+	callbackMenuEnter
+	// callbackMenuBooked: "thank you, goodbye", then we hang up.
+	callbackMenuBooked
+)
+
+// callbackMenuTimeout is how long the callback menu waits for a key before
+// the caller is back to music, still in their place.
+const callbackMenuTimeout = 10 * time.Second
+
+// announce plays the caller's position and estimated wait (or that their
+// advisor is coming), then the music resumes.
+func (c *Call) announce(a acd.Announce) {
+	if c.stage != StageQueued || c.cbMenu != callbackMenuOff {
+		return
+	}
+	var names []string
+	if a.WaitingFor != "" {
+		names = []string{"waiting_for_agent"}
+	} else {
+		names = append(names, "you_are_number")
+		names = append(names, digitPrompts(strconv.Itoa(a.Position))...)
+		names = append(names, "in_line")
+		if a.EWT > 0 {
+			names = append(names, "estimated_wait")
+			if minutes := int((a.EWT + time.Minute - 1) / time.Minute); minutes > 1 {
+				names = append(names, digitPrompts(strconv.Itoa(minutes))...)
+				names = append(names, "minutes")
+			} else {
+				names = append(names, "less_than_a_minute")
+			}
+		}
+	}
+	if q := c.rt.Config.Queue(c.queueName); q != nil && q.CallbackKey != "" {
+		names = append(names, "callback_offer")
+	}
+	c.musicID = c.caller.Play(media.Playlist{Prompts: c.prompts(names)})
+}
+
+// digitPrompts spells a number digit by digit.
+func digitPrompts(number string) []string {
+	out := make([]string, 0, len(number))
+	for _, d := range number {
+		if d >= '0' && d <= '9' {
+			out = append(out, "digit_"+string(d))
+		}
+	}
+	return out
+}
+
+// queuedDigit handles a key pressed while waiting: the queue's callback key
+// opens the callback menu, whose keys it then serves.
+func (c *Call) queuedDigit(digit byte) {
+	q := c.rt.Config.Queue(c.queueName)
+	switch c.cbMenu {
+	case callbackMenuOff:
+		if q == nil || q.CallbackKey == "" || string(digit) != q.CallbackKey {
+			return
+		}
+		c.log.Info("caller asks for a callback")
+		if validCallbackNumber(c.in.Caller) {
+			c.cbMenu = callbackMenuConfirm
+			names := append([]string{"callback_number"}, digitPrompts(c.in.Caller)...)
+			c.menuPrompt(append(names, "callback_confirm")...)
+			return
+		}
+		c.enterNumber()
+	case callbackMenuConfirm:
+		switch digit {
+		case '1':
+			c.bookCallback(c.in.Caller)
+		case '2':
+			c.enterNumber()
+		}
+	case callbackMenuEnter:
+		switch {
+		case digit == '#' && validCallbackNumber(c.cbDigits):
+			c.bookCallback(c.cbDigits)
+		case digit == '#':
+			c.log.Info("callback number refused", "digits", len(c.cbDigits))
+			c.menuPrompt("invalid", "callback_enter")
+			c.cbDigits = ""
+		case digit >= '0' && digit <= '9' && len(c.cbDigits) < 20:
+			c.cbDigits += string(digit)
+			c.armIVRTimer(c.now().Add(callbackMenuTimeout))
+		}
+	case callbackMenuBooked:
+	}
+}
+
+func (c *Call) enterNumber() {
+	c.cbMenu, c.cbDigits = callbackMenuEnter, ""
+	c.menuPrompt("callback_enter")
+}
+
+// menuPrompt plays the callback menu's prompts in place of the music and
+// gives the caller callbackMenuTimeout after them to answer.
+func (c *Call) menuPrompt(names ...string) {
+	c.musicID = 0
+	c.playback = c.caller.Play(media.Playlist{Prompts: c.prompts(names)})
+	c.armIVRTimer(time.Time{})
+}
+
+// callbackMenuTimedOut: the caller did not answer. A caller still in the
+// queue is back to music in their place; one the ACD sent here is let go.
+func (c *Call) callbackMenuTimedOut() {
+	if c.cbMenu != callbackMenuConfirm && c.cbMenu != callbackMenuEnter {
+		return
+	}
+	c.log.Info("callback menu timed out")
+	c.cbMenu, c.cbDigits = callbackMenuOff, ""
+	if c.stage == StageQueued {
+		c.playHoldMusic(false)
+		return
+	}
+	c.hangupBy, c.cause = "system", "callback-declined"
+	c.setResult("routed")
+	c.endCaller("callback-declined")
+}
+
+// callbackMenuPlayed: a menu prompt ended; the answer timer starts, or
+// after the goodbye the call ends.
+func (c *Call) callbackMenuPlayed() {
+	c.playback = 0
+	switch c.cbMenu {
+	case callbackMenuConfirm, callbackMenuEnter:
+		c.armIVRTimer(c.now().Add(callbackMenuTimeout))
+	case callbackMenuBooked:
+		c.hangupBy, c.cause = "system", "callback-booked"
+		c.setResult("callback")
+		c.endCaller("callback-booked")
+	case callbackMenuOff:
+	}
+}
+
+// validCallbackNumber: 3 to 20 digits, optionally after a +.
+func validCallbackNumber(n string) bool {
+	if len(n) > 0 && n[0] == '+' {
+		n = n[1:]
+	}
+	if len(n) < 3 || len(n) > 20 {
+		return false
+	}
+	for _, r := range n {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// bookCallback stores the callback and hands the caller's place to it: a
+// caller still in the ACD's queue becomes the callback (CallbackRequested);
+// one the ACD already let go (a callback destination) re-enters with their
+// original enqueue time (CallbackScheduled).
+func (c *Call) bookCallback(number string) {
+	q := c.rt.Config.Queue(c.queueName)
+	if q == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	id, err := c.m.deps.Store.SaveCallback(ctx, store.Callback{
+		Queue: q.Name, Number: number, Priority: c.cdr.Priority, QueuedAt: c.queuedAt,
+		MaxAttempts: q.CallbackMaxAttempts, State: store.CallbackPending, OriginCallID: c.in.ID,
+	})
+	if err != nil {
+		c.log.Error("callback not stored", "err", err)
+		c.cbMenu = callbackMenuOff
+		c.menuPrompt("error")
+		return
+	}
+	c.log.Info("callback booked", "callback_id", id, "number_digits", len(number))
+	if c.stage == StageQueued {
+		c.cancelOffers()
+		c.m.deps.ACD.Post(acd.CallbackRequested{CallID: c.in.ID, CallbackID: id, Number: number})
+	} else {
+		c.m.deps.ACD.Post(acd.CallbackScheduled{CallbackID: id, Queue: q.Name, Number: number,
+			Priority: c.cdr.Priority, QueuedAt: c.queuedAt, MaxAttempts: q.CallbackMaxAttempts})
+	}
+	c.cdr.CallbackID = id
+	// Out of the ACD now: hanging up is not an abandon.
+	c.stage = StageCallbackMenu
+	c.cbMenu = callbackMenuBooked
+	c.menuPrompt("callback_booked")
+}
+
+// offerCallback starts the callback menu for a caller the ACD sent to a
+// callback destination (max wait, queue full, closed).
+func (c *Call) offerCallback() {
+	c.stage = StageCallbackMenu
+	if validCallbackNumber(c.in.Caller) {
+		c.cbMenu = callbackMenuConfirm
+		names := append([]string{"callback_number"}, digitPrompts(c.in.Caller)...)
+		c.menuPrompt(append(names, "callback_confirm")...)
+		return
+	}
+	c.enterNumber()
+}
