@@ -83,6 +83,9 @@ type Call struct {
 	musicID   uint64 // the announcement playback before the hold music loop
 	cbMenu    callbackMenu
 	cbDigits  string // the number keyed in the callback menu
+	// whisperID and introID are the playbacks that precede the bridge: the
+	// whisper to the agent and the agent's ID to the caller (0: none left).
+	whisperID, introID uint64
 
 	// offers holds every offer whose dialer is still running; current is the one
 	// the ACD still waits on (0: none). A canceled offer stays in offers until its
@@ -200,12 +203,13 @@ func (c *Call) startRecording(at time.Time) {
 func (c *Call) loop() {
 	defer c.ivrTimer.Stop()
 	var agentDone <-chan struct{}
+	var agentEvents <-chan media.Event
 	stopping := c.m.stopping
 	for c.stage != StageEnded {
 		if c.agentLeg != nil {
-			agentDone = c.agentLeg.Done()
+			agentDone, agentEvents = c.agentLeg.Done(), c.agentEP.Events()
 		} else {
-			agentDone = nil
+			agentDone, agentEvents = nil, nil
 		}
 		select {
 		case <-c.in.Done():
@@ -215,6 +219,11 @@ func (c *Call) loop() {
 			c.agentGone()
 		case ev := <-c.caller.Events():
 			c.mediaEvent(ev)
+		case ev := <-agentEvents:
+			if ev.Kind == media.EventPlaybackDone && ev.PlaybackID == c.whisperID {
+				c.whisperID = 0
+				c.bridgeWhenIntroduced()
+			}
 		case <-c.ivrTimer.C:
 			switch {
 			case c.stage == StageIVR && c.ivrRun != nil:
@@ -292,6 +301,9 @@ func (c *Call) mediaEvent(ev media.Event) {
 		}
 	case media.EventPlaybackDone:
 		switch {
+		case c.stage == StageTalking && ev.PlaybackID == c.introID:
+			c.introID = 0
+			c.bridgeWhenIntroduced()
 		case c.stage == StageIVR && ev.PlaybackID == c.playback:
 			c.playback = 0
 			c.apply(c.ivrRun.Step(ivr.EventPlaybackDone{}, c.now()))
@@ -452,6 +464,7 @@ func (c *Call) dropLateAgent(cmd acd.CancelOffer) {
 	media.Unbridge(c.caller)
 	leg, ep := c.agentLeg, c.agentEP
 	c.agentLeg, c.agentEP, c.agentID, c.connectedOffer = nil, nil, "", 0
+	c.whisperID, c.introID = 0, 0
 	c.cdr.AgentID = ""
 	c.m.wg.Add(1)
 	go func() {
@@ -542,10 +555,10 @@ func (c *Call) dialed(r dialResult) {
 	r.leg.OnReoffer(func(o hsip.MediaOffer) {
 		agentEP.SetRemote(media.Remote{Addr: o.Addr, Codec: codecOf(leg.PayloadType), DTMFPayloadType: o.DTMFPayloadType})
 	})
-	media.Bridge(c.caller, c.agentEP)
 	c.stage = StageTalking
 	c.cbMenu, c.playback = callbackMenuOff, 0
 	c.ivrTimer.Stop()
+	c.introduce()
 	c.talkStart = c.now()
 	c.cdr.AgentID = c.agentID
 	c.cdr.QueueWait = c.talkStart.Sub(c.queuedAt)

@@ -3,6 +3,7 @@ package call
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hotline-cc/hotline/acd"
@@ -216,4 +217,39 @@ func (c *Call) offerCallback() {
 		return
 	}
 	c.enterNumber()
+}
+
+// introduce starts what the queue plays before agent and caller hear each
+// other: a whisper to the agent (the queue, VIP, callback) and the agent's
+// ID to the caller ("agent 1003 at your service"). The caller hears music
+// until then; the bridge follows when both are done.
+func (c *Call) introduce() {
+	q := c.rt.Config.Queue(c.queueName)
+	if q != nil && q.Whisper {
+		names := []string{"whisper_queue", "queue_" + c.queueName}
+		if c.cdr.Priority >= vipPriority || strings.Contains(","+c.cdr.Tags+",", ",vip,") {
+			names = append(names, "whisper_vip")
+		}
+		if prompts := c.prompts(names); len(prompts) > 0 {
+			c.whisperID = c.agentEP.Play(media.Playlist{Prompts: prompts})
+		}
+	}
+	if q != nil && q.AnnounceAgent {
+		names := append([]string{"agent_intro"}, digitPrompts(c.agentID)...)
+		c.introID = c.caller.Play(media.Playlist{Prompts: c.prompts(append(names, "at_your_service"))})
+	}
+	c.bridgeWhenIntroduced()
+}
+
+// vipPriority is the base priority from which the whisper calls a caller a
+// VIP, whatever rule gave it.
+const vipPriority = 10
+
+// bridgeWhenIntroduced bridges agent and caller once no introduction is
+// playing.
+func (c *Call) bridgeWhenIntroduced() {
+	if c.whisperID != 0 || c.introID != 0 || c.stage != StageTalking {
+		return
+	}
+	media.Bridge(c.caller, c.agentEP)
 }

@@ -21,10 +21,21 @@ trap 'rm -rf "$tmp"' EXIT
 # speak NAME TEXT: synthesize TEXT to NAME.wav, band-limited to the telephone
 # band (300-3400 Hz) and normalized to -3 dBFS so every prompt sounds alike.
 speak() {
+	say "$1" "$2" 0.15 0.25
+}
+
+# piece NAME TEXT: a fragment of a spoken sentence (digits, "agent", "in
+# line"): little silence around it, so that pieces played one after another
+# sound like one sentence.
+piece() {
+	say "$1" "$2" 0.02 0.06
+}
+
+say() {
 	espeak-ng -v en-us -s 165 -w "$tmp/$1.raw.wav" "$2"
 	sox "$tmp/$1.raw.wav" -r 8000 -b 8 -c 1 -e u-law "$1.wav" \
 		silence 1 0.02 0.3% reverse silence 1 0.02 0.3% reverse \
-		highpass 300 lowpass 3400 norm -3 pad 0.15 0.25
+		highpass 300 lowpass 3400 norm -3 pad "$3" "$4"
 }
 
 speak welcome "Welcome to hotline. For sales, press 1. For support, press 2."
@@ -42,26 +53,26 @@ speak feature_failed "Sorry, that did not work."
 
 # Waiting callers: position, estimated wait, callbacks; agents: whisper.
 for d in 0 1 2 3 4 5 6 7 8 9; do
-	speak "digit_$d" "$(echo zero one two three four five six seven eight nine | cut -d' ' -f$((d + 1)))"
+	piece "digit_$d" "$(echo zero one two three four five six seven eight nine | cut -d' ' -f$((d + 1)))"
 done
-speak you_are_number "You are number"
-speak in_line "in line."
-speak estimated_wait "Your estimated wait is"
-speak minutes "minutes."
-speak less_than_a_minute "less than a minute."
+piece you_are_number "You are number"
+piece in_line "in line."
+piece estimated_wait "Your estimated wait is"
+piece minutes "minutes."
+piece less_than_a_minute "less than a minute."
 speak waiting_for_agent "Your personal advisor will be with you shortly."
 speak callback_offer "To be called back instead, without losing your place, press 1."
-speak callback_number "We will call you back at"
+piece callback_number "We will call you back at"
 speak callback_confirm "To confirm, press 1. To enter another number, press 2."
 speak callback_enter "Please enter your phone number, then press the hash key."
 speak callback_booked "Thank you. We will call you back. Goodbye."
-speak agent_intro "Agent"
-speak at_your_service "at your service."
-speak whisper_queue "Call from"
-speak whisper_vip "V I P."
-speak whisper_callback "Callback."
-speak queue_sales "sales."
-speak queue_support "support."
+piece agent_intro "Agent"
+piece at_your_service "at your service."
+piece whisper_queue "Call from"
+piece whisper_vip "V I P."
+piece whisper_callback "Callback."
+piece queue_sales "sales."
+piece queue_support "support."
 
 # Hold music: four bars of 1.875 s each, played twice (15 s). Each bar is
 # a pad (three sine voices, slow attack and release) under a plucked

@@ -1,0 +1,44 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hotline-cc/hotline/config"
+)
+
+// TestAgentIDAnnouncedBeforeBridge: in a queue that announces the agent
+// and whispers to them, the caller first hears "agent 1 0 0 3 at your
+// service" and only then the agent's voice (1 kHz); the agent hears the
+// whisper meanwhile. The recording's right channel (what the caller hears)
+// shows speech right after the connect and the agent's tone at the end.
+func TestAgentIDAnnouncedBeforeBridge(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotline(t, func(c *config.Config) {
+		q := c.Queue("support")
+		q.AnnounceAgent, q.Whisper = true, true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	agent := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"hangup": "remote"})
+	h.call(ctx, "carrier_call.xml", "100", map[string]string{"digit": "2", "talk_ms": "5000"})
+	finished(t, agent, "agent")
+	cdr := h.waitEndedCall()
+	if cdr.Result != "completed" || cdr.AgentID != "1003" {
+		t.Fatalf("CDR = %+v", cdr)
+	}
+	w := h.recording(cdr.CallID)
+	connected := cdr.End.Add(-time.Duration(cdr.TalkSec * float64(time.Second))).Sub(*cdr.Answer)
+	at := func(d time.Duration) int { return int(d.Seconds() * 8000) }
+	intro := w.right[at(connected+300*time.Millisecond):at(connected+1300*time.Millisecond)]
+	if lv := toneLevel(intro, 1000); lv > 0.2 || rms(intro) < 200 {
+		t.Errorf("right after the connect the caller hears 1 kHz level %.2f, rms %.0f; want the agent's ID spoken, not the agent", lv, rms(intro))
+	}
+	end := len(w.right) - 1600
+	talk := w.right[end-at(time.Second) : end]
+	if lv := toneLevel(talk, 1000); lv < 0.3 {
+		t.Errorf("at the end the caller hears 1 kHz level %.2f; want the agent", lv)
+	}
+}
