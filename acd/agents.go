@@ -56,6 +56,12 @@ func (st *State) agentLoggedIn(ev AgentLoggedIn, now time.Time) {
 		if other := st.devices[ev.Device]; other != nil && other != a {
 			// Hot-desking: the phone's previous agent leaves it.
 			st.agentLoggedOut(other.id, ReasonTakenOver, ev.Source, now)
+			if other.device == ev.Device {
+				// They were on a call, so their logout waits for its end;
+				// the phone is the new agent's from now on (the devices
+				// index holds one agent per phone).
+				other.device = ""
+			}
 		}
 		if st.devices[a.device] == a {
 			delete(st.devices, a.device)
@@ -99,13 +105,16 @@ func (st *State) agentLoggedOut(agentID, reason, source string, now time.Time) {
 		st.cancelOffer(a.offer, CancelAgentLoggedOut, now)
 		st.setLoggedOut(a, reason, source, now)
 	case AgentStateOnCall, AgentStateOnHold:
-		// The call goes on; the logout takes effect when it ends.
+		// The call goes on; the logout takes effect when it ends. Callers
+		// waiting for this agent by name need not wait for that: the agent
+		// takes no call after this one.
 		a.pending = pendingState{state: AgentStateLoggedOut, reason: reason, source: source}
+		st.releaseDedicated(a, now)
 	case AgentStateAvailable, AgentStateWrapUp, AgentStateNotReady:
 		st.setLoggedOut(a, reason, source, now)
 	case AgentStateLoggedOut, AgentStateUnknown:
 	}
-	st.releaseAgentIfRetired(a)
+	st.releaseAgentIfRetired(a, now)
 }
 
 func (st *State) setLoggedOut(a *agent, reason, source string, now time.Time) {
@@ -141,6 +150,11 @@ func (st *State) agentStateRequested(ev AgentStateRequested, now time.Time) {
 		st.counters.UnknownEvents++
 	case AgentStateRinging, AgentStateOnCall, AgentStateOnHold:
 		a.pending = pendingState{state: ev.State, reason: ev.Reason, source: ev.Source}
+		if ev.State == AgentStateNotReady {
+			// As for a logout during a call: the callers waiting for this
+			// agent by name are released now, not when the break starts.
+			st.releaseDedicated(a, now)
+		}
 	case AgentStateAvailable, AgentStateNotReady, AgentStateWrapUp:
 		st.applyRequested(a, ev.State, ev.Reason, ev.Source, now)
 	}
@@ -231,17 +245,21 @@ func (st *State) finishWork(a *agent, source string, now time.Time) {
 	a.idleSince = now
 	p := a.pending
 	a.pending = pendingState{}
-	switch p.state {
-	case AgentStateLoggedOut:
+	switch {
+	case p.state == AgentStateLoggedOut:
 		st.setLoggedOut(a, p.reason, p.source, now)
-	case AgentStateNotReady:
+	case a.retired:
+		// Removed by a reload while at work: straight to logged out (and
+		// deleted below), never shown available in between.
+		st.setLoggedOut(a, ReasonRemoved, "acd", now)
+	case p.state == AgentStateNotReady:
 		st.setAgentState(a, AgentStateNotReady, p.reason, p.source, now)
 		st.releaseDedicated(a, now)
 	default:
 		st.setAgentState(a, AgentStateAvailable, "", source, now)
 		st.makeIdle(a)
 	}
-	st.releaseAgentIfRetired(a)
+	st.releaseAgentIfRetired(a, now)
 }
 
 func (st *State) agentTimerExpired(a *agent, now time.Time) {
@@ -368,8 +386,12 @@ func (st *State) failOffer(o *offer, result OfferResult, now time.Time) {
 	a.pending = pendingState{}
 	switch {
 	case p.state == AgentStateLoggedOut || result == OfferResultAgentLoggedOut:
-		// agentLoggedOut finishes the logout.
-		st.setAgentState(a, AgentStateAvailable, "", "acd", now)
+		// setLoggedOut (below, or in agentLoggedOut) takes the agent from
+		// ringing straight to logged out: the audit must not show them
+		// available for an instant, as if they could take a call.
+	case a.retired:
+		// As in finishWork: removed by a reload, off the ACD at once.
+		st.setLoggedOut(a, ReasonRemoved, "acd", now)
 	case p.state == AgentStateNotReady:
 		st.setAgentState(a, AgentStateNotReady, p.reason, p.source, now)
 		st.releaseDedicated(a, now)
@@ -389,7 +411,11 @@ func (st *State) failOffer(o *offer, result OfferResult, now time.Time) {
 	if p.state == AgentStateLoggedOut {
 		st.setLoggedOut(a, p.reason, p.source, now)
 	}
-	st.releaseAgentIfRetired(a)
+	if a.state != AgentStateRinging {
+		// (A ringing agent here is being logged out: agentLoggedOut
+		// finishes that and releases them.)
+		st.releaseAgentIfRetired(a, now)
+	}
 }
 
 // endOffer unlinks an offer from everything that refers to it.

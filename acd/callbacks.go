@@ -21,7 +21,8 @@ func (st *State) callbackRequested(ev CallbackRequested, now time.Time) {
 	c.id = CallbackCallID(ev.CallbackID)
 	c.callback, c.callbackID, c.number = true, ev.CallbackID, ev.Number
 	c.attempts, c.maxAttempts = 0, q.spec.CallbackMaxAttempts
-	c.preferred, c.dedicatedUntil, c.announceAt = nil, time.Time{}, time.Time{}
+	// No announcements and no max wait: nobody is holding on the line.
+	c.preferred, c.dedicatedUntil, c.announceAt, c.maxWaitAt = nil, time.Time{}, time.Time{}, time.Time{}
 	if st.mergeCallback(c, now) {
 		return
 	}
@@ -118,12 +119,17 @@ func (st *State) callbackFailed(ev CallbackFailed, now time.Time) {
 	q := c.queue
 	st.endAgentCall(c.agent, now)
 	c.agent = nil
-	if c.attempts >= c.maxAttempts {
+	// A reload may have removed the queue while the callback was being
+	// dialed, and the queue is deleted once no caller waits in it: the
+	// callback cannot go back to a deleted queue (whose heaps nobody keeps
+	// up to date any more), so it has failed too.
+	if c.attempts >= c.maxAttempts || st.queues[q.name] != q {
 		st.callbackChanged(c, "failed", now)
 		st.dropCall(c)
 		return
 	}
 	q.callers++
+	c.setOrderKey() // a reload during the call may have changed the queue's aging
 	c.state, c.notBefore = callScheduled, now.Add(q.spec.CallbackRetry)
 	st.armCallTimer(c, now)
 	st.callbackChanged(c, "pending", now)

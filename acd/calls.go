@@ -36,19 +36,28 @@ func (st *State) callQueued(ev CallQueued, now time.Time) {
 		c.preferred = a
 		c.dedicatedUntil = now.Add(max(ev.PreferredWait, 0))
 	}
-	st.admit(c, q, "", 0, now)
+	st.admit(c, q, nil, "", 0, now)
 }
 
 // admit puts c into q, or sends it on when q is closed or full. reason is
-// empty for a new call and says why a moving call left its last queue.
-func (st *State) admit(c *call, q *queue, reason string, depth int, now time.Time) {
+// empty for a new call and says why a moving call left its last queue;
+// asked is the queue a new caller asked for when closed or full queues sent
+// them on to q, nil for a call that waited in a queue or is new.
+//
+// Callbacks are not callers on the line: a closed or full queue still takes
+// them, since routing them to a flow or a busy tone means nothing (and would
+// lose the callback without a "failed" report).
+func (st *State) admit(c *call, q *queue, asked *queue, reason string, depth int, now time.Time) {
 	spec := &q.spec
+	if asked == nil && c.queue == nil {
+		asked = q
+	}
 	switch {
 	case !c.callback && spec.Hours != nil && !spec.Hours.Open(now):
-		st.sendTo(c, q, spec.ClosedDest, "closed", depth, now)
+		st.sendTo(c, q, asked, spec.ClosedDest, "closed", depth, now)
 		return
-	case spec.MaxWaiting > 0 && q.callers >= spec.MaxWaiting:
-		st.sendTo(c, q, spec.FullDest, "queue-full", depth, now)
+	case !c.callback && spec.MaxWaiting > 0 && q.callers >= spec.MaxWaiting:
+		st.sendTo(c, q, asked, spec.FullDest, "queue-full", depth, now)
 		return
 	}
 	from := c.queue
@@ -57,15 +66,36 @@ func (st *State) admit(c *call, q *queue, reason string, depth int, now time.Tim
 	c.stage, c.stepsDone = 0, 0
 	c.setOrderKey()
 	q.callers++
-	if from == nil {
-		q.counters.CallsQueued++
-	} else {
+	switch {
+	case from != nil:
 		q.counters.CallsMovedIn++
 		from.counters.CallsMovedOut++
 		st.emit(CommandMove).Move = CallMoved{CallID: c.id, From: from.name, To: q.name, Reason: reason}
+		if c.callback {
+			// The merge index is by queue: it must follow the callback, or
+			// dropCall (which looks under the new queue) would leave it
+			// pointing at a recycled call.
+			if k := (callbackKey{from.name, c.number}); st.callbacks[k] == c {
+				delete(st.callbacks, k)
+			}
+			if k := (callbackKey{q.name, c.number}); st.callbacks[k] == nil {
+				st.callbacks[k] = c
+			}
+		}
+	case asked != q:
+		// A new caller sent on by a closed or full queue: it first queues
+		// here, but the conductor still believes it is in the queue it
+		// asked for, and must hear of the move to play this queue's music
+		// and name it in the CDR.
+		q.counters.CallsQueued++
+		st.emit(CommandMove).Move = CallMoved{CallID: c.id, From: asked.name, To: q.name, Reason: reason}
+	default:
+		q.counters.CallsQueued++
 	}
 	c.maxWaitAt = time.Time{}
-	if spec.MaxWait > 0 {
+	if spec.MaxWait > 0 && !c.callback {
+		// Max wait bounds a caller's time on hold; a callback has no caller
+		// holding on.
 		c.maxWaitAt = now.Add(spec.MaxWait)
 	}
 	c.announceAt = time.Time{}
@@ -87,10 +117,10 @@ func (st *State) admit(c *call, q *queue, reason string, depth int, now time.Tim
 }
 
 // waitsFor reports whether a new call should wait for its preferred agent:
-// they must be working (not logged out or on a break), and either free now
-// or worth waiting for.
+// they must be working (not logged out or on a break, nor about to be after
+// their current call), and either free now or worth waiting for.
 func (st *State) waitsFor(c *call, a *agent) bool {
-	if a.retired || c.callback {
+	if a.retired || c.callback || a.pending.state == AgentStateLoggedOut || a.pending.state == AgentStateNotReady {
 		return false
 	}
 	switch a.state {
@@ -132,14 +162,23 @@ func (st *State) releaseDedicated(a *agent, now time.Time) {
 	}
 }
 
-// sendTo routes c, which could not stay in q, to dest.
-func (st *State) sendTo(c *call, q *queue, dest config.Destination, reason string, depth int, now time.Time) {
+// sendTo routes c, which could not stay in q, to dest. asked is as for
+// admit.
+func (st *State) sendTo(c *call, q, asked *queue, dest config.Destination, reason string, depth int, now time.Time) {
 	st.leaveQueue(c, now)
 	if dest.Kind == config.DestQueue {
 		if target := st.queues[dest.Target]; target != nil && !target.retired && target != q && depth < maxMoveChain {
-			st.admit(c, target, reason, depth+1, now)
+			st.admit(c, target, asked, reason, depth+1, now)
 			return
 		}
+	}
+	if c.callback {
+		// A callback can only wait in a queue (callbacks skip the closed,
+		// full and max-wait checks, so only an escalation to a queue a
+		// reload removed gets here): with none to go to, it has failed.
+		st.callbackChanged(c, "failed", now)
+		st.dropCall(c)
+		return
 	}
 	if dest.Kind == config.DestQueue || dest.Kind == config.DestNone {
 		// No usable queue: the caller hears busy rather than wait forever.
@@ -318,23 +357,28 @@ func (st *State) callTimerExpired(c *call, now time.Time) {
 		step := c.queue.spec.Escalation[c.stepsDone]
 		c.stepsDone++
 		if step.Queue != "" {
-			st.sendTo(c, c.queue, config.Destination{Kind: config.DestQueue, Target: step.Queue}, "escalation", 0, now)
+			st.sendTo(c, c.queue, nil, config.Destination{Kind: config.DestQueue, Target: step.Queue}, "escalation", 0, now)
 			return // the call was re-admitted (its timer re-armed) or dropped
 		}
 		st.raiseStage(c)
 	}
 	if !c.maxWaitAt.IsZero() && !c.maxWaitAt.After(now) {
 		c.maxWaitAt = time.Time{}
-		st.sendTo(c, c.queue, c.queue.spec.MaxWaitDest, "max-wait", 0, now)
+		st.sendTo(c, c.queue, nil, c.queue.spec.MaxWaitDest, "max-wait", 0, now)
 		return
 	}
 	if !c.announceAt.IsZero() && !c.announceAt.After(now) {
-		if c.state != callOffering {
-			st.announce(c, now)
-		}
-		every := c.queue.spec.PositionEvery
-		for !c.announceAt.After(now) {
-			c.announceAt = c.announceAt.Add(every)
+		if every := c.queue.spec.PositionEvery; every <= 0 {
+			// A reload switched announcements off while the caller waited
+			// (stepping the deadline by zero would never end).
+			c.announceAt = time.Time{}
+		} else {
+			if c.state != callOffering {
+				st.announce(c, now)
+			}
+			for !c.announceAt.After(now) {
+				c.announceAt = c.announceAt.Add(every)
+			}
 		}
 	}
 	st.armCallTimer(c, now)

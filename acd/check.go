@@ -3,6 +3,8 @@ package acd
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -96,6 +98,9 @@ func (st *State) Check() error {
 		}
 		if c.state != callConnected {
 			callers[c.queue]++
+			if st.queues[c.queue.name] != c.queue {
+				fail("call %s (%v) is in deleted queue %s", id, c.state, c.queue.name)
+			}
 		}
 		if c.timer.armed() {
 			timers++
@@ -176,6 +181,12 @@ func (st *State) Check() error {
 					fail("queue %s holds stale caller %s", name, c.id)
 				}
 			}
+			for i, m := range q.idle[k].items {
+				if m.queue != q || m.stage != k || m.heapIndex != i || !m.agent.inIdleHeaps ||
+					st.agents[m.agent.id] != m.agent || !slices.Contains(m.agent.memberships, m) {
+					fail("queue %s: idle heap of stage %d holds a stale membership of %s", name, k, m.agent.id)
+				}
+			}
 			checkHeap(&q.idle[k], fmt.Sprintf("idle of %s stage %d", name, k), fail)
 			checkHeap(&q.waiting[k], fmt.Sprintf("waiting of %s stage %d", name, k), fail)
 		}
@@ -216,6 +227,7 @@ func (st *State) reconcile(ev Reconcile, now time.Time) {
 				gone = append(gone, id)
 			}
 		}
+		slices.Sort(gone) // commands in a deterministic order
 		for _, id := range gone {
 			st.repaired(id, "", "call has no live dialog")
 			st.callGone(id, ExitAbandoned, now)
@@ -228,6 +240,7 @@ func (st *State) reconcile(ev Reconcile, now time.Time) {
 				gone = append(gone, device)
 			}
 		}
+		slices.Sort(gone)
 		for _, device := range gone {
 			a := st.devices[device]
 			st.repaired("", a.id, "device "+device+" is not registered")
@@ -262,7 +275,11 @@ func Repair(st *State, problem error, now time.Time) []Command {
 			st.timers.push(t)
 		}
 	}
-	for _, a := range st.agents {
+	// Agents in ID order: the commands (repairs, then offers to callers
+	// waiting for an agent by name) must not depend on map order.
+	agentIDs := slices.Sorted(maps.Keys(st.agents))
+	for _, id := range agentIDs {
+		a := st.agents[id]
 		a.inIdleHeaps = false
 		a.dedicated.items = a.dedicated.items[:0]
 		for _, m := range a.memberships {
@@ -301,8 +318,8 @@ func Repair(st *State, problem error, now time.Time) []Command {
 		case callUnknown, callOffering, callConnected, callScheduled:
 		}
 	}
-	for _, a := range st.agents {
-		st.makeIdle(a)
+	for _, id := range agentIDs {
+		st.makeIdle(st.agents[id])
 	}
 	for _, q := range st.queues {
 		st.markDirty(q)

@@ -70,6 +70,27 @@ func (st *State) dedicatedDecision(c *call, a *agent, now time.Time) Decision {
 	return d
 }
 
+// putFirst puts the chosen agent's candidate at the front, as Decision
+// documents: when agents who failed the call were passed over (or one of
+// them is retried), they were compared, and logged, before the choice.
+// The chosen one is not marked skipped; if the log was full before it, the
+// last candidate makes room.
+func (d *Decision) putFirst(chosen Candidate) {
+	i := 0
+	for i < d.NumCandidates && d.Candidates[i].AgentID != chosen.AgentID {
+		i++
+	}
+	if i == d.NumCandidates {
+		if d.NumCandidates < len(d.Candidates) {
+			d.NumCandidates++
+		} else {
+			i--
+		}
+	}
+	copy(d.Candidates[1:i+1], d.Candidates[:i])
+	d.Candidates[0] = chosen
+}
+
 func (d *Decision) add(c Candidate) {
 	if d.NumCandidates < len(d.Candidates) {
 		d.Candidates[d.NumCandidates] = c
@@ -137,6 +158,9 @@ func (st *State) chooseAgent(c *call, now time.Time) (*agent, Decision) {
 		// them rather than keep the caller waiting.
 		chosen = fallback
 		d.Rule = RuleRetryFailed
+	}
+	if first := &d.Candidates[0]; d.NumCandidates == 0 || first.AgentID != chosen.agent.id || first.Skipped != "" {
+		d.putFirst(candidateOf(chosen, "", now)) // rare: only after skipping
 	}
 	d.Tier = chosen.tier
 	d.Idle = now.Sub(chosen.agent.idleSince)

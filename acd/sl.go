@@ -63,13 +63,10 @@ func (st *State) position(c *call, now time.Time) int {
 }
 
 // ewt estimates the wait of the caller at position pos: that many average
-// calls, shared among the agents working the queue.
+// calls, shared among the agents working the queue. The queue must have a
+// handle time.
 func (q *queue) ewt(pos int) time.Duration {
-	handle := q.handleTime
-	if handle == 0 {
-		handle = defaultHandleTime
-	}
-	return time.Duration(pos) * handle / time.Duration(max(q.staffed, 1))
+	return time.Duration(pos) * q.handleTime / time.Duration(max(q.staffed, 1))
 }
 
 func (st *State) announce(c *call, now time.Time) {
@@ -84,7 +81,10 @@ func (st *State) announce(c *call, now time.Time) {
 		}
 	} else {
 		a.Position = st.position(c, now)
-		if c.queue.staffed > 0 {
+		if c.queue.staffed > 0 && c.queue.handleTime > 0 {
+			// Only once the queue has served calls: an estimate made up
+			// from a default handle time would promise callers a wait
+			// nobody measured (EWT zero means unknown).
 			a.EWT = c.queue.ewt(a.Position)
 		}
 	}

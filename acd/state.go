@@ -117,7 +117,7 @@ type agent struct {
 	// rank is the agent's position in ID order, for cheap tie-breaks.
 	rank   int
 	skills []SkillLevel
-	device   string
+	device string
 	// deviceSince is when the agent logged in on device.
 	deviceSince time.Time
 	state       AgentState

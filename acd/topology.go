@@ -1,6 +1,7 @@
 package acd
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"time"
@@ -35,18 +36,29 @@ func (st *State) applyTopology(top Topology, now time.Time) {
 	}
 
 	// Take every agent out of the idle heaps and every waiting caller out
-	// of the waiting heaps: stages and memberships are rebuilt below, and
-	// everyone goes back in.
+	// of the waiting heaps (and the dedicated ones: their order key may
+	// change with the queue's aging): stages and memberships are rebuilt
+	// below, and everyone goes back in. Calls ringing an agent or scheduled
+	// are fixed up too, since the stage they reached may no longer exist.
+	// They are taken in arrival order so that timers armed below get their
+	// tie-breaking sequence deterministically.
 	for _, a := range st.agents {
 		st.leaveIdle(a)
 	}
 	var waiting []*call
 	for _, c := range st.calls {
-		if c.state == callWaiting {
+		switch c.state {
+		case callWaiting:
 			c.queue.waiting[c.stage].remove(c.heapIdx)
-			waiting = append(waiting, c)
+		case callDedicated:
+			c.preferred.dedicated.remove(c.heapIdx)
+		case callConnected, callUnknown:
+			continue
+		case callOffering, callScheduled:
 		}
+		waiting = append(waiting, c)
 	}
+	slices.SortFunc(waiting, func(x, y *call) int { return cmp.Compare(x.seq, y.seq) })
 
 	for id, spec := range wantAgents {
 		a := st.agents[id]
@@ -87,14 +99,27 @@ func (st *State) applyTopology(top Topology, now time.Time) {
 	st.rebuildMemberships(wantQueues)
 
 	for _, c := range waiting {
+		// A call may have reached a stage the new escalation no longer has;
+		// enqueueing it there later (when its offer fails) would index a
+		// heap that is gone.
 		c.stage = min(c.stage, c.queue.stages-1)
 		c.stepsDone = min(c.stepsDone, len(c.queue.spec.Escalation))
 		c.setOrderKey()
-		st.enqueue(c)
+		switch {
+		case c.state == callDedicated && !c.preferred.retired:
+			c.preferred.dedicated.push(c)
+		case c.state == callDedicated, c.state == callWaiting:
+			// The dedicated agent was removed: no point waiting for them.
+			c.preferred, c.dedicatedUntil = nil, time.Time{}
+			st.enqueue(c)
+		}
 		st.armCallTimer(c, now)
 	}
-	for _, a := range st.agents {
-		st.releaseAgentIfRetired(a)
+	// In ID order: an agent with callers waiting for them by name is
+	// queued for dispatch here, and offer IDs must not depend on map order.
+	for _, id := range ids {
+		a := st.agents[id]
+		st.releaseAgentIfRetired(a, now)
 		st.makeIdle(a)
 	}
 	for _, q := range st.queues {
@@ -297,24 +322,18 @@ func cmpString(a, b string) int {
 }
 
 // releaseAgentIfRetired deletes a retired agent once no offer or call holds
-// them.
-func (st *State) releaseAgentIfRetired(a *agent) {
+// them. One still logged in is logged out first (reason removed), so that
+// the audit, and whoever follows the agent's state, sees them go.
+func (st *State) releaseAgentIfRetired(a *agent, now time.Time) {
 	if !a.retired || a.offer != nil || a.call != nil {
 		return
 	}
+	if a.state != AgentStateLoggedOut && a.state != AgentStateUnknown {
+		st.setLoggedOut(a, ReasonRemoved, "acd", now)
+	}
 	st.leaveIdle(a)
 	st.stopAgentTimer(a)
-	st.releaseDedicated(a, time.Time{})
-	if a.state != AgentStateLoggedOut {
-		staffedBefore := staffed(a.state)
-		if staffedBefore {
-			for _, m := range a.memberships {
-				if m.stage == 0 {
-					m.queue.staffed--
-				}
-			}
-		}
-	}
+	st.releaseDedicated(a, now)
 	for _, m := range a.memberships {
 		q := m.queue
 		for i, qm := range q.members {

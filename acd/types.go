@@ -608,8 +608,9 @@ type Decision struct {
 	Idle              time.Duration // how long the chosen agent had been idle
 	Wait              time.Duration // how long the call had waited
 	EffectivePriority float64
-	// Candidates are the agents compared, best first; the chosen one is
-	// first unless it was a dedicated pick. NumCandidates says how many of
+	// Candidates are the agents compared: the chosen one first, then the
+	// others in the order they were compared (agents passed over for a
+	// recent failure are marked Skipped). NumCandidates says how many of
 	// the array are set.
 	Candidates    [MaxCandidates]Candidate
 	NumCandidates int
@@ -785,7 +786,4 @@ const (
 	// industry's customary service level, for a queue that names none.
 	defaultSLThreshold = 20 * time.Second
 	defaultSLTarget    = 80
-	// defaultHandleTime seeds the estimated wait until a queue has served
-	// calls of its own.
-	defaultHandleTime = 3 * time.Minute
 )

@@ -54,6 +54,7 @@ type App struct {
 	recorder *recorder.Writer
 	calls    *call.Manager
 	journal  *call.Journal
+	router   *acd.Router
 	sip      *hsip.Server
 	httpSrv  *http.Server
 	wg       sync.WaitGroup
@@ -154,6 +155,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 
 	var mgr *call.Manager
 	router := acd.NewRouter(acd.TopologyFromConfig(cfg), clock.Real{}, log, func(c acd.Command) { mgr.Dispatch(c) })
+	a.router = router
 	reg.MustRegister(api.NewACDCollector(router, api.WithConfig(func() *config.Config { return a.runtime.Load().Config })))
 	callMetrics := call.NewMetrics(reg)
 
@@ -251,6 +253,43 @@ func mediaBindIP(cfg *config.Config) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("sip listen address: %w", err)
 	}
 	return ap.Addr(), nil
+}
+
+// Reload puts a new configuration in place while calls go on: flows,
+// prompts, trunks, tokens, queues, agents and skills. A call keeps the
+// flows and prompts it started with; the ACD applies the new topology
+// between two events without disturbing calls in flight (docs/acd.md). A
+// configuration with errors is refused whole and the running one stays.
+// Listen addresses, the data directory and the RTP ports are bound at start:
+// a change of them is logged and waits for a restart.
+func (a *App) Reload(cfg *config.Config) error {
+	old := a.runtime.Load().Config
+	for _, kept := range []struct {
+		what     string
+		old, new *string
+	}{
+		{"sip.listen", &old.SIP.Listen, &cfg.SIP.Listen},
+		{"sip.advertise", &old.SIP.Advertise, &cfg.SIP.Advertise},
+		{"http.listen", &old.HTTP.Listen, &cfg.HTTP.Listen},
+		{"data_dir", &old.DataDir, &cfg.DataDir},
+	} {
+		if *kept.new != *kept.old {
+			a.log.Warn("reload: setting needs a restart, keeping the running value", "setting", kept.what, "running", *kept.old, "file", *kept.new)
+			*kept.new = *kept.old
+		}
+	}
+	if cfg.RTP != old.RTP {
+		a.log.Warn("reload: rtp needs a restart, keeping the running ports")
+		cfg.RTP = old.RTP
+	}
+	rt, err := LoadRuntime(cfg)
+	if err != nil {
+		return err
+	}
+	a.runtime.Store(rt)
+	a.router.Reload(acd.TopologyFromConfig(cfg))
+	a.log.Info("configuration reloaded", "source", cfg.Source, "queues", len(cfg.Queues), "agents", len(cfg.Agents), "flows", len(cfg.Flows))
+	return nil
 }
 
 func (a *App) goRun(name string, f func() error) {

@@ -108,16 +108,40 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	printBanner(stdout, cfg, a)
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: hanging up live calls")
-	case err := <-a.Err():
-		log.Error("hotline stopped", "err", err)
-		a.Close()
-		return 1
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down: hanging up live calls")
+			a.Close()
+			return 0
+		case err := <-a.Err():
+			log.Error("hotline stopped", "err", err)
+			a.Close()
+			return 1
+		case <-hup:
+			reload(a, f, log, stderr)
+		}
 	}
-	a.Close()
-	return 0
+}
+
+// reload re-reads the configuration on SIGHUP, with the same flags applied.
+// A file with problems is refused, every problem printed as file:line:col,
+// and the running configuration stays.
+func reload(a *app.App, f runFlags, log *slog.Logger, stderr io.Writer) {
+	cfg, err := loadConfig(f.config)
+	if err == nil {
+		err = applyFlags(cfg, f)
+	}
+	if err == nil {
+		err = a.Reload(cfg)
+	}
+	if err != nil {
+		log.Error("reload refused: the running configuration stays", "err", err)
+		printConfigError(stderr, err)
+	}
 }
 
 func loadConfig(path string) (*config.Config, error) {
