@@ -310,6 +310,12 @@ func (st *State) leaveIdle(a *agent) {
 
 func (st *State) offerAnswered(ev OfferAnswered, now time.Time) {
 	o := st.offers[ev.OfferID]
+	if o != nil && (ev.CallID != "" && ev.CallID != o.call.id || ev.AgentID != "" && ev.AgentID != o.agent.id) {
+		// An answer that names another call or agent than the offer: a
+		// conductor bug; never connect the wrong pair.
+		st.counters.StaleEvents++
+		return
+	}
 	if o == nil {
 		st.counters.StaleEvents++
 		if ev.CallID != "" {

@@ -223,7 +223,11 @@ func (st *State) reconcile(ev Reconcile, now time.Time) {
 	if ev.LiveCalls != nil {
 		var gone []string
 		for id, c := range st.calls {
-			if !c.callback && c.queuedAt.Before(ev.Taken) && !ev.LiveCalls[id] {
+			// A waiting callback has no dialog by nature; a connected one has
+			// its agent's (judged from when it connected).
+			judged := !c.callback && c.queuedAt.Before(ev.Taken) ||
+				c.callback && c.state == callConnected && c.agent.callStart.Before(ev.Taken)
+			if judged && !ev.LiveCalls[id] {
 				gone = append(gone, id)
 			}
 		}

@@ -473,3 +473,40 @@ func TestTopologyDefaultsAndDuplicateMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAnswerNamingAnotherCallIsRefused: an OfferAnswered whose call or
+// agent does not match the offer never connects anyone.
+func TestAnswerNamingAnotherCallIsRefused(t *testing.T) {
+	st := NewState(twoQueueTopology())
+	runSteps(t, st, []step{
+		{at: 0, ev: AgentLoggedIn{AgentID: "a2"}},
+		{at: sec(1), ev: CallQueued{CallID: "c1", Queue: "support"}, want: []Command{offerCall(1, "c1", "a2", "support")}},
+		{at: sec(2), ev: OfferAnswered{OfferID: 1, CallID: "c9", AgentID: "a2"}},
+		{at: sec(2), ev: OfferAnswered{OfferID: 1, CallID: "c1", AgentID: "a3"}},
+	})
+	if a2 := st.agents["a2"]; a2.state != AgentStateRinging || st.counters.StaleEvents != 2 {
+		t.Fatalf("a2 %v, stale %d; want still ringing and two refused answers", a2.state, st.counters.StaleEvents)
+	}
+}
+
+// TestReconcileDropsLostCallback: a connected callback whose legs the
+// conductor no longer has frees its agent; one still live is kept.
+func TestReconcileDropsLostCallback(t *testing.T) {
+	st := NewState(twoQueueTopology())
+	runSteps(t, st, []step{
+		{at: 0, ev: AgentLoggedIn{AgentID: "a2"}},
+		{at: 0, ev: AgentLoggedIn{AgentID: "a3"}},
+		{at: sec(1), ev: CallbackScheduled{CallbackID: 7, Queue: "support", Number: "5550123"}, want: []Command{
+			{Kind: CommandOffer, Offer: OfferCall{OfferID: 1, CallID: "callback-7", AgentID: "a2", Queue: "support", RingTimeout: 20 * time.Second, Callback: true, CallbackID: 7, Number: "5550123", Attempt: 1}},
+		}},
+		{at: sec(2), ev: OfferAnswered{OfferID: 1, CallID: "callback-7", AgentID: "a2"}},
+		{at: sec(3), ev: Reconcile{Taken: t0.Add(sec(3)), LiveCalls: map[string]bool{"callback-7": true}}},
+	})
+	if st.agents["a2"].state != AgentStateOnCall {
+		t.Fatal("a live callback was dropped")
+	}
+	runSteps(t, st, []step{{at: sec(4), ev: Reconcile{Taken: t0.Add(sec(4)), LiveCalls: map[string]bool{}}}})
+	if st.agents["a2"].state != AgentStateAvailable || st.calls["callback-7"] != nil || st.counters.Repairs != 1 {
+		t.Fatalf("a2 %v, callback kept %v, repairs %d; want the lost callback dropped", st.agents["a2"].state, st.calls["callback-7"] != nil, st.counters.Repairs)
+	}
+}

@@ -161,10 +161,12 @@ func (m *Manager) Reconcile(ctx context.Context, interval time.Duration) error {
 		// Taken comes first: a call or login that happens while the facts are
 		// gathered is newer than Taken, and the ACD leaves it alone.
 		ev := acd.Reconcile{Taken: m.deps.Clock.Now(), LiveCalls: map[string]bool{}, RegisteredDevices: map[string]bool{}}
-		m.calls.Range(func(id, _ any) bool {
+		live := func(id, _ any) bool {
 			ev.LiveCalls[id.(string)] = true
 			return true
-		})
+		}
+		m.calls.Range(live)
+		m.callbacks.Range(live)
 		for _, b := range m.deps.SIP.Registrar().Bindings() {
 			ev.RegisteredDevices[b.User] = true
 		}

@@ -200,8 +200,9 @@ func (d Destination) String() string {
 // EscalationStep changes how a call is served once it has waited After.
 // Exactly one of Skills and Queue is set.
 type EscalationStep struct {
-	// After is counted from when the call was queued; a move to another
-	// queue keeps that time.
+	// After is counted from when the call entered this queue: a call moved
+	// here starts the queue's steps afresh (its enqueue time, which orders
+	// callers and measures the service level, is kept).
 	After Duration
 	// Skills is an additional set of requirements: agents meeting all of
 	// them (a lower minimum level, say, or an expert skill) may now take
