@@ -33,6 +33,7 @@ func (st *State) setAgentState(a *agent, to AgentState, reason, source string, n
 			}
 		}
 	}
+	inState := now.Sub(a.since)
 	a.state, a.reason, a.since = to, reason, now
 	var callID string
 	switch {
@@ -40,9 +41,16 @@ func (st *State) setAgentState(a *agent, to AgentState, reason, source string, n
 		callID = a.offer.call.id
 	case a.call != nil:
 		callID = a.call.id
+	case from == AgentStateWrapUp || to == AgentStateWrapUp:
+		// After-call work belongs to the call just ended.
+		callID = a.wrapCallID
+	}
+	if from == AgentStateWrapUp && to != AgentStateWrapUp {
+		a.wrapCallID = ""
 	}
 	st.emit(CommandAgentState).AgentState = AgentStateChanged{
 		AgentID: a.id, Device: a.device, From: from, To: to, Reason: reason, Source: source, CallID: callID,
+		InStateFor: inState,
 	}
 }
 
@@ -208,6 +216,7 @@ func (st *State) endAgentCall(a *agent, now time.Time) {
 	c := a.call
 	a.call = nil
 	if wrap := c.queue.spec.WrapUp; wrap > 0 && a.pending.state != AgentStateLoggedOut && !a.retired {
+		a.wrapCallID = c.id
 		st.setAgentState(a, AgentStateWrapUp, "", "acd", now)
 		a.coolingDown = false
 		st.setTimer(&a.timer, now.Add(wrap))

@@ -136,6 +136,8 @@ type agent struct {
 	offer       *offer // while ringing
 	call        *call  // while on a call
 	callStart   time.Time
+	// wrapCallID is the call whose after-call work the agent is doing.
+	wrapCallID string
 	// pending is a state asked for during a call (not-ready, logged-out or
 	// back to available), applied when the call's work is done.
 	pending pendingState

@@ -2,6 +2,7 @@ package acd
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hotline-cc/hotline/config"
@@ -488,7 +489,13 @@ func (TopologyChanged) isEvent()     {}
 func (Reconcile) isEvent()           {}
 
 // CallbackCallID is the ID under which the ACD keeps callback cbID.
-func CallbackCallID(cbID int64) string { return fmt.Sprintf("callback-%d", cbID) }
+func CallbackCallID(cbID int64) string { return fmt.Sprintf("%s%d", callbackIDPrefix, cbID) }
+
+// IsCallbackCallID reports whether id names a callback (CallbackCallID)
+// rather than a caller's call.
+func IsCallbackCallID(id string) bool { return strings.HasPrefix(id, callbackIDPrefix) }
+
+const callbackIDPrefix = "callback-"
 
 // CommandKind says which payload of a Command is set.
 type CommandKind uint8
@@ -646,7 +653,12 @@ type AgentStateChanged struct {
 	From, To        AgentState
 	Reason          string // not-ready reason, logout reason, or ""
 	Source          string // acd, register, feature-code, api:NAME, repair
-	CallID          string // the call the change is about, if any
+	// CallID is the call the change is about, if any; for wrap-up, the call
+	// whose after-call work it is.
+	CallID string
+	// InStateFor is how long the agent had been in From: the talk time when
+	// leaving on-call, the wrap-up time when leaving wrap-up.
+	InStateFor time.Duration
 }
 
 // CallExit: the call left its queue. SL is the verdict for the queue's

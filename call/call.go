@@ -437,6 +437,7 @@ func (c *Call) routed(r acd.RouteCall) {
 		return
 	}
 	c.cancelOffers()
+	c.cdr.QueueWait = c.now().Sub(c.queuedAt)
 	c.log.Info("call leaves the queue", "destination", r.Destination.String(), "reason", r.Reason)
 	c.stage = StageIVR // out of the ACD: ending now must not report an abandon
 	if r.Destination.Kind == config.DestCallback {
@@ -599,6 +600,7 @@ func (c *Call) callerGone(side hsip.HangupSide, cause string) {
 		c.setResult("ivr")
 	case StageQueued:
 		c.setResult("abandoned")
+		c.cdr.QueueWait = c.now().Sub(c.queuedAt)
 		c.cancelOffers()
 		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.in.ID})
 	case StageTalking:

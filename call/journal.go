@@ -97,6 +97,11 @@ func (j *Journal) write(at time.Time, cmd *acd.Command) {
 			At: at, AgentID: s.AgentID, From: s.From.String(), To: s.To.String(),
 			Reason: s.Reason, Source: s.Source, Device: s.Device, CallID: s.CallID,
 		})
+		if err == nil && s.From == acd.AgentStateWrapUp && s.To != acd.AgentStateWrapUp && s.CallID != "" &&
+			!acd.IsCallbackCallID(s.CallID) {
+			// The call's CDR gets the after-call work it cost.
+			err = j.store.CallUpdated(context.Background(), store.CDR{CallID: s.CallID, WrapUp: s.InStateFor})
+		}
 	case acd.CommandOffer:
 		err = j.store.RecordDecision(ctx, decisionRecord(at, &cmd.Offer))
 	case acd.CommandCallExit:

@@ -200,6 +200,7 @@ func (c *Call) bookCallback(number string) {
 			Priority: c.cdr.Priority, QueuedAt: c.queuedAt, MaxAttempts: q.CallbackMaxAttempts})
 	}
 	c.cdr.CallbackID = id
+	c.cdr.QueueWait = c.now().Sub(c.queuedAt)
 	// Out of the ACD now: hanging up is not an abandon.
 	c.stage = StageCallbackMenu
 	c.cbMenu = callbackMenuBooked
