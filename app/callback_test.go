@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"math"
 	"fmt"
 	"testing"
 	"time"
@@ -116,5 +117,47 @@ func TestCallerChoosesCallbackAndKeepsPlace(t *testing.T) {
 	h.get("/api/v1/calls/"+caller.CallID, &cdr)
 	if cdr.SLOutcome != "excluded" || cdr.CallbackID != cb.ID {
 		t.Errorf("caller's CDR: service level %q, callback %d; want excluded, %d", cdr.SLOutcome, cdr.CallbackID, cb.ID)
+	}
+}
+
+// TestMaxWaitGoesToVoicemail: nobody answers support; after max_wait the
+// caller hears the greeting and the tone and leaves a message (440 Hz),
+// which is the end of the call's recording; the CDR says voicemail and the
+// service level counts the call as missed.
+func TestMaxWaitGoesToVoicemail(t *testing.T) {
+	requirePCAP(t)
+	t.Parallel()
+	h := startHotline(t, func(c *config.Config) {
+		q := c.Queue("support")
+		q.MaxWait, q.MaxWaitDest = 2*time.Second, config.Destination{Kind: config.DestVoicemail}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h.call(ctx, "carrier_call.xml", "100", map[string]string{"digit": "2", "talk_ms": "9000"})
+	cdr := h.waitEndedCall()
+	if cdr.Result != "voicemail" || cdr.Queue != "support" || cdr.HangupBy != "caller" || cdr.QueueWaitSec < 1.9 || cdr.QueueWaitSec > 3 {
+		t.Fatalf("CDR = %+v, want voicemail after a 2 s wait, ended by the caller", cdr)
+	}
+	waitFor(t, 5*time.Second, "the service-level verdict", func() (bool, string) {
+		var c api.CallJSON
+		h.get("/api/v1/calls/"+cdr.CallID, &c)
+		return c.SLOutcome == "missed", c.SLOutcome
+	})
+	// What the caller heard (the right channel) has the tone after the
+	// greeting: a 1 kHz beep once the wait was over, and the recording runs
+	// to the end of the call, so the message is in it.
+	w := h.recording(cdr.CallID)
+	if recLen, callLen := float64(len(w.right))/8000, cdr.End.Sub(*cdr.Answer).Seconds(); math.Abs(recLen-callLen) > 0.75 {
+		t.Errorf("recording is %.2fs, call was %.2fs", recLen, callLen)
+	}
+	beep := -1.0
+	for i := 0; i+1600 <= len(w.right); i += 800 {
+		if toneLevel(w.right[i:i+1600], 1000) > 0.5 {
+			beep = float64(i) / 8000
+			break
+		}
+	}
+	if beep < 2 {
+		t.Errorf("the voicemail tone is at %.1fs of the recording; want it after the 2 s wait (and the greeting)", beep)
 	}
 }

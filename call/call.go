@@ -27,6 +27,8 @@ const (
 	StageEnded
 	// StageCallbackMenu: out of the queue, choosing or confirming a callback.
 	StageCallbackMenu
+	// StageVoicemail: out of the queue, leaving a message.
+	StageVoicemail
 )
 
 func (s Stage) String() string {
@@ -41,6 +43,8 @@ func (s Stage) String() string {
 		return "ended"
 	case StageCallbackMenu:
 		return "callback-menu"
+	case StageVoicemail:
+		return "voicemail"
 	}
 	return "unknown"
 }
@@ -230,6 +234,8 @@ func (c *Call) loop() {
 				c.apply(c.ivrRun.Step(ivr.EventTimeout{}, c.now()))
 			case c.cbMenu != callbackMenuOff:
 				c.callbackMenuTimedOut()
+			case c.stage == StageVoicemail:
+				c.endVoicemail("voicemail-max-length")
 			}
 		case cmd := <-c.acdCommands:
 			c.acdCommand(cmd)
@@ -309,6 +315,8 @@ func (c *Call) mediaEvent(ev media.Event) {
 			c.apply(c.ivrRun.Step(ivr.EventPlaybackDone{}, c.now()))
 		case c.cbMenu != callbackMenuOff && ev.PlaybackID == c.playback:
 			c.callbackMenuPlayed()
+		case c.stage == StageVoicemail && ev.PlaybackID == c.playback:
+			c.voicemailGreeted()
 		case c.stage == StageQueued && ev.PlaybackID == c.musicID:
 			c.playHoldMusic(false)
 		}
@@ -440,8 +448,12 @@ func (c *Call) routed(r acd.RouteCall) {
 	c.cdr.QueueWait = c.now().Sub(c.queuedAt)
 	c.log.Info("call leaves the queue", "destination", r.Destination.String(), "reason", r.Reason)
 	c.stage = StageIVR // out of the ACD: ending now must not report an abandon
-	if r.Destination.Kind == config.DestCallback {
+	switch r.Destination.Kind {
+	case config.DestCallback:
 		c.offerCallback()
+		return
+	case config.DestVoicemail:
+		c.startVoicemail()
 		return
 	}
 	if r.Destination.Kind == config.DestFlow {
@@ -612,6 +624,8 @@ func (c *Call) callerGone(side hsip.HangupSide, cause string) {
 		} else {
 			c.setResult("routed")
 		}
+	case StageVoicemail:
+		c.setResult("voicemail")
 	}
 	c.stage = StageEnded
 }

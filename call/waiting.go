@@ -254,3 +254,30 @@ func (c *Call) bridgeWhenIntroduced() {
 	}
 	media.Bridge(c.caller, c.agentEP)
 }
+
+// voicemailMaxLength bounds a message; then the caller hears goodbye.
+const voicemailMaxLength = 2 * time.Minute
+
+// startVoicemail takes a message from a caller the ACD sent to voicemail:
+// a greeting and a tone, then the caller speaks until they hang up (or
+// voicemailMaxLength). The message is the end of the call's recording; the
+// CDR's result is "voicemail", so QA and callbacks teams find them with
+// GET /api/v1/calls.
+func (c *Call) startVoicemail() {
+	c.stage = StageVoicemail
+	c.musicID = 0
+	c.playback = c.caller.Play(media.Playlist{Prompts: c.prompts([]string{"voicemail_greeting", "beep"})})
+}
+
+// voicemailGreeted: the tone has played; the caller speaks now.
+func (c *Call) voicemailGreeted() {
+	c.playback = 0
+	c.log.Info("voicemail: recording the message")
+	c.armIVRTimer(c.now().Add(voicemailMaxLength))
+}
+
+func (c *Call) endVoicemail(cause string) {
+	c.hangupBy, c.cause = "system", cause
+	c.setResult("voicemail")
+	c.endCaller(cause)
+}

@@ -162,15 +162,19 @@ const (
 	DestBusy
 	// DestHangup ends the call.
 	DestHangup
+	// DestVoicemail records a message from the caller, kept as the call's
+	// recording with result "voicemail".
+	DestVoicemail
 )
 
 var destinationKindNames = [...]string{
-	DestNone:     "",
-	DestQueue:    "queue",
-	DestFlow:     "flow",
-	DestCallback: "callback",
-	DestBusy:     "busy",
-	DestHangup:   "hangup",
+	DestNone:      "",
+	DestQueue:     "queue",
+	DestFlow:      "flow",
+	DestCallback:  "callback",
+	DestBusy:      "busy",
+	DestHangup:    "hangup",
+	DestVoicemail: "voicemail",
 }
 
 func (k DestinationKind) String() string {
@@ -181,7 +185,7 @@ func (k DestinationKind) String() string {
 }
 
 // Destination is where a call goes: written "queue:NAME", "flow:NAME",
-// "callback", "busy" or "hangup".
+// "callback", "voicemail", "busy" or "hangup".
 type Destination struct {
 	Kind DestinationKind
 	// Target names the queue or flow for DestQueue and DestFlow.

@@ -138,14 +138,14 @@ func (d *decoder) destination(dst *Destination, queueCtx, key, self string) fiel
 					return
 				}
 			}
-		case "callback", "busy", "hangup":
+		case "callback", "voicemail", "busy", "hangup":
 			if hasTarget {
 				d.errorf(n, "%s: %s takes no name, got %q", ctx, kind, s)
 				return
 			}
 			dest.Kind = DestinationKind(slices.Index(destinationKindNames[:], kind))
 		default:
-			d.errorf(n, "%s: invalid destination %q (use queue:NAME, flow:NAME, callback, busy or hangup)", ctx, s)
+			d.errorf(n, "%s: invalid destination %q (use queue:NAME, flow:NAME, callback, voicemail, busy or hangup)", ctx, s)
 			return
 		}
 		*dst = dest
@@ -270,7 +270,7 @@ func (d *decoder) queueLinks(c *Config) {
 				if c.Flow(dest.dest.Target) == nil {
 					d.errs.Add(dest.dest.Pos, "queue %q: %s: unknown flow %q%s", q.Name, dest.key, dest.dest.Target, hint(dest.dest.Target, flowNames, false))
 				}
-			case DestNone, DestCallback, DestBusy, DestHangup:
+			case DestNone, DestCallback, DestBusy, DestHangup, DestVoicemail:
 			}
 		}
 	}

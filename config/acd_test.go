@@ -510,7 +510,7 @@ queues:
 		{name: "destinations", yaml: `
 agents: [{id: "1", password: p}]
 queues:
-  - {name: q, agents: ["1"], max_wait: 1m, max_wait_dest: voicemail}
+  - {name: q, agents: ["1"], max_wait: 1m, max_wait_dest: mailbox}
   - {name: r, agents: ["1"], max_wait: 1m, max_wait_dest: "queue:"}
   - {name: s, agents: ["1"], max_wait: 1m, max_wait_dest: "busy:now"}
   - {name: t, agents: ["1"], max_wait: 1m, max_wait_dest: "queue:t"}
@@ -518,7 +518,7 @@ queues:
   - {name: v, agents: ["1"], max_wait: 1m, max_wait_dest: "queue:nope"}
   - {name: w, agents: ["1"], max_wait: 1m, max_wait_dest: [busy]}
 `, want: []string{
-			`4:59: queue "q": max_wait_dest: invalid destination "voicemail" (use queue:NAME, flow:NAME, callback, busy or hangup)`,
+			`4:59: queue "q": max_wait_dest: invalid destination "mailbox" (use queue:NAME, flow:NAME, callback, voicemail, busy or hangup)`,
 			`5:59: queue "r": max_wait_dest: queue needs a name, e.g. "queue:NAME"`,
 			`6:59: queue "s": max_wait_dest: busy takes no name, got "busy:now"`,
 			`7:59: queue "t": max_wait_dest: queue:t is this queue; name another queue`,

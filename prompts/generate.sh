@@ -2,7 +2,9 @@
 # generate.sh regenerates the demo prompts embedded by package prompts.
 #
 # It is not run by the build: the WAVs are committed. Run it by hand after
-# changing a text or the hold music, from any directory:
+# changing a text or the hold music, from any directory (sox dithers, so
+# every file comes out a little different: commit only the ones you meant
+# to change):
 #
 #   apt-get install -y espeak-ng sox
 #   sh prompts/generate.sh
@@ -66,6 +68,9 @@ piece callback_number "We will call you back at"
 speak callback_confirm "To confirm, press 1. To enter another number, press 2."
 speak callback_enter "Please enter your phone number, then press the hash key."
 speak callback_booked "Thank you. We will call you back. Goodbye."
+speak voicemail_greeting "Please leave your message after the tone, then hang up."
+# The tone: 400 ms of 1 kHz, the usual voicemail beep.
+sox -n -r 8000 -b 8 -c 1 -e u-law beep.wav synth 0.4 sine 1000 vol 0.5 fade 0.01 0.4 0.01 pad 0.1 0.1
 piece agent_intro "Agent"
 piece at_your_service "at your service."
 piece whisper_queue "Call from"

@@ -15,7 +15,7 @@ import "embed"
 // feature_failed); and the pieces of position, estimated-wait, callback,
 // agent-ID and whisper announcements (digit_0 to digit_9, you_are_number,
 // in_line, estimated_wait, minutes, less_than_a_minute, waiting_for_agent,
-// callback_*, agent_intro, at_your_service, whisper_*, queue_sales,
+// callback_*, voicemail_greeting, beep, agent_intro, at_your_service, whisper_*, queue_sales,
 // queue_support). generate.sh has their texts.
 //
 //go:embed *.wav

@@ -42,6 +42,8 @@ func TestEmbeddedPromptsLoad(t *testing.T) {
 		{"callback_confirm", 2 * time.Second, 7 * time.Second},
 		{"callback_enter", 2 * time.Second, 7 * time.Second},
 		{"callback_booked", 1 * time.Second, 5 * time.Second},
+		{"voicemail_greeting", 2 * time.Second, 6 * time.Second},
+		{"beep", 400 * time.Millisecond, 1 * time.Second},
 		{"agent_intro", 200 * time.Millisecond, 2 * time.Second},
 		{"at_your_service", 500 * time.Millisecond, 3 * time.Second},
 		{"whisper_queue", 200 * time.Millisecond, 2 * time.Second},
