@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,8 +86,10 @@ type Call struct {
 	queueName string
 	queuedAt  time.Time
 	musicID   uint64 // the announcement playback before the hold music loop
-	cbMenu    callbackMenu
-	cbDigits  string // the number keyed in the callback menu
+	// ivrQueue is what the IVR's queue node said of the call.
+	ivrQueue ivr.Enqueue
+	cbMenu   callbackMenu
+	cbDigits string // the number keyed in the callback menu
 	// whisperID and introID are the playbacks that precede the bridge: the
 	// whisper to the agent and the agent's ID to the caller (0: none left).
 	whisperID, introID uint64
@@ -264,7 +267,7 @@ func (c *Call) apply(actions []ivr.Action) {
 			c.playback = 0
 			c.caller.StopPlayback()
 		case ivr.Enqueue:
-			c.enqueue(a.Queue)
+			c.enqueue(a)
 		case ivr.Hangup:
 			c.hangupBy, c.cause, c.result = "system", "ivr-hangup", "ivr"
 			c.endCaller("ivr: " + a.Reason)
@@ -323,7 +326,9 @@ func (c *Call) mediaEvent(ev media.Event) {
 	}
 }
 
-func (c *Call) enqueue(name string) {
+func (c *Call) enqueue(how ivr.Enqueue) {
+	name := how.Queue
+	c.ivrQueue = how
 	q := c.rt.Config.Queue(name)
 	if q == nil {
 		c.log.Error("ivr queued to unknown queue", "queue", name)
@@ -351,12 +356,20 @@ func (c *Call) enqueue(name string) {
 // a sticky queue the agent who served them last.
 func (c *Call) queuedEvent(q *config.Queue) acd.CallQueued {
 	cfg := c.rt.Config
+	how := c.ivrQueue
 	ev := acd.CallQueued{CallID: c.in.ID, Queue: q.Name, Priority: q.Priority}
 	prio, rules := cfg.CallPriority(c.in.Trunk, c.in.Caller, c.in.Called)
 	ev.Priority = max(ev.Priority, prio)
+	if how.HasPriority {
+		ev.Priority = max(ev.Priority, how.Priority)
+	}
+	tags := append(slices.Clone(rules), how.Tags...)
 	c.cdr.Priority, c.cdr.PrioritySet = ev.Priority, true
-	c.cdr.Tags = strings.Join(rules, ",")
-	if d, ok := cfg.DedicatedFor(c.in.Caller); ok {
+	c.cdr.Tags = strings.Join(tags, ",")
+	if d, ok := cfg.DedicatedFor(c.in.Caller); how.Agent != "" {
+		// The IVR (a CRM lookup, a menu choice) knows best.
+		ev.PreferredAgent, ev.PreferredWait = how.Agent, how.AgentWait
+	} else if ok {
 		ev.PreferredAgent, ev.PreferredWait = d.Agent, d.Wait
 	} else if q.Sticky.Days > 0 && c.in.Caller != "" {
 		since := c.now().AddDate(0, 0, -q.Sticky.Days)
@@ -368,7 +381,7 @@ func (c *Call) queuedEvent(q *config.Queue) acd.CallQueued {
 		}
 		ev.PreferredAgent, ev.PreferredWait = agent, q.Sticky.Wait
 	}
-	c.log.Info("call priority", "priority", ev.Priority, "rules", rules, "preferred_agent", ev.PreferredAgent)
+	c.log.Info("call priority", "priority", ev.Priority, "tags", tags, "preferred_agent", ev.PreferredAgent)
 	return ev
 }
 

@@ -25,6 +25,8 @@ type decoder struct {
 	// links are the ways calls move between queues, checked once every
 	// queue is known.
 	links []queueLink
+	// agentIDs are the agents decoded so far, for references to them.
+	agentIDs []string
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos {

@@ -152,9 +152,20 @@ type PlayNode struct {
 	Next    Ref
 }
 
-// QueueNode hands the caller to the ACD queue named by Queue.
+// QueueNode hands the caller to the ACD queue named by Queue. The path the
+// caller took through the IVR can set how they are served there.
 type QueueNode struct {
 	Queue Ref
+	// Priority, when HasPriority, is the call's priority (the highest of it,
+	// the queue's, the trunk's and the priority rules' applies).
+	Priority    int
+	HasPriority bool
+	// Tags label the call (CDR tags, whisper: a "vip" tag is whispered).
+	Tags []string
+	// Agent, when set, is the agent the call goes to first, waited for up
+	// to AgentWait: a dedicated agent chosen by the IVR.
+	Agent     string
+	AgentWait Duration
 }
 
 // HangupNode plays Prompts (optional), then ends the call.

@@ -184,6 +184,9 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	c.Skills = d.skills(skills)
 	c.Calendars = d.calendars(calendars)
 	c.Agents = d.agents(agents, c)
+	for _, a := range c.Agents {
+		d.agentIDs = append(d.agentIDs, a.ID)
+	}
 	c.Phones = d.phones(phones, c)
 	c.Queues = d.queues(queues, c)
 	c.Flows = d.flows(flows, c)
@@ -940,9 +943,41 @@ func (d *decoder) queueNode(v *yaml.Node, ctx string, node *Node) {
 		d.ref(&q.Queue, ctx)(v)
 		return
 	}
+	var waitSet bool
 	d.fields(v, ctx, map[string]field{
 		"name": d.ref(&q.Queue, ctx+": name"),
+		"priority": func(n *yaml.Node) {
+			q.HasPriority = true
+			d.integer(&q.Priority, ctx+": priority", MinPriority, MaxPriority)(n)
+		},
+		"tags": func(n *yaml.Node) {
+			for _, ref := range d.refs(n, ctx+": tags") {
+				if !namePattern.MatchString(ref.Name) {
+					d.errs.Add(ref.Pos, "%s: tags: invalid tag %q (use letters, digits, _ and -)", ctx, ref.Name)
+					continue
+				}
+				q.Tags = append(q.Tags, ref.Name)
+			}
+		},
+		"agent": func(n *yaml.Node) {
+			s, ok := d.scalar(n, ctx+": agent")
+			if !ok {
+				return
+			}
+			if !slices.Contains(d.agentIDs, s) {
+				d.errorf(d.resolve(n), "%s: agent: unknown agent %q%s", ctx, s, hint(s, d.agentIDs, false))
+				return
+			}
+			q.Agent = s
+		},
+		"agent_wait": func(n *yaml.Node) {
+			waitSet = true
+			d.durationIn(&q.AgentWait, ctx+": agent_wait", 0, MaxDedicatedWait, "")(n)
+		},
 	})
+	if q.Agent != "" && !waitSet {
+		q.AgentWait = DefaultDedicatedWait
+	}
 	if q.Queue.Name == "" {
 		d.errorf(v, "%s: name is required (the queue to wait in)", ctx)
 	}

@@ -1,5 +1,7 @@
 package ivr
 
+import "time"
+
 // Event is something that happened to a call that its Run must react to.
 // The set is closed: only this package defines events.
 type Event interface{ isEvent() }
@@ -40,8 +42,16 @@ type Play struct {
 // follows for it.
 type StopPlayback struct{}
 
-// Enqueue hands the caller to the ACD queue; the Run is done.
-type Enqueue struct{ Queue string }
+// Enqueue hands the caller to the ACD queue; the Run is done. The other
+// fields are what the queue node says of the call (see config.QueueNode).
+type Enqueue struct {
+	Queue       string
+	Priority    int
+	HasPriority bool
+	Tags        []string
+	Agent       string
+	AgentWait   time.Duration
+}
 
 // Hangup ends the call; Reason goes into the CDR. The Run is done.
 type Hangup struct{ Reason string }

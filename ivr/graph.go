@@ -187,7 +187,11 @@ func (c *compiler) compileNode(n *config.Node) behavior {
 		if n.Queue.Queue.Name == "" {
 			c.errs.Add(n.Pos, "%snode %q: queue name is required", c.ctx, n.Name)
 		}
-		return queueNode{queue: n.Queue.Queue.Name}
+		qn := n.Queue
+		return queueNode{how: Enqueue{
+			Queue: qn.Queue.Name, Priority: qn.Priority, HasPriority: qn.HasPriority,
+			Tags: qn.Tags, Agent: qn.Agent, AgentWait: qn.AgentWait,
+		}}
 	case config.NodeHangup:
 		if n.Hangup == nil {
 			return missing()

@@ -127,11 +127,12 @@ func (playNode) waitsForCaller() bool                   { return false }
 
 // queueNode hands the call to the ACD.
 type queueNode struct {
-	queue string
+	// how is the queue and what the node says of the call.
+	how Enqueue
 }
 
 func (q queueNode) enter(r *Run, _ time.Time) []Action {
-	return []Action{r.enqueue(q.queue)}
+	return []Action{r.enqueue(q.how)}
 }
 
 func (queueNode) handle(*Run, Event, time.Time) []Action { return nil }

@@ -173,8 +173,8 @@ func (r *Run) hangup(reason string) Action {
 	return Hangup{Reason: reason}
 }
 
-func (r *Run) enqueue(queue string) Action {
+func (r *Run) enqueue(how Enqueue) Action {
 	r.done = true
 	r.deadline = time.Time{}
-	return Enqueue{Queue: queue}
+	return how
 }

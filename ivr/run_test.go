@@ -333,3 +333,26 @@ func TestPlayActionsDoNotShareTheGraph(t *testing.T) {
 		t.Error("changing a Play's prompts changed the graph")
 	}
 }
+
+// TestQueueNodeSaysHowToServe: the queue node's priority, tags and agent
+// travel with the Enqueue action; an agent without agent_wait waits the
+// default 30 s, and an unknown agent is a configuration error.
+func TestQueueNodeSaysHowToServe(t *testing.T) {
+	g := compileYAML(t, `start: {queue: {name: support, priority: 7, tags: [vip, cards], agent: "1", agent_wait: 20s}}`)
+	_, actions := Start(g, t0)
+	want := []Action{Enqueue{Queue: "support", Priority: 7, HasPriority: true, Tags: []string{"vip", "cards"}, Agent: "1", AgentWait: 20 * time.Second}}
+	if !reflect.DeepEqual(actions, want) {
+		t.Fatalf("actions %#v, want %#v", actions, want)
+	}
+	g = compileYAML(t, `start: {queue: {name: support, agent: "1"}}`)
+	if _, actions = Start(g, t0); !reflect.DeepEqual(actions, []Action{Enqueue{Queue: "support", Agent: "1", AgentWait: 30 * time.Second}}) {
+		t.Fatalf("default agent wait: %#v", actions)
+	}
+	src := "agents: [{id: \"1\", password: p}]\nqueues: [{name: support, agents: [\"1\"]}]\nflows:\n  - name: f\n    start: s\n    nodes:\n      s: {queue: {name: support, agent: \"9\", tags: [\"no way\"]}}\n"
+	_, err := config.Parse("flow.yaml", []byte(src))
+	for _, wantErr := range []string{`flow.yaml:7:41: flow "f": node "s": queue: agent: unknown agent "9"`, `invalid tag "no way"`} {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("Parse = %v, want %s", err, wantErr)
+		}
+	}
+}
