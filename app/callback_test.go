@@ -2,8 +2,8 @@ package app_test
 
 import (
 	"context"
-	"math"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
