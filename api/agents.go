@@ -2,13 +2,10 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hotline-cc/hotline/acd"
@@ -275,21 +272,15 @@ func (a *api) loginAgent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "agent "+ag.ID+" has no PIN and cannot log in on another phone")
 		return
 	}
-	if wait := a.pins.locked(ag.ID); wait > 0 {
+	if ok, wait := a.PINs.Check(ag.ID, req.PIN, ag.PIN); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
 		writeError(w, http.StatusTooManyRequests, "too many wrong PINs for agent "+ag.ID+"; try again later")
 		return
-	}
-	// Compare digests, so the comparison takes the same time whatever the
-	// lengths.
-	got, want := sha256.Sum256([]byte(req.PIN)), sha256.Sum256([]byte(ag.PIN))
-	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-		a.pins.failed(ag.ID)
+	} else if !ok {
 		a.Log.Warn("api: wrong agent PIN", "agent_id", ag.ID, "token", who(r).name, "remote", r.RemoteAddr)
 		writeError(w, http.StatusForbidden, "wrong PIN")
 		return
 	}
-	a.pins.succeeded(ag.ID)
 	if _, ok := a.Registrar.Lookup(req.Device); !ok {
 		writeError(w, http.StatusConflict, "device "+strconv.Quote(req.Device)+" is not registered; the phone must register before an agent can log in on it")
 		return
@@ -360,59 +351,4 @@ func (a *api) agentEvents(w http.ResponseWriter, r *http.Request) {
 			Source: e.Source, Device: e.Device, CallID: e.CallID})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"agent_id": id, "events": out})
-}
-
-// pinGuard slows down PIN guessing: after pinMaxFailures wrong PINs in a row
-// for an agent, logins for that agent are refused for pinLockout.
-type pinGuard struct {
-	mu    sync.Mutex
-	fails map[string]pinFailures
-	now   func() time.Time
-}
-
-type pinFailures struct {
-	n     int
-	until time.Time
-}
-
-const (
-	pinMaxFailures = 5
-	pinLockout     = time.Minute
-)
-
-func newPINGuard() *pinGuard {
-	return &pinGuard{fails: map[string]pinFailures{}, now: time.Now}
-}
-
-// locked returns how long agentID's logins are still refused.
-func (g *pinGuard) locked(agentID string) time.Duration {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	f, ok := g.fails[agentID]
-	if !ok || f.until.IsZero() {
-		return 0
-	}
-	left := f.until.Sub(g.now())
-	if left <= 0 {
-		delete(g.fails, agentID)
-		return 0
-	}
-	return left
-}
-
-func (g *pinGuard) failed(agentID string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	f := g.fails[agentID]
-	f.n++
-	if f.n >= pinMaxFailures {
-		f.until = g.now().Add(pinLockout)
-	}
-	g.fails[agentID] = f
-}
-
-func (g *pinGuard) succeeded(agentID string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	delete(g.fails, agentID)
 }

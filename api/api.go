@@ -29,6 +29,7 @@ import (
 
 	"github.com/hotline-cc/hotline/acd"
 	"github.com/hotline-cc/hotline/config"
+	"github.com/hotline-cc/hotline/pinguard"
 	hsip "github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/store"
 )
@@ -42,6 +43,9 @@ type Deps struct {
 	Gatherer  prometheus.Gatherer
 	Log       *slog.Logger
 	Version   string
+	// PINs guards agents' PIN logins; share it with the feature codes so
+	// that guesses count together. Nil gets a guard of its own.
+	PINs *pinguard.Guard
 }
 
 // MaxBodyBytes bounds a request body; a larger one is refused with 413.
@@ -52,7 +56,10 @@ func Handler(d Deps) http.Handler {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	a := &api{Deps: d, pins: newPINGuard()}
+	if d.PINs == nil {
+		d.PINs = pinguard.New(nil)
+	}
+	a := &api{Deps: d}
 	mux := http.NewServeMux()
 	// Every path is registered once, without a method: route answers a method
 	// the path does not support with a JSON 405 and an Allow header (the
@@ -80,7 +87,6 @@ func Handler(d Deps) http.Handler {
 
 type api struct {
 	Deps
-	pins *pinGuard
 	// cbMu makes "is there an open callback for this number? if not, save
 	// one" atomic among API requests, so two quick POSTs make one callback.
 	cbMu sync.Mutex

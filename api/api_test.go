@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hotline-cc/hotline/config"
 )
@@ -100,40 +99,6 @@ func TestValidNumber(t *testing.T) {
 		if got := validNumber(s); got != want {
 			t.Errorf("validNumber(%q) = %v", s, got)
 		}
-	}
-}
-
-func TestPINGuard(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	g := newPINGuard()
-	g.now = func() time.Time { return now }
-	for range pinMaxFailures - 1 {
-		g.failed("1001")
-	}
-	if g.locked("1001") != 0 {
-		t.Fatal("locked before the limit")
-	}
-	g.succeeded("1001") // a right PIN resets the count
-	for range pinMaxFailures - 1 {
-		g.failed("1001")
-	}
-	if g.locked("1001") != 0 {
-		t.Fatal("the count survived a success")
-	}
-	g.failed("1001")
-	if got := g.locked("1001"); got != pinLockout {
-		t.Fatalf("locked for %v, want %v", got, pinLockout)
-	}
-	if g.locked("1002") != 0 {
-		t.Fatal("another agent is locked")
-	}
-	now = now.Add(pinLockout)
-	if g.locked("1001") != 0 {
-		t.Fatal("still locked after the lockout")
-	}
-	g.failed("1001")
-	if g.locked("1001") != 0 {
-		t.Fatal("one failure after a lockout locks again")
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/pinguard"
 	"github.com/hotline-cc/hotline/prompts"
 	"github.com/hotline-cc/hotline/recorder"
 	hsip "github.com/hotline-cc/hotline/sip"
@@ -183,9 +184,10 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	a.SIPAddr = sipSrv.Addr()
 	a.sip = sipSrv
 	a.journal = call.NewJournal(a.store, log)
+	pins := pinguard.New(nil) // one count of wrong PINs for the API and the phones
 	mgr = call.NewManager(call.Deps{
 		Runtime: a.runtime.Load, Media: a.engine, SIP: sipSrv, ACD: router, Store: a.store,
-		Recorder: a.recorder, RecordingsDir: recDir, Log: log, Metrics: callMetrics, Journal: a.journal,
+		Recorder: a.recorder, RecordingsDir: recDir, Log: log, Metrics: callMetrics, Journal: a.journal, PINs: pins,
 	})
 	a.calls = mgr
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -200,7 +202,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	a.httpSrv = &http.Server{
 		Handler: api.Handler(api.Deps{
 			Config: func() *config.Config { return a.runtime.Load().Config }, ACD: router, Store: a.store,
-			Registrar: sipSrv.Registrar(), Gatherer: reg, Log: log, Version: opts.Version,
+			Registrar: sipSrv.Registrar(), Gatherer: reg, Log: log, Version: opts.Version, PINs: pins,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,

@@ -10,6 +10,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/hotline-cc/hotline/pinguard"
 )
 
 // featurePhone is a softphone that dials feature codes: a sipgo user agent
@@ -159,5 +161,26 @@ func TestFeatureCodes(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("audit trail of 1003 has no not-ready/break by feature code: %+v", audit.Events)
+	}
+}
+
+// TestPINGuessingFromPhonesLocksTheAPI: wrong PINs dialed from a phone and
+// tried through the API count together; after pinguard.MaxFailures of them
+// the agent's logins are refused everywhere, even with the right PIN.
+func TestPINGuessingFromPhonesLocksTheAPI(t *testing.T) {
+	t.Parallel()
+	h := startHotline(t, nil)
+	p := newFeaturePhone(t)
+	for i := range pinguard.MaxFailures {
+		if got := p.dial(t, h, "1003", "demo1003", fmt.Sprintf("*201004*000%d", i)); got != 200 {
+			t.Fatalf("guess %d answered %d", i, got)
+		}
+	}
+	res := h.do("POST", "/api/v1/agents/1004/login", h.token, map[string]string{"device": "1003", "pin": "7654"})
+	if res.status != 429 || res.header.Get("Retry-After") == "" {
+		t.Fatalf("API login after %d wrong PINs by phone: %d %s; want 429 with Retry-After", pinguard.MaxFailures, res.status, res.body)
+	}
+	if got := p.dial(t, h, "1003", "demo1003", "*201004*7654"); got != 200 || h.agentState("1004") != "logged-out" {
+		t.Fatalf("the right PIN by phone during the lockout: %d, agent %s; want refused", got, h.agentState("1004"))
 	}
 }

@@ -2,7 +2,6 @@ package call
 
 import (
 	"context"
-	"crypto/subtle"
 	"log/slog"
 	"strings"
 	"time"
@@ -102,9 +101,14 @@ func (m *Manager) parseFeature(cfg *config.Config, device, code string) (feature
 			req.failure = "no such agent"
 		case a.PIN == "":
 			req.failure = "agent has no PIN"
-		case subtle.ConstantTimeCompare([]byte(pin), []byte(a.PIN)) != 1:
-			req.failure = "wrong PIN"
 		default:
+			if ok, locked := m.deps.PINs.Check(agentID, pin, a.PIN); locked > 0 {
+				req.failure = "too many wrong PINs; locked for " + locked.Round(time.Second).String()
+				break
+			} else if !ok {
+				req.failure = "wrong PIN"
+				break
+			}
 			req.events = []acd.Event{acd.AgentLoggedIn{AgentID: agentID, Device: device, Source: "feature-code"}}
 		}
 		return req, true

@@ -22,6 +22,7 @@ import (
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/pinguard"
 	"github.com/hotline-cc/hotline/recorder"
 	hsip "github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/store"
@@ -50,6 +51,8 @@ type Deps struct {
 	// Journal records the ACD's decisions and audit trail; nil records
 	// nothing.
 	Journal *Journal
+	// PINs checks the PIN of a feature-code login (shared with the API).
+	PINs *pinguard.Guard
 }
 
 // Manager routes ACD commands to calls and keeps the set of live calls.
@@ -77,6 +80,9 @@ func NewManager(d Deps) *Manager {
 	}
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics(nil)
+	}
+	if d.PINs == nil {
+		d.PINs = pinguard.New(nil)
 	}
 	return &Manager{deps: d, stopping: make(chan struct{})}
 }
