@@ -18,6 +18,7 @@ var allowed = map[string]struct {
 }{
 	"config":   {nil, "config is a leaf everyone reads"},
 	"clock":    {nil, "clock is a leaf"},
+	"pinguard": {nil, "pinguard is a leaf"},
 	"prompts":  {nil, "prompts is embedded data"},
 	"media":    {nil, "media knows nothing of SIP, queues or IVR"},
 	"recorder": {nil, "recorder turns frames into files"},
