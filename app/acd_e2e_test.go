@@ -31,20 +31,6 @@ func (h *hotline) startCaller(ctx context.Context, scenario, called string, vars
 	return p
 }
 
-// startAgentPhone registers a SIPp agent without waiting for it to be
-// available: with callers already waiting, it is offered one at once.
-func (h *hotline) startAgentPhone(ctx context.Context, id, answer string, vars map[string]string) *sipptest.Process {
-	h.t.Helper()
-	p, err := sipptest.Start(ctx, h.t, sipptest.Scenario{
-		File: "agent.xml", OutOfCall: answer, Remote: h.sipAddr(),
-		Service: id, AuthUser: id, AuthPass: "demo" + id, Vars: vars, Timeout: 40 * time.Second,
-	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return p
-}
-
 // waitQueue polls GET /api/v1/queues until queue name satisfies ok.
 func (h *hotline) waitQueue(name, what string, within time.Duration, ok func(api.QueueJSON) bool) api.QueueJSON {
 	h.t.Helper()

@@ -106,7 +106,8 @@ func TestCallerChoosesCallbackAndKeepsPlace(t *testing.T) {
 		t.Fatalf("callback = %+v (caller started %v)", cb, caller.Start)
 	}
 
-	h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+	// The callback takes 1003 the moment they register: no wait for "available".
+	h.startAgentPhone(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})
 	customer.WaitSuccess(t, 1)
 	waitFor(t, 20*time.Second, "callback done", func() (bool, string) {
 		var got api.CallbackDetailJSON

@@ -150,6 +150,20 @@ func (h *hotline) waitEndedCall() api.CallJSON {
 	return got
 }
 
+// startAgentPhone registers a SIPp agent without waiting for it to be
+// available: with callers already waiting, it is offered one at once.
+func (h *hotline) startAgentPhone(ctx context.Context, id, answer string, vars map[string]string) *sipptest.Process {
+	h.t.Helper()
+	p, err := sipptest.Start(ctx, h.t, sipptest.Scenario{
+		File: "agent.xml", OutOfCall: answer, Remote: h.sipAddr(),
+		Service: id, AuthUser: id, AuthPass: "demo" + id, Vars: vars, Timeout: 40 * time.Second,
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
 // startAgent registers a SIPp agent and waits until the ACD has it available.
 func (h *hotline) startAgent(ctx context.Context, id, answer string, vars map[string]string) *sipptest.Process {
 	h.t.Helper()

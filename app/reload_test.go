@@ -133,14 +133,7 @@ func TestReloadKeepsWaitingCaller(t *testing.T) {
 	}
 	// Not h.startAgent: the waiting caller takes 1005 the moment they
 	// register, so "available" may never be seen.
-	agent, err := sipptest.Start(ctx, t, sipptest.Scenario{
-		File: "agent.xml", OutOfCall: "agent_answer.xml", Remote: h.sipAddr(),
-		Service: "1005", AuthUser: "1005", AuthPass: "demo1005", Vars: map[string]string{"hangup": "remote"},
-		Timeout: 40 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	agent := h.startAgentPhone(ctx, "1005", "agent_answer.xml", map[string]string{"hangup": "remote"})
 	if res, err := caller.Wait(); err != nil || res.ExitCode != 0 {
 		t.Fatalf("caller: %v %+v", err, res)
 	}
