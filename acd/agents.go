@@ -386,13 +386,26 @@ func (st *State) cancelOffer(o *offer, reason CancelReason, now time.Time) {
 func (st *State) failOffer(o *offer, result OfferResult, now time.Time) {
 	c, a := o.call, o.agent
 	q := c.queue
+	if result == OfferResultNotPlaced && !c.callback {
+		// Only callbacks may be refused this way; for a call it would loop
+		// (the same agent, at once), so it counts as unreachable.
+		result = OfferResultUnreachable
+	}
 	st.endOffer(o)
 	q.counters.OffersByResult[result]++
 	a.counters.OffersByResult[result]++
 
 	// A dedicated agent gets one try; then anyone qualified.
 	c.preferred, c.dedicatedUntil = nil, time.Time{}
-	st.enqueue(c)
+	if result == OfferResultNotPlaced && c.callback {
+		// The conductor cannot place callbacks right now (no outbound
+		// trunk, shutting down): hold this one back a while, in its place,
+		// rather than hand it from agent to agent.
+		c.state, c.notBefore = callScheduled, now.Add(st.cooldown)
+		st.armCallTimer(c, now)
+	} else {
+		st.enqueue(c)
+	}
 
 	if result.missed() {
 		a.counters.MissedInARow++

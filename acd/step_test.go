@@ -510,3 +510,22 @@ func TestReconcileDropsLostCallback(t *testing.T) {
 		t.Fatalf("a2 %v, callback kept %v, repairs %d; want the lost callback dropped", st.agents["a2"].state, st.calls["callback-7"] != nil, st.counters.Repairs)
 	}
 }
+
+// TestCallbackNotPlacedWaitsInItsPlace: a callback the conductor cannot
+// place does not cool its agent down; it waits a cool-down in its place.
+func TestCallbackNotPlacedWaitsInItsPlace(t *testing.T) {
+	st := NewState(twoQueueTopology())
+	offer := func(id uint64) Command {
+		return Command{Kind: CommandOffer, Offer: OfferCall{OfferID: id, CallID: "callback-7", AgentID: "a2", Queue: "support", RingTimeout: 20 * time.Second, Callback: true, CallbackID: 7, Number: "5550123", Attempt: 1}}
+	}
+	runSteps(t, st, []step{
+		{at: 0, ev: AgentLoggedIn{AgentID: "a2"}},
+		{at: sec(1), ev: CallbackScheduled{CallbackID: 7, Queue: "support", Number: "5550123"}, want: []Command{offer(1)}},
+		{at: sec(2), ev: OfferFailed{OfferID: 1, Reason: OfferNotPlaced}},
+		{at: sec(6), ev: Tick{}},
+		{at: sec(7), ev: Tick{}, want: []Command{offer(2)}},
+	})
+	if a2 := st.agents["a2"]; a2.counters.OffersByResult[OfferResultNotPlaced] != 1 {
+		t.Errorf("a2 counters %+v", a2.counters)
+	}
+}

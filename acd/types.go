@@ -104,6 +104,12 @@ const (
 	OfferBusy
 	// OfferUnreachable: no usable contact, 408/503 or a transport error.
 	OfferUnreachable
+	// OfferNotPlaced: the conductor could not place a callback offer for
+	// reasons of its own (no outbound trunk, no media port, shutting
+	// down): the agent is not to blame, and the callback waits a cool-down
+	// in its place before it is offered again. For a caller's call it
+	// counts as OfferUnreachable.
+	OfferNotPlaced
 )
 
 func (f OfferFailure) String() string {
@@ -118,6 +124,8 @@ func (f OfferFailure) String() string {
 		return "busy"
 	case OfferUnreachable:
 		return "unreachable"
+	case OfferNotPlaced:
+		return "not-placed"
 	}
 	return fmt.Sprintf("OfferFailure(%d)", uint8(f))
 }
@@ -176,6 +184,7 @@ const (
 	OfferResultCallerAbandoned
 	OfferResultAgentLoggedOut
 	OfferResultCallMoved
+	OfferResultNotPlaced
 	OfferResultLimit // keep last: sizes the counter array
 )
 
@@ -191,6 +200,7 @@ var offerResultNames = [...]string{
 	OfferResultCallerAbandoned: "caller-abandoned",
 	OfferResultAgentLoggedOut:  "agent-logged-out",
 	OfferResultCallMoved:       "call-moved",
+	OfferResultNotPlaced:       "not-placed",
 }
 
 func (r OfferResult) String() string {
@@ -204,7 +214,8 @@ func (r OfferResult) String() string {
 // sit out a cool-down and the call tries someone else first.
 func (r OfferResult) agentAtFault() bool {
 	switch r {
-	case OfferResultCallerAbandoned, OfferResultAgentLoggedOut, OfferResultCallMoved, OfferResultAnswered:
+	case OfferResultCallerAbandoned, OfferResultAgentLoggedOut, OfferResultCallMoved, OfferResultAnswered,
+		OfferResultNotPlaced:
 		return false
 	}
 	return true
@@ -226,6 +237,8 @@ func resultOfFailure(f OfferFailure) OfferResult {
 		return OfferResultBusy
 	case OfferUnreachable:
 		return OfferResultUnreachable
+	case OfferNotPlaced:
+		return OfferResultNotPlaced
 	case OfferFailureUnknown:
 	}
 	return OfferResultFailed

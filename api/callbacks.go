@@ -170,6 +170,10 @@ func (a *api) createCallback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "number must be 3 to 20 digits, with an optional leading +")
 		return
 	}
+	if cfg.OutboundTrunk() == nil {
+		writeError(w, http.StatusConflict, "no trunk has an outbound address, so callbacks cannot be dialed; set outbound on a trunk")
+		return
+	}
 	priority := 0
 	if req.Priority != nil {
 		priority = *req.Priority

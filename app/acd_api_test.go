@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/acd"
 	"github.com/hotline-cc/hotline/api"
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/internal/sipptest"
@@ -185,7 +186,7 @@ func TestACDAPIAgentState(t *testing.T) {
 	if !slices.Contains(ag.Skills, api.SkillJSON{Skill: "sales", Level: 8}) || len(ag.Skills) != 2 {
 		t.Errorf("skills = %+v", ag.Skills)
 	}
-	if n, ok := ag.Counters.Offers["answered"]; !ok || n != 0 || len(ag.Counters.Offers) != 10 {
+	if n, ok := ag.Counters.Offers["answered"]; !ok || n != 0 || len(ag.Counters.Offers) != int(acd.OfferResultLimit)-1 {
 		t.Errorf("offer counters = %+v, want every result at 0", ag.Counters.Offers)
 	}
 	var list struct{ Agents []api.AgentJSON }
@@ -484,7 +485,11 @@ func TestACDAPILoginByPIN(t *testing.T) {
 // TestACDAPICallbacks: scheduling, merging, listing and canceling callbacks.
 func TestACDAPICallbacks(t *testing.T) {
 	t.Parallel()
-	h := startHotline(t, withRoles)
+	h := startHotline(t, func(c *config.Config) {
+		withRoles(c)
+		// Callbacks need a way out; nothing here is dialed (no agent).
+		c.Trunks[0].Outbound = "127.0.0.1:9"
+	})
 	at := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
 
 	var cb api.CallbackCreatedJSON
@@ -653,6 +658,9 @@ func TestACDAPIMethodsAndDecisions(t *testing.T) {
 		t.Errorf("HEAD agents: %d", res.status)
 	}
 	h.do("DELETE", "/api/v1/nothing", h.token, nil).want(t, "unknown path", 404, nil)
+	// The demo has no outbound trunk: a callback could never be dialed.
+	h.do("POST", "/api/v1/callbacks", h.token, map[string]any{"queue": "sales", "number": "5551000"}).
+		want(t, "a callback without an outbound trunk", 409, nil)
 
 	h.do("GET", "/api/v1/calls/nosuch/decisions", h.token, nil).want(t, "decisions of an unknown call", 404, nil)
 	h.do("GET", "/api/v1/calls/callback-999/decisions", h.token, nil).want(t, "decisions of an unknown callback", 404, nil)

@@ -90,6 +90,10 @@ type Call struct {
 	ivrQueue ivr.Enqueue
 	cbMenu   callbackMenu
 	cbDigits string // the number keyed in the callback menu
+	// cbNumber and cbMaxAttempts are the booked callback's, should it need
+	// to be scheduled again (see routed).
+	cbNumber      string
+	cbMaxAttempts int
 	// whisperID and introID are the playbacks that precede the bridge: the
 	// whisper to the agent and the agent's ID to the caller (0: none left).
 	whisperID, introID uint64
@@ -251,7 +255,8 @@ func (c *Call) loop() {
 		case <-stopping:
 			stopping = nil
 			c.hangupBy, c.cause = "system", "shutdown"
-			c.setResult(map[Stage]string{StageIVR: "ivr", StageQueued: "abandoned", StageTalking: "completed"}[c.stage])
+			c.setResult(map[Stage]string{StageIVR: "ivr", StageQueued: "abandoned", StageTalking: "completed",
+				StageVoicemail: "voicemail", StageCallbackMenu: c.callbackMenuResult()}[c.stage])
 			c.endCaller("system-shutdown")
 		}
 	}
@@ -329,6 +334,7 @@ func (c *Call) mediaEvent(ev media.Event) {
 func (c *Call) enqueue(how ivr.Enqueue) {
 	name := how.Queue
 	c.ivrQueue = how
+	c.ivrTimer.Stop() // the IVR's last deadline must not fire in the queue
 	q := c.rt.Config.Queue(name)
 	if q == nil {
 		c.log.Error("ivr queued to unknown queue", "queue", name)
@@ -445,7 +451,10 @@ func (c *Call) moved(m acd.CallMoved) {
 	c.log.Info("call moved", "from", m.From, "to", m.To, "reason", m.Reason)
 	c.queueName, c.cdr.Queue = m.To, m.To
 	c.log = c.log.With("queue", m.To)
-	c.playHoldMusic(true)
+	if c.cbMenu == callbackMenuOff {
+		// (The callback menu's prompt keeps playing; the music follows it.)
+		c.playHoldMusic(true)
+	}
 	if err := c.m.deps.Store.CallUpdated(context.Background(), store.CDR{CallID: c.in.ID, Queue: m.To}); err != nil {
 		c.log.Error("cdr update", "err", err)
 	}
@@ -454,9 +463,19 @@ func (c *Call) moved(m acd.CallMoved) {
 // routed carries out the ACD sending the caller out of its queues: closed,
 // full, waited too long. The ACD has already forgotten the call.
 func (c *Call) routed(r acd.RouteCall) {
+	if c.cbMenu == callbackMenuBooked && c.cdr.CallbackID != 0 {
+		// The caller booked a callback as the ACD let the call go: the ACD
+		// refused that CallbackRequested (the call was gone), so the
+		// callback enters the queue again, in the caller's place.
+		c.m.deps.ACD.Post(acd.CallbackScheduled{CallbackID: c.cdr.CallbackID, Queue: c.queueName,
+			Number: c.cbNumber, Priority: c.cdr.Priority, QueuedAt: c.queuedAt, MaxAttempts: c.cbMaxAttempts})
+		return
+	}
 	if c.stage != StageQueued {
 		return
 	}
+	c.cbMenu, c.cbDigits = callbackMenuOff, ""
+	c.ivrTimer.Stop()
 	c.cancelOffers()
 	c.cdr.QueueWait = c.now().Sub(c.queuedAt)
 	c.log.Info("call leaves the queue", "destination", r.Destination.String(), "reason", r.Reason)
@@ -592,7 +611,12 @@ func (c *Call) dialed(r dialResult) {
 	c.m.deps.Metrics.queueWait(c.queueName, c.cdr.QueueWait)
 	c.connectedOffer = r.offerID
 	c.m.deps.ACD.Post(acd.OfferAnswered{OfferID: r.offerID, CallID: c.in.ID, AgentID: c.agentID})
-	if err := c.m.deps.Store.CallUpdated(context.Background(), c.cdr); err != nil {
+	// The agent goes into the row when the call ends, or from the journal
+	// once the ACD accepted the answer: the store cannot take a name back
+	// if the ACD refuses it (a late answer).
+	update := c.cdr
+	update.AgentID = ""
+	if err := c.m.deps.Store.CallUpdated(context.Background(), update); err != nil {
 		c.log.Error("cdr update", "err", err)
 	}
 }
@@ -632,11 +656,7 @@ func (c *Call) callerGone(side hsip.HangupSide, cause string) {
 		c.setResult("completed")
 		c.goHangup(c.agentLeg, "caller-hangup")
 	case StageCallbackMenu:
-		if c.cbMenu == callbackMenuBooked {
-			c.setResult("callback")
-		} else {
-			c.setResult("routed")
-		}
+		c.setResult(c.callbackMenuResult())
 	case StageVoicemail:
 		c.setResult("voicemail")
 	}

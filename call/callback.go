@@ -5,11 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/hotline-cc/hotline/acd"
+	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/media"
 	hsip "github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/store"
@@ -30,25 +32,51 @@ type callbackAttempt struct {
 	// stops the ringing; after they answered (a late answer the ACD
 	// refused) it ends the attempt.
 	stopRing context.CancelFunc
+	// answered is set once OfferAnswered is posted (on the attempt's
+	// goroutine; read by its recover).
+	answered bool
 }
 
-// startCallback runs an offered callback. A second offer for a callback
-// still in progress (which the ACD never makes) fails at once.
+// startCallback runs an offered callback. Attempts are keyed by offer:
+// the ACD may offer the same callback again (after a ring timeout) while
+// the last attempt's dialer is still cleaning up.
 func (m *Manager) startCallback(o acd.OfferCall) {
-	ringCtx, stopRing := context.WithCancel(context.Background())
+	select {
+	case <-m.stopping:
+		// Shutting down: the callback keeps its place for the next start.
+		m.postLater(acd.OfferFailed{OfferID: o.OfferID, Reason: acd.OfferNotPlaced})
+		return
+	default:
+	}
+	// The ACD cancels on its ring timeout; the deadline and the shutdown
+	// watch below only matter if the ACD has stopped.
+	ringCtx, stopRing := context.WithTimeout(context.Background(), o.RingTimeout+10*time.Second)
 	att := &callbackAttempt{m: m, offer: o, stopRing: stopRing,
 		log: m.deps.Log.With("call_id", o.CallID, "callback_id", o.CallbackID, "agent_id", o.AgentID)}
-	if _, busy := m.callbacks.LoadOrStore(o.CallID, att); busy {
-		stopRing()
-		att.log.Error("callback offered twice at once")
-		m.postLater(acd.OfferFailed{OfferID: o.OfferID, Reason: acd.OfferUnreachable})
-		return
-	}
+	m.callbacks.Store(o.OfferID, att)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		defer m.callbacks.Delete(o.CallID)
+		defer m.callbacks.Delete(o.OfferID)
 		defer stopRing()
+		defer func() {
+			// One attempt's bug must not take every call down.
+			if r := recover(); r != nil {
+				att.log.Error("callback attempt panicked", "panic", r, "stack", string(debug.Stack()))
+				if att.answered {
+					m.deps.ACD.Post(acd.CallbackFailed{CallID: o.CallID, Result: "internal-error"})
+				} else {
+					m.deps.ACD.Post(acd.OfferFailed{OfferID: o.OfferID, Reason: acd.OfferNotPlaced})
+				}
+			}
+		}()
+		go func() {
+			select {
+			case <-m.stopping:
+				stopRing()
+			case <-ringCtx.Done():
+			}
+		}()
 		att.run(ringCtx)
 	}()
 }
@@ -57,15 +85,13 @@ func (m *Manager) startCallback(o acd.OfferCall) {
 // timeout, agent logged out). Once the agent answered it is too late: the
 // ACD then hears OfferAnswered as a late answer and the attempt ends.
 func (m *Manager) cancelCallback(c acd.CancelOffer) {
-	v, ok := m.callbacks.Load(c.CallID)
+	v, ok := m.callbacks.Load(c.OfferID)
 	if !ok {
 		return
 	}
 	att := v.(*callbackAttempt)
-	if att.offer.OfferID == c.OfferID {
-		att.log.Info("callback offer canceled", "reason", c.Reason.String())
-		att.stopRing()
-	}
+	att.log.Info("callback offer canceled", "reason", c.Reason.String())
+	att.stopRing()
 }
 
 func (a *callbackAttempt) run(ringCtx context.Context) {
@@ -73,16 +99,19 @@ func (a *callbackAttempt) run(ringCtx context.Context) {
 	rt := m.deps.Runtime()
 	trunk := rt.Config.OutboundTrunk()
 	fail := func(reason acd.OfferFailure, why string, err error) {
+		if ringCtx.Err() != nil {
+			return // withdrawn: the ACD has moved on
+		}
 		a.log.Warn("callback offer failed", "why", why, "err", err)
 		m.deps.ACD.Post(acd.OfferFailed{OfferID: o.OfferID, Reason: reason})
 	}
 	if trunk == nil {
-		fail(acd.OfferUnreachable, "no trunk has an outbound address", nil)
+		fail(acd.OfferNotPlaced, "no trunk has an outbound address", nil)
 		return
 	}
 	carrier, err := netip.ParseAddrPort(trunk.Outbound)
 	if err != nil {
-		fail(acd.OfferUnreachable, "bad outbound address", err)
+		fail(acd.OfferNotPlaced, "bad outbound address", err)
 		return
 	}
 	binding, ok := m.deps.SIP.Registrar().Lookup(o.Device)
@@ -92,7 +121,7 @@ func (a *callbackAttempt) run(ringCtx context.Context) {
 	}
 	agentEP, err := m.deps.Media.NewEndpoint(o.CallID, "agent")
 	if err != nil {
-		fail(acd.OfferUnreachable, "no media endpoint", err)
+		fail(acd.OfferNotPlaced, "no media endpoint", err)
 		return
 	}
 	defer agentEP.Close()
@@ -112,12 +141,13 @@ func (a *callbackAttempt) run(ringCtx context.Context) {
 	}
 	agentEP.SetRemote(media.Remote{Addr: agentLeg.Answer.Addr, Codec: codecOf(agentLeg.PayloadType), DTMFPayloadType: agentLeg.Answer.DTMFPayloadType})
 	m.deps.ACD.Post(acd.OfferAnswered{OfferID: o.OfferID, CallID: o.CallID, AgentID: o.AgentID})
+	a.answered = true
 	a.log.Info("callback: agent answered, calling the customer", "number", o.Number, "attempt", o.Attempt)
 	if p := rt.Prompts["whisper_callback"]; p != nil {
 		agentEP.Play(media.Playlist{Prompts: []*media.Prompt{p}})
 	}
 
-	result, customerLeg, customerEP := a.dialCustomer(ringCtx, agentLeg, carrier, trunk.Name)
+	result, customerLeg, customerEP := a.dialCustomer(ringCtx, agentLeg, carrier, trunk)
 	if ringCtx.Err() != nil {
 		// The ACD refused the answer (it came after a ring timeout): the
 		// callback is back in its place, this attempt never happened.
@@ -142,7 +172,7 @@ func (a *callbackAttempt) run(ringCtx context.Context) {
 
 // dialCustomer calls the customer through the carrier while the agent
 // listens to the ringing. It returns the customer's leg, or why not.
-func (a *callbackAttempt) dialCustomer(withdrawn context.Context, agentLeg *hsip.OutboundCall, carrier netip.AddrPort, trunk string) (string, *hsip.OutboundCall, *media.Endpoint) {
+func (a *callbackAttempt) dialCustomer(withdrawn context.Context, agentLeg *hsip.OutboundCall, carrier netip.AddrPort, trunk *config.Trunk) (string, *hsip.OutboundCall, *media.Endpoint) {
 	m, o := a.m, a.offer
 	ep, err := m.deps.Media.NewEndpoint(o.CallID, "customer")
 	if err != nil {
@@ -159,6 +189,8 @@ func (a *callbackAttempt) dialCustomer(withdrawn context.Context, agentLeg *hsip
 			cancel()
 		case <-withdrawn.Done():
 			cancel()
+		case <-m.stopping:
+			cancel()
 		case <-ctx.Done():
 		}
 	}()
@@ -169,8 +201,8 @@ func (a *callbackAttempt) dialCustomer(withdrawn context.Context, agentLeg *hsip
 		Transport: "UDP",
 	}
 	leg, err := m.deps.SIP.Dial(ctx, hsip.DialRequest{
-		Target: target, CallerID: o.AgentID, CallerName: o.Queue,
-		LocalRTP: advertisedAddr(m.deps.Runtime().Config, ep), Log: a.log.With("trunk", trunk),
+		Target: target, CallerID: trunk.OutboundCallerID(), CallerName: o.Queue,
+		LocalRTP: advertisedAddr(m.deps.Runtime().Config, ep), Log: a.log.With("trunk", trunk.Name),
 	})
 	if err != nil {
 		ep.Close()

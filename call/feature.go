@@ -197,7 +197,9 @@ func (m *Manager) answerAndSay(in *hsip.InboundCall, log *slog.Logger, prompt st
 			}
 		}
 	}
-	if err := in.Hangup(ctx, "feature-code"); err != nil {
+	byeCtx, byeCancel := bgTimeout(5 * time.Second) // ctx may have run out
+	defer byeCancel()
+	if err := in.Hangup(byeCtx, "feature-code"); err != nil {
 		log.Info("feature code hangup", "err", err)
 	}
 }

@@ -111,7 +111,7 @@ func (j *Journal) write(at time.Time, cmd *acd.Command) {
 		}
 		err = j.store.CallUpdated(ctx, store.CDR{
 			CallID: e.CallID, SLOutcome: e.SL.String(), Offers: e.Offers,
-			Priority: e.Priority, PrioritySet: true,
+			Priority: e.Priority, PrioritySet: true, AgentID: e.AgentID,
 		})
 	case acd.CommandCallback:
 		err = j.callback(ctx, at, &cmd.Callback)

@@ -59,9 +59,8 @@ type Deps struct {
 type Manager struct {
 	deps  Deps
 	calls sync.Map // call ID → *Call
-	// callbacks holds the callback attempts in progress, by the ACD's ID
-	// for the callback (acd.CallbackCallID).
-	callbacks sync.Map // call ID → *callbackAttempt
+	// callbacks holds the callback attempts in progress, by offer.
+	callbacks sync.Map // offer ID → *callbackAttempt
 	active    atomic.Int64
 	wg        sync.WaitGroup
 
@@ -122,7 +121,7 @@ func (m *Manager) Dispatch(cmd acd.Command) {
 			return
 		}
 	case acd.CommandCancelOffer:
-		if _, isCallback := m.callbacks.Load(cmd.Cancel.CallID); isCallback {
+		if acd.IsCallbackCallID(cmd.Cancel.CallID) {
 			m.cancelCallback(cmd.Cancel)
 			return
 		}
@@ -145,7 +144,8 @@ func (m *Manager) Dispatch(cmd acd.Command) {
 	select {
 	case c.acdCommands <- cmd:
 	default:
-		c.log.Error("call inbox full, acd command dropped", "command", cmd.Kind.String())
+		// c.log belongs to the call's goroutine; this runs on the ACD loop.
+		m.deps.Log.Error("call inbox full, acd command dropped", "call_id", id, "command", cmd.Kind.String())
 		if cmd.Kind == acd.CommandOffer {
 			m.postLater(acd.OfferFailed{OfferID: cmd.Offer.OfferID, Reason: acd.OfferUnreachable})
 		}
@@ -172,7 +172,10 @@ func (m *Manager) Reconcile(ctx context.Context, interval time.Duration) error {
 			return true
 		}
 		m.calls.Range(live)
-		m.callbacks.Range(live)
+		m.callbacks.Range(func(_, att any) bool {
+			ev.LiveCalls[att.(*callbackAttempt).offer.CallID] = true
+			return true
+		})
 		for _, b := range m.deps.SIP.Registrar().Bindings() {
 			ev.RegisteredDevices[b.User] = true
 		}

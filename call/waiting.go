@@ -187,7 +187,8 @@ func (c *Call) bookCallback(number string) {
 	})
 	if err != nil {
 		c.log.Error("callback not stored", "err", err)
-		c.cbMenu = callbackMenuOff
+		// The menu stays open: after the prompt its timeout sends the
+		// caller back to music (or lets them go).
 		c.menuPrompt("error")
 		return
 	}
@@ -200,6 +201,7 @@ func (c *Call) bookCallback(number string) {
 			Priority: c.cdr.Priority, QueuedAt: c.queuedAt, MaxAttempts: q.CallbackMaxAttempts})
 	}
 	c.cdr.CallbackID = id
+	c.cbNumber, c.cbMaxAttempts = number, q.CallbackMaxAttempts
 	c.cdr.QueueWait = c.now().Sub(c.queuedAt)
 	// Out of the ACD now: hanging up is not an abandon.
 	c.stage = StageCallbackMenu
@@ -265,6 +267,7 @@ const voicemailMaxLength = 2 * time.Minute
 // GET /api/v1/calls.
 func (c *Call) startVoicemail() {
 	c.stage = StageVoicemail
+	c.ivrTimer.Stop()
 	c.musicID = 0
 	c.playback = c.caller.Play(media.Playlist{Prompts: c.prompts([]string{"voicemail_greeting", "beep"})})
 }
@@ -280,4 +283,13 @@ func (c *Call) endVoicemail(cause string) {
 	c.hangupBy, c.cause = "system", cause
 	c.setResult("voicemail")
 	c.endCaller(cause)
+}
+
+// callbackMenuResult is the CDR result of a call that ends in the callback
+// menu.
+func (c *Call) callbackMenuResult() string {
+	if c.cbMenu == callbackMenuBooked {
+		return "callback"
+	}
+	return "routed"
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -785,7 +786,7 @@ flows:
   - {name: main, start: q, nodes: {q: {queue: sales}}}
   - {name: closed, start: bye, nodes: {bye: {hangup: {}}}}
 trunks:
-  - {name: carrier, acl: 192.0.2.0/24, flow: main, priority: 3}
+  - {name: carrier, acl: 192.0.2.0/24, flow: main, priority: 3, outbound: "192.0.2.1:5060"}
 priorities:
   - {name: vip, callers: ["5550100", "5550101"], priority: 10}
   - {name: hotline, called: "800*", priority: -2}
@@ -878,5 +879,36 @@ feature_codes: {login: "*9", ready: "*80", not_ready: "*81", logout: "*8200"}
 		if !reflect.DeepEqual(check.got, check.want) {
 			t.Errorf("%s =\n%+v\nwant\n%+v", check.name, check.got, check.want)
 		}
+	}
+}
+
+func TestCallbacksNeedAnOutboundTrunk(t *testing.T) {
+	src := `agents: [{id: "1", password: p}]
+queues:
+  - {name: q, agents: ["1"], callback_key: "1"}
+  - {name: r, agents: ["1"], max_wait: 1m, max_wait_dest: callback}
+  - {name: s, agents: ["1"]}
+flows: [{name: f, start: n, nodes: {n: {queue: q}}}]
+trunks: [{name: t, acl: 127.0.0.1, flow: f}]
+`
+	_, err := Parse("cb.yaml", []byte(src))
+	for _, want := range []string{
+		`cb.yaml:3:5: queue "q": callbacks need a trunk with outbound`,
+		`cb.yaml:4:5: queue "r": callbacks need a trunk with outbound`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse = %v, want %s", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), `queue "s"`) {
+		t.Errorf("a queue without callbacks was refused: %v", err)
+	}
+	fixed := strings.Replace(src, "flow: f}]", `flow: f, outbound: "127.0.0.1:5090", numbers: ["8005551000", "800*"]}]`, 1)
+	c, err := Parse("cb.yaml", []byte(fixed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := c.OutboundTrunk(); tr == nil || tr.Outbound != "127.0.0.1:5090" || tr.OutboundCallerID() != "8005551000" {
+		t.Fatalf("outbound trunk %+v", tr)
 	}
 }

@@ -172,6 +172,18 @@ type Trunk struct {
 	Pos      Pos
 }
 
+// OutboundCallerID is the number hotline's outbound calls show: the
+// trunk's first exact number (the center's own), else "anonymous" (RFC
+// 3323).
+func (t *Trunk) OutboundCallerID() string {
+	for _, n := range t.Numbers {
+		if !strings.HasSuffix(n, "*") {
+			return n
+		}
+	}
+	return "anonymous"
+}
+
 // OutboundTrunk returns the trunk that places outbound calls (callbacks):
 // the first with an outbound address, or nil.
 func (c *Config) OutboundTrunk() *Trunk {

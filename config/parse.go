@@ -193,6 +193,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	// Queues refer to each other and to flows, in any order.
 	d.queueLinks(c)
 	c.Trunks = d.trunks(trunks, c)
+	d.callbacksNeedOutbound(c)
 	c.Priorities = d.priorities(priorities)
 	c.DedicatedAgents = d.dedicatedAgents(dedicated, c)
 	return c
@@ -1002,4 +1003,22 @@ func (d *decoder) gotoNode(v *yaml.Node, ctx string, node *Node) {
 	g := &GotoNode{}
 	node.Goto = g
 	d.ref(&g.Target, ctx)(v)
+}
+
+// callbacksNeedOutbound refuses callbacks that could never be placed: a
+// queue that offers them (callback_key, a callback destination) needs a
+// trunk with an outbound address to call the customer through.
+func (d *decoder) callbacksNeedOutbound(c *Config) {
+	if c.OutboundTrunk() != nil {
+		return
+	}
+	for _, q := range c.Queues {
+		uses := q.CallbackKey != ""
+		for _, dest := range []Destination{q.MaxWaitDest, q.FullDest, q.ClosedDest} {
+			uses = uses || dest.Kind == DestCallback
+		}
+		if uses {
+			d.errs.Add(q.Pos, "queue %q: callbacks need a trunk with outbound (the carrier's ip:port to call customers back through)", q.Name)
+		}
+	}
 }
