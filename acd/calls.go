@@ -107,6 +107,9 @@ func (st *State) admit(c *call, q *queue, asked *queue, reason string, depth int
 		p.dedicated.push(c)
 		if p.inIdleHeaps {
 			st.markAgentDirty(p)
+		} else if !c.callback {
+			// Tell the caller at once that their advisor is coming.
+			st.announce(c, now)
 		}
 	} else {
 		c.preferred = nil

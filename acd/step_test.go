@@ -529,3 +529,21 @@ func TestCallbackNotPlacedWaitsInItsPlace(t *testing.T) {
 		t.Errorf("a2 counters %+v", a2.counters)
 	}
 }
+
+// TestDedicatedWaitIsAnnouncedAtOnce: a caller who will wait for their busy
+// advisor is told so when they enter the queue.
+func TestDedicatedWaitIsAnnouncedAtOnce(t *testing.T) {
+	st := NewState(twoQueueTopology())
+	Step(st, AgentLoggedIn{AgentID: "a2"}, t0)
+	Step(st, CallQueued{CallID: "c1", Queue: "support"}, t0.Add(sec(1)))
+	Step(st, OfferAnswered{OfferID: 1, CallID: "c1", AgentID: "a2"}, t0.Add(sec(2)))
+	var got []Announce
+	for _, cmd := range Step(st, CallQueued{CallID: "c2", Queue: "support", PreferredAgent: "a2", PreferredWait: 30 * time.Second}, t0.Add(sec(3))) {
+		if cmd.Kind == CommandAnnounce {
+			got = append(got, cmd.Announce)
+		}
+	}
+	if len(got) != 1 || got[0].CallID != "c2" || got[0].WaitingFor != "a2" || got[0].Position != 1 {
+		t.Fatalf("announcements %+v, want c2 told it waits for a2", got)
+	}
+}

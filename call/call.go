@@ -597,8 +597,14 @@ func (c *Call) dialed(r dialResult) {
 	c.agentEP.SetRemote(media.Remote{Addr: r.leg.Answer.Addr, Codec: codecOf(r.leg.PayloadType), DTMFPayloadType: r.leg.Answer.DTMFPayloadType})
 	agentEP := c.agentEP
 	leg := r.leg
+	callID, acdRouter := c.in.ID, c.m.deps.ACD
 	r.leg.OnReoffer(func(o hsip.MediaOffer) {
 		agentEP.SetRemote(media.Remote{Addr: o.Addr, Codec: codecOf(leg.PayloadType), DTMFPayloadType: o.DTMFPayloadType})
+		// The agent's phone puts the caller on hold with sendonly or
+		// inactive (RFC 3264 §8.4) and takes them off with sendrecv; the
+		// ACD keeps the agent's state (it ignores a repeat).
+		held := o.Direction == hsip.DirectionSendOnly || o.Direction == hsip.DirectionInactive
+		acdRouter.Post(acd.CallHeld{CallID: callID, Held: held})
 	})
 	c.stage = StageTalking
 	c.cbMenu, c.playback = callbackMenuOff, 0

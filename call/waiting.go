@@ -2,6 +2,7 @@ package call
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -230,8 +231,16 @@ func (c *Call) introduce() {
 	q := c.rt.Config.Queue(c.queueName)
 	if q != nil && q.Whisper {
 		names := []string{"whisper_queue", "queue_" + c.queueName}
-		if c.cdr.Priority >= vipPriority || strings.Contains(","+c.cdr.Tags+",", ",vip,") {
+		tags := strings.Split(c.cdr.Tags, ",")
+		if c.cdr.Priority >= vipPriority || slices.Contains(tags, "vip") {
 			names = append(names, "whisper_vip")
+		}
+		// Other tags (a business type set by the IVR) are spoken when a
+		// prompt "tag_NAME" exists.
+		for _, tag := range tags {
+			if tag != "" && tag != "vip" && c.rt.Prompts["tag_"+tag] != nil {
+				names = append(names, "tag_"+tag)
+			}
 		}
 		if prompts := c.prompts(names); len(prompts) > 0 {
 			c.whisperID = c.agentEP.Play(media.Playlist{Prompts: prompts})
