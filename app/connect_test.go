@@ -2,10 +2,12 @@ package app_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/hotline-cc/hotline/config"
+	"github.com/hotline-cc/hotline/internal/sipptest"
 )
 
 // TestAgentIDAnnouncedBeforeBridge: in a queue that announces the agent
@@ -40,5 +42,35 @@ func TestAgentIDAnnouncedBeforeBridge(t *testing.T) {
 	talk := w.right[end-at(time.Second) : end]
 	if lv := toneLevel(talk, 1000); lv < 0.3 {
 		t.Errorf("at the end the caller hears 1 kHz level %.2f; want the agent", lv)
+	}
+}
+
+// TestAgentHoldIsAnAgentState: the agent's phone puts the caller on hold
+// (re-INVITE sendonly) and takes them back (sendrecv); the agent is on-hold
+// in between, and the audit trail has both changes.
+func TestAgentHoldIsAnAgentState(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	agent := h.startAgent(ctx, "1003", "agent_hold.xml", map[string]string{"hold_after_ms": "500", "hold_ms": "1500"})
+	caller, err := sipptest.Start(ctx, t, sipptest.Scenario{
+		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100", Timeout: 40 * time.Second,
+		Vars: map[string]string{"digit": "2", "talk_ms": "5000"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitAgent("1003", "on-hold")
+	h.waitAgent("1003", "on-call")
+	caller.WaitSuccess(t, 1)
+	finished(t, agent, "agent")
+	var seq []string
+	for _, e := range h.agentEvents("1003") {
+		seq = append(seq, e.From+">"+e.To)
+	}
+	if !slices.Contains(seq, "on-call>on-hold") || !slices.Contains(seq, "on-hold>on-call") {
+		t.Errorf("1003's audit trail %v has no hold and unhold", seq)
 	}
 }
