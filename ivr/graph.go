@@ -257,7 +257,7 @@ func (c *compiler) checkReachable(g *Graph) {
 	for len(stack) > 0 {
 		id := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		for _, next := range g.nodes[id-1].behavior.next() {
+		for _, next := range next(g.nodes[id-1].behavior) {
 			if next != 0 && !seen[next] {
 				seen[next] = true
 				stack = append(stack, next)
@@ -283,7 +283,7 @@ func (c *compiler) checkLoops(g *Graph) {
 		id := NodeID(start + 1)
 		for id != 0 && !reported[id] {
 			b := g.nodes[id-1].behavior
-			if b.waitsForCaller() || len(b.next()) != 1 {
+			if b.waitsForCaller() || len(next(b)) != 1 {
 				break
 			}
 			if at, loop := onPath[id]; loop {
@@ -301,7 +301,7 @@ func (c *compiler) checkLoops(g *Graph) {
 			}
 			onPath[id] = len(path)
 			path = append(path, id)
-			id = b.next()[0]
+			id = next(b)[0]
 		}
 	}
 }

@@ -15,8 +15,10 @@ import (
 type behavior interface {
 	enter(r *Run, now time.Time) []Action
 	handle(r *Run, ev Event, now time.Time) []Action
-	// next lists the nodes this one can continue at (zero: hang up).
-	next() []NodeID
+	// edges lists the nodes this one can continue at, each with what takes
+	// the caller there ("1", "no input", ...; "" when it simply goes on).
+	// A target of zero hangs up.
+	edges() []edge
 	// waitsForCaller reports whether the node only moves on when the caller
 	// does something, which is what makes a loop through it harmless.
 	waitsForCaller() bool
@@ -94,17 +96,32 @@ func (m menuNode) handle(r *Run, ev Event, now time.Time) []Action {
 	return nil
 }
 
-func (m menuNode) next() []NodeID {
-	ids := []NodeID{m.noInput, m.invalid}
-	for _, id := range m.choices {
+func (m menuNode) edges() []edge {
+	var out []edge
+	for i, id := range m.choices {
 		if id != 0 {
-			ids = append(ids, id)
+			out = append(out, edge{label: string(dtmfDigits[i]), to: id})
 		}
 	}
-	return ids
+	return append(out, edge{label: "no input", to: m.noInput}, edge{label: "invalid", to: m.invalid})
 }
 
 func (menuNode) waitsForCaller() bool { return true }
+
+// edge is one way out of a node.
+type edge struct {
+	label string
+	to    NodeID
+}
+
+// next lists the nodes b can continue at.
+func next(b behavior) []NodeID {
+	var ids []NodeID
+	for _, e := range b.edges() {
+		ids = append(ids, e.to)
+	}
+	return ids
+}
 
 func concat(a, b []string) []string {
 	out := make([]string, 0, len(a)+len(b))
@@ -122,7 +139,7 @@ func (p playNode) enter(r *Run, now time.Time) []Action {
 }
 
 func (playNode) handle(*Run, Event, time.Time) []Action { return nil }
-func (p playNode) next() []NodeID                       { return []NodeID{p.target} }
+func (p playNode) edges() []edge                        { return []edge{{to: p.target}} }
 func (playNode) waitsForCaller() bool                   { return false }
 
 // queueNode hands the call to the ACD.
@@ -136,7 +153,7 @@ func (q queueNode) enter(r *Run, _ time.Time) []Action {
 }
 
 func (queueNode) handle(*Run, Event, time.Time) []Action { return nil }
-func (queueNode) next() []NodeID                         { return nil }
+func (queueNode) edges() []edge                          { return nil }
 func (queueNode) waitsForCaller() bool                   { return false }
 
 // hangupNode says goodbye, if told to, and ends the call.
@@ -150,7 +167,7 @@ func (h hangupNode) enter(r *Run, now time.Time) []Action {
 }
 
 func (hangupNode) handle(*Run, Event, time.Time) []Action { return nil }
-func (hangupNode) next() []NodeID                         { return nil }
+func (hangupNode) edges() []edge                          { return nil }
 func (hangupNode) waitsForCaller() bool                   { return false }
 
 // gotoNode continues elsewhere at once.
@@ -163,5 +180,5 @@ func (g gotoNode) enter(r *Run, now time.Time) []Action {
 }
 
 func (gotoNode) handle(*Run, Event, time.Time) []Action { return nil }
-func (g gotoNode) next() []NodeID                       { return []NodeID{g.target} }
+func (g gotoNode) edges() []edge                        { return []edge{{to: g.target}} }
 func (gotoNode) waitsForCaller() bool                   { return false }

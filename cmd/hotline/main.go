@@ -2,6 +2,8 @@
 //
 //	hotline run [-config FILE] [-sip ADDR] [-http ADDR] [-data DIR] [-rtp-ports LOW-HIGH] [-advertise IP]
 //	hotline check -config FILE
+//	hotline ivr check FILE...
+//	hotline ivr graph [-flow NAME] [-format dot|mermaid] FILE
 //	hotline version
 package main
 
@@ -42,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "ivr":
+		return cmdIVR(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "hotline %s\n", version)
 		return 0
@@ -60,6 +64,10 @@ func usage(w io.Writer) {
         start hotline (without -config: the embedded demo configuration)
   hotline check -config FILE
         validate a configuration; prints file:line:col: message per problem
+  hotline ivr check FILE...
+        validate configurations (flows, prompts, queues); exit status 1 on any problem
+  hotline ivr graph [-flow NAME] [-format dot|mermaid] FILE
+        print a flow as a Graphviz or Mermaid diagram (default: every flow, dot)
   hotline version
 `)
 }

@@ -247,3 +247,36 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestIVRCheckAndGraph: `ivr check` takes several files and fails on any
+// broken one with file:line:col; `ivr graph` draws a flow as DOT or Mermaid
+// and names the known flows when asked for another.
+func TestIVRCheckAndGraph(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(good, config.DemoYAML, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte(demoWith(t, `"2": support`, `"2": suport`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "ivr", "check", good, bad)
+	if code != 1 || !strings.Contains(stdout, good+": ok (1 flows)") ||
+		!regexp.MustCompile(regexp.QuoteMeta(bad)+`:\d+:\d+: .*"suport"`).MatchString(stderr) {
+		t.Fatalf("ivr check: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	if code, stdout, stderr = runCLI(t, "ivr", "graph", good); code != 0 || !strings.HasPrefix(stdout, `digraph "main" {`) ||
+		!strings.Contains(stdout, `"welcome" -> "sales" [label="1"];`) {
+		t.Fatalf("ivr graph: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	if code, stdout, _ = runCLI(t, "ivr", "graph", "-format", "mermaid", "-flow", "main", good); code != 0 || !strings.HasPrefix(stdout, "flowchart LR\n") {
+		t.Fatalf("ivr graph mermaid: exit %d\n%s", code, stdout)
+	}
+	if code, _, stderr = runCLI(t, "ivr", "graph", "-flow", "nope", good); code != 1 || !strings.Contains(stderr, `no flow "nope" (flows: main)`) {
+		t.Fatalf("ivr graph of an unknown flow: exit %d, stderr %s", code, stderr)
+	}
+	if code, _, _ = runCLI(t, "ivr", "draw"); code != 2 {
+		t.Fatalf("unknown ivr command: exit %d, want 2", code)
+	}
+}
