@@ -46,6 +46,10 @@ type Deps struct {
 	// PINs guards agents' PIN logins; share it with the feature codes so
 	// that guesses count together. Nil gets a guard of its own.
 	PINs *pinguard.Guard
+	// Reload reads the configuration file again and applies it (POST
+	// /api/v1/reload); nil means it cannot. An error wrapping
+	// ErrNoReloadSource answers 409, config.Errors 422 with every problem.
+	Reload func() error
 }
 
 // MaxBodyBytes bounds a request body; a larger one is refused with 413.
@@ -79,6 +83,7 @@ func Handler(d Deps) http.Handler {
 	route(mux, "/api/v1/callbacks", methods{"GET": a.auth(a.listCallbacks), "POST": a.auth(a.createCallback)})
 	route(mux, "/api/v1/callbacks/{id}", methods{"GET": a.auth(a.getCallback), "DELETE": a.auth(a.cancelCallback)})
 	route(mux, "/api/v1/recordings/{id}", methods{"GET": a.auth(a.getRecording)})
+	route(mux, "/api/v1/reload", methods{"POST": a.auth(a.reload)})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -39,6 +39,12 @@ type Options struct {
 	Config  *config.Config
 	Logger  *slog.Logger
 	Version string
+	// Load reads the configuration again (the file, with the command
+	// line's overrides) for a reload by SIGHUP, API or file change; nil
+	// means the configuration cannot be reloaded (the embedded demo).
+	Load func() (*config.Config, error)
+	// Watch, when set, is the file whose changes trigger a reload.
+	Watch string
 }
 
 // App is a running hotline.
@@ -56,6 +62,9 @@ type App struct {
 	calls    *call.Manager
 	journal  *call.Journal
 	router   *acd.Router
+	load     func() (*config.Config, error)
+	reloads  *reloadMetrics
+	reloadMu sync.Mutex // one reload at a time
 	sip      *hsip.Server
 	httpSrv  *http.Server
 	wg       sync.WaitGroup
@@ -109,7 +118,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	a := &App{log: log, cancel: cancel, errc: make(chan error, 4)}
+	a := &App{log: log, cancel: cancel, errc: make(chan error, 4), load: opts.Load}
 	a.runtime.Store(rt)
 	ok := false
 	defer func() {
@@ -157,6 +166,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	var mgr *call.Manager
 	router := acd.NewRouter(acd.TopologyFromConfig(cfg), clock.Real{}, log, func(c acd.Command) { mgr.Dispatch(c) })
 	a.router = router
+	a.reloads = newReloadMetrics(reg)
 	reg.MustRegister(api.NewACDCollector(router, api.WithConfig(func() *config.Config { return a.runtime.Load().Config })))
 	callMetrics := call.NewMetrics(reg)
 
@@ -203,6 +213,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		Handler: api.Handler(api.Deps{
 			Config: func() *config.Config { return a.runtime.Load().Config }, ACD: router, Store: a.store,
 			Registrar: sipSrv.Registrar(), Gatherer: reg, Log: log, Version: opts.Version, PINs: pins,
+			Reload: a.ReloadFromSource,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -229,6 +240,9 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	}
 	a.goRun("sip", func() error { return sipSrv.Run(ctx) })
 	a.goRun("acd-journal", func() error { return a.journal.Run(ctx) })
+	if opts.Watch != "" && opts.Load != nil {
+		a.goRun("config-watch", func() error { return a.watch(ctx, opts.Watch) })
+	}
 	a.goRun("acd-reconcile", func() error { return mgr.Reconcile(ctx, acd.CheckInterval) })
 	a.goRun("http", func() error {
 		if err := a.httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -265,6 +279,39 @@ func mediaBindIP(cfg *config.Config) (netip.Addr, error) {
 // Listen addresses, the data directory and the RTP ports are bound at start:
 // a change of them is logged and waits for a restart.
 func (a *App) Reload(cfg *config.Config) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	err := a.reload(cfg)
+	a.reloads.record(err)
+	return err
+}
+
+// ReloadFromSource reads the configuration again (Options.Load) and
+// applies it; it is what SIGHUP, a file change and POST /api/v1/reload do.
+func (a *App) ReloadFromSource() error {
+	if a.load == nil {
+		return ErrNoReloadSource
+	}
+	cfg, err := a.load()
+	if err != nil {
+		a.reloadMu.Lock()
+		a.reloads.record(err)
+		a.reloadMu.Unlock()
+		a.log.Error("reload refused: the running configuration stays", "err", err)
+		return err
+	}
+	if err := a.Reload(cfg); err != nil {
+		a.log.Error("reload refused: the running configuration stays", "err", err)
+		return err
+	}
+	return nil
+}
+
+// ErrNoReloadSource: hotline runs on a configuration it cannot read again
+// (the embedded demo, or a test's).
+var ErrNoReloadSource = fmt.Errorf("hotline runs the embedded demo configuration: %w", api.ErrNoReloadSource)
+
+func (a *App) reload(cfg *config.Config) error {
 	old := a.runtime.Load().Config
 	for _, kept := range []struct {
 		what     string

@@ -153,6 +153,23 @@ func (p *hotlineProcess) api(path string) (int, []byte) {
 	return res.StatusCode, b
 }
 
+// post sends an empty POST to path with the demo token.
+func (p *hotlineProcess) post(path string) (int, []byte) {
+	p.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+p.httpAddr+path, nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer demo-token")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
+}
+
 func (p *hotlineProcess) calls() []api.CallJSON {
 	p.t.Helper()
 	code, b := p.api("/api/v1/calls")

@@ -69,17 +69,32 @@ func TestSIGHUPReloadsQueuesAndRefusesBadFiles(t *testing.T) {
 		t.Fatal("agent 1005 exists before the reload")
 	}
 
+	// A broken file saved over the running one: the file watcher tries it
+	// and refuses it (the metric says so), the running configuration stays.
 	broken := supportRing("soon")
 	if err := os.WriteFile(cfgPath, []byte(broken), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 15*time.Second, "the file watcher refusing the broken file", func() (bool, string) {
+		_, m := p.api("/metrics")
+		return metricValue(string(m), "hotline_config_last_reload_failed") == 1, "last_reload_failed 0"
+	})
+	if ring := queueRing(); ring != 15 {
+		t.Fatalf("after a refused reload support rings %vs, want the running 15s", ring)
+	}
+	// SIGHUP and the API say what is wrong, as file:line:col.
 	_ = p.cmd.Process.Signal(syscall.SIGHUP)
 	refused := regexp.MustCompile(regexp.QuoteMeta(cfgPath) + `:\d+:\d+: .*ring_timeout`)
 	waitFor(t, 10*time.Second, "the broken file refused with its position", func() (bool, string) {
 		return refused.MatchString(p.stderr.String()), tailString(p.stderr.String(), 400)
 	})
-	if ring := queueRing(); ring != 15 {
-		t.Fatalf("after a refused reload support rings %vs, want the running 15s", ring)
+	code, body := p.post("/api/v1/reload")
+	var answer struct {
+		Error  string
+		Errors []string
+	}
+	if err := json.Unmarshal(body, &answer); err != nil || code != 422 || len(answer.Errors) != 1 || !refused.MatchString(answer.Errors[0]) {
+		t.Fatalf("POST /api/v1/reload with a broken file: %d %s", code, body)
 	}
 
 	good := supportRing("9s")
@@ -88,11 +103,17 @@ func TestSIGHUPReloadsQueuesAndRefusesBadFiles(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	if code, body := p.post("/api/v1/reload"); code != 200 {
+		t.Fatalf("POST /api/v1/reload with a good file: %d %s", code, body)
+	}
 	waitFor(t, 10*time.Second, "the new configuration in force", func() (bool, string) {
 		ring := queueRing()
 		return ring == 9 && hasAgent("1005"), fmt.Sprintf("ring %v, agent 1005 %v", ring, hasAgent("1005"))
 	})
+	_, m := p.api("/metrics")
+	if metricValue(string(m), "hotline_config_last_reload_failed") != 0 || metricValue(string(m), `hotline_config_reloads_total{result="ok"}`) < 1 {
+		t.Errorf("reload metrics after a good reload:\n%s", grepLines(string(m), "hotline_config_"))
+	}
 	select {
 	case <-p.done:
 		t.Fatal("hotline exited on SIGHUP")
@@ -152,5 +173,30 @@ func TestReloadKeepsWaitingCaller(t *testing.T) {
 	}
 	if res := h.do("GET", "/api/v1/agents/1005", h.token, nil); res.status != 200 {
 		t.Fatalf("agent 1005 gone after a refused reload: %d", res.status)
+	}
+}
+
+func grepLines(text, substr string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestAPIReloadNeedsAdminAndAFile: only admin tokens may reload, and a
+// hotline running a configuration it cannot read again says so (409).
+func TestAPIReloadNeedsAdminAndAFile(t *testing.T) {
+	t.Parallel()
+	h := startHotline(t, withRoles)
+	h.do("POST", "/api/v1/reload", supToken, nil).want(t, "a supervisor reloading", 403, nil)
+	h.do("POST", "/api/v1/reload", "", nil).want(t, "reload without token", 401, nil)
+	h.do("GET", "/api/v1/reload", h.token, nil).want(t, "GET reload", 405, nil)
+	res := h.do("POST", "/api/v1/reload", h.token, nil)
+	res.want(t, "reload of the in-memory configuration", 409, nil)
+	if !strings.Contains(res.errorText(), "no configuration file") {
+		t.Errorf("409 says %q", res.errorText())
 	}
 }

@@ -110,7 +110,20 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.Start(ctx, app.Options{Config: cfg, Logger: log, Version: version})
+	opts := app.Options{Config: cfg, Logger: log, Version: version}
+	if f.config != "" {
+		// Reloads (SIGHUP, POST /api/v1/reload, the file changing) read the
+		// file again with the same flags applied.
+		opts.Load = func() (*config.Config, error) {
+			cfg, err := config.Load(f.config)
+			if err == nil {
+				err = applyFlags(cfg, f)
+			}
+			return cfg, err
+		}
+		opts.Watch = f.config
+	}
+	a, err := app.Start(ctx, opts)
 	if err != nil {
 		printConfigError(stderr, err)
 		return 1
@@ -130,24 +143,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			a.Close()
 			return 1
 		case <-hup:
-			reload(a, f, log, stderr)
+			reload(a, stderr)
 		}
 	}
 }
 
-// reload re-reads the configuration on SIGHUP, with the same flags applied.
-// A file with problems is refused, every problem printed as file:line:col,
-// and the running configuration stays.
-func reload(a *app.App, f runFlags, log *slog.Logger, stderr io.Writer) {
-	cfg, err := loadConfig(f.config)
-	if err == nil {
-		err = applyFlags(cfg, f)
-	}
-	if err == nil {
-		err = a.Reload(cfg)
-	}
-	if err != nil {
-		log.Error("reload refused: the running configuration stays", "err", err)
+// reload re-reads the configuration on SIGHUP. A file with problems is
+// refused, every problem printed as file:line:col (and logged), and the
+// running configuration stays.
+func reload(a *app.App, stderr io.Writer) {
+	if err := a.ReloadFromSource(); err != nil {
 		printConfigError(stderr, err)
 	}
 }
