@@ -3,8 +3,10 @@ package ivr
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -49,5 +51,40 @@ bye: {hangup: {prompt: goodbye, reason: no choice}}
 		if !bytes.Equal(got.Bytes(), want) {
 			t.Errorf("%s differs:\n%s", tt.golden, got.String())
 		}
+	}
+}
+
+// TestSimulateTranscripts pins what `hotline ivr simulate` prints for the
+// demo menu and a few callers; prompts last 2 s each here.
+func TestSimulateTranscripts(t *testing.T) {
+	g := demoGraph(t)
+	var out bytes.Buffer
+	for _, tt := range []struct {
+		name   string
+		digits []string
+	}{
+		{"presses 2", []string{"2"}},
+		{"silent caller", nil},
+		{"wrong keys", []string{"9", "9", "9"}},
+		{"waits once, then 1", []string{"", "1"}},
+	} {
+		tr := Simulate(g, SimOptions{At: t0, Digits: tt.digits, PromptLength: func(string) time.Duration { return 2 * time.Second }})
+		fmt.Fprintf(&out, "== %s %q\n%s", tt.name, tt.digits, tr)
+		if tr.Result == nil {
+			t.Errorf("%s: no result", tt.name)
+		}
+	}
+	const golden = "testdata/simulate.golden"
+	if *update {
+		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Errorf("transcripts differ from %s:\n%s", golden, out.String())
 	}
 }

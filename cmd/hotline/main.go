@@ -4,6 +4,7 @@
 //	hotline check -config FILE
 //	hotline ivr check FILE...
 //	hotline ivr graph [-flow NAME] [-format dot|mermaid] FILE
+//	hotline ivr simulate FILE [-caller N] [-called N] [-digits 2,1234#] [-at TIME]
 //	hotline version
 package main
 
@@ -68,6 +69,8 @@ func usage(w io.Writer) {
         validate configurations (flows, prompts, queues); exit status 1 on any problem
   hotline ivr graph [-flow NAME] [-format dot|mermaid] FILE
         print a flow as a Graphviz or Mermaid diagram (default: every flow, dot)
+  hotline ivr simulate FILE [-flow NAME] [-caller N] [-called N] [-digits 2,1234#] [-at TIME]
+        run a flow for a pretend caller and print what happens
   hotline version
 `)
 }

@@ -280,3 +280,23 @@ func TestIVRCheckAndGraph(t *testing.T) {
 		t.Fatalf("unknown ivr command: exit %d, want 2", code)
 	}
 }
+
+// TestIVRSimulate: the demo menu with a caller who presses 1 after the
+// prompt goes to sales; the flow comes from the trunk of the called number.
+func TestIVRSimulate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hotline.yaml")
+	if err := os.WriteFile(path, config.DemoYAML, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "ivr", "simulate", path, "-called", "8005551000", "-caller", "+15550100", "-digits", "1", "-at", "2026-10-01T09:00:00+08:00")
+	if code != 0 || !strings.HasPrefix(stdout, `flow main (version `) || !strings.Contains(stdout, "caller presses 1") ||
+		!strings.HasSuffix(stdout, "result: queue sales\ndigits: \"1\"\n") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr = runCLI(t, "ivr", "simulate", path, "-at", "tomorrow"); code != 2 || !strings.Contains(stderr, "RFC 3339") {
+		t.Errorf("bad -at: exit %d, stderr %s", code, stderr)
+	}
+	if code, _, stderr = runCLI(t, "ivr", "simulate", path, "-flow", "nope"); code != 1 || !strings.Contains(stderr, `no flow "nope"`) {
+		t.Errorf("unknown flow: exit %d, stderr %s", code, stderr)
+	}
+}

@@ -1,0 +1,143 @@
+package ivr
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// SimOptions describe a simulated caller.
+type SimOptions struct {
+	// At is when the call starts.
+	At time.Time
+	// Digits are the keys the caller presses, in groups: each group is
+	// keyed, one digit after another, the next time the flow waits for the
+	// caller (after a prompt). An empty list is a caller who says nothing.
+	Digits []string
+	// PromptLength says how long a prompt plays; unknown prompts last 0.
+	PromptLength func(name string) time.Duration
+	// MaxSteps bounds the simulation (0: 1000 events).
+	MaxSteps int
+}
+
+// SimStep is one line of a transcript.
+type SimStep struct {
+	At   time.Duration // since the call started
+	Node string
+	What string
+}
+
+// Transcript is what a simulated call did.
+type Transcript struct {
+	Steps []SimStep
+	// Result is how the flow ended: the Enqueue or Hangup action, or nil if
+	// the simulation ran out of steps.
+	Result Action
+	Digits string
+}
+
+// String prints the transcript, one step per line, then the result.
+func (t Transcript) String() string {
+	var b strings.Builder
+	for _, s := range t.Steps {
+		fmt.Fprintf(&b, "%7.1fs  %-12s %s\n", s.At.Seconds(), s.Node, s.What)
+	}
+	switch r := t.Result.(type) {
+	case Enqueue:
+		b.WriteString("result: " + describeEnqueue(r) + "\n")
+	case Hangup:
+		fmt.Fprintf(&b, "result: hang up (%s)\n", r.Reason)
+	default:
+		b.WriteString("result: none (the simulation stopped; is the flow waiting forever?)\n")
+	}
+	fmt.Fprintf(&b, "digits: %q\n", t.Digits)
+	return b.String()
+}
+
+func describeEnqueue(e Enqueue) string {
+	s := "queue " + e.Queue
+	if e.HasPriority {
+		s += fmt.Sprintf(", priority %d", e.Priority)
+	}
+	if len(e.Tags) > 0 {
+		s += ", tags " + strings.Join(e.Tags, " ")
+	}
+	if e.Agent != "" {
+		s += fmt.Sprintf(", agent %s (waits up to %s)", e.Agent, e.AgentWait)
+	}
+	return s
+}
+
+// Simulate runs g for a caller who presses opts.Digits, without SIP or
+// audio: prompts take their length, silence runs into the flow's
+// timeouts. It is the engine of `hotline ivr simulate`.
+func Simulate(g *Graph, opts SimOptions) Transcript {
+	maxSteps := opts.MaxSteps
+	if maxSteps <= 0 {
+		maxSteps = 1000
+	}
+	length := opts.PromptLength
+	if length == nil {
+		length = func(string) time.Duration { return 0 }
+	}
+	now := opts.At
+	var t Transcript
+	run, actions := Start(g, now)
+	note := func(format string, args ...any) {
+		t.Steps = append(t.Steps, SimStep{At: now.Sub(opts.At), Node: run.Node(), What: fmt.Sprintf(format, args...)})
+	}
+	groups := slices.Clone(opts.Digits) // consumed below; the caller's stays whole
+	for steps := 0; steps < maxSteps; steps++ {
+		var playing *Play
+		for _, a := range actions {
+			switch a := a.(type) {
+			case Play:
+				note("play %s", strings.Join(a.Prompts, ", "))
+				p := a
+				playing = &p
+			case StopPlayback:
+				note("prompt stopped by the digit")
+				playing = nil
+			case Enqueue, Hangup:
+				t.Result = a
+				t.Digits = run.Digits()
+				if h, ok := a.(Hangup); ok {
+					note("hang up: %s", h.Reason)
+				} else {
+					note("%s", describeEnqueue(a.(Enqueue)))
+				}
+				return t
+			}
+		}
+		switch {
+		case playing != nil:
+			for _, p := range playing.Prompts {
+				now = now.Add(length(p))
+			}
+			actions = run.Step(EventPlaybackDone{}, now)
+		case len(groups) > 0 && groups[0] != "":
+			d := groups[0][0]
+			groups[0] = groups[0][1:]
+			if groups[0] == "" {
+				groups = groups[1:]
+			}
+			note("caller presses %c", d)
+			actions = run.Step(EventDigit{Digit: d}, now)
+		case len(groups) > 0:
+			groups = groups[1:] // an empty group: the caller lets this wait pass
+			fallthrough
+		default:
+			deadline := run.Deadline()
+			if deadline.IsZero() {
+				t.Digits = run.Digits()
+				return t
+			}
+			note("silence for %s", deadline.Sub(now))
+			now = deadline
+			actions = run.Step(EventTimeout{}, now)
+		}
+	}
+	t.Digits = run.Digits()
+	return t
+}
