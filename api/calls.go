@@ -14,24 +14,26 @@ import (
 
 // CallJSON is a CDR as the API shows it.
 type CallJSON struct {
-	CallID         string     `json:"call_id"`
-	Caller         string     `json:"caller"`
-	Called         string     `json:"called"`
-	Trunk          string     `json:"trunk"`
-	Start          time.Time  `json:"start"`
-	Answer         *time.Time `json:"answer,omitempty"`
-	End            *time.Time `json:"end,omitempty"`
-	IVRDigits      string     `json:"ivr_digits"`
-	FlowVersion    string     `json:"flow_version,omitempty"`
-	Queue          string     `json:"queue,omitempty"`
-	AgentID        string     `json:"agent_id,omitempty"`
-	QueueWaitSec   float64    `json:"queue_wait_seconds"`
-	TalkSec        float64    `json:"talk_seconds"`
-	Result         string     `json:"result,omitempty"`
-	HangupBy       string     `json:"hangup_by,omitempty"`
-	HangupCause    string     `json:"hangup_cause,omitempty"`
-	RecordingURL   string     `json:"recording_url,omitempty"`
-	RecordingBytes int64      `json:"recording_bytes,omitempty"`
+	CallID    string     `json:"call_id"`
+	Caller    string     `json:"caller"`
+	Called    string     `json:"called"`
+	Trunk     string     `json:"trunk"`
+	Start     time.Time  `json:"start"`
+	Answer    *time.Time `json:"answer,omitempty"`
+	End       *time.Time `json:"end,omitempty"`
+	IVRDigits string     `json:"ivr_digits"`
+	// IVRPath is the caller's way through the IVR: node names joined by ">".
+	IVRPath        string  `json:"ivr_path,omitempty"`
+	FlowVersion    string  `json:"flow_version,omitempty"`
+	Queue          string  `json:"queue,omitempty"`
+	AgentID        string  `json:"agent_id,omitempty"`
+	QueueWaitSec   float64 `json:"queue_wait_seconds"`
+	TalkSec        float64 `json:"talk_seconds"`
+	Result         string  `json:"result,omitempty"`
+	HangupBy       string  `json:"hangup_by,omitempty"`
+	HangupCause    string  `json:"hangup_cause,omitempty"`
+	RecordingURL   string  `json:"recording_url,omitempty"`
+	RecordingBytes int64   `json:"recording_bytes,omitempty"`
 	// Priority is the call's base priority in its queue; Tags the priority
 	// rules it matched.
 	Priority int    `json:"priority"`
@@ -47,7 +49,7 @@ type CallJSON struct {
 func toJSON(c store.CDR) CallJSON {
 	j := CallJSON{
 		CallID: c.CallID, Caller: c.Caller, Called: c.Called, Trunk: c.Trunk, Start: c.Start,
-		IVRDigits: c.IVRDigits, FlowVersion: c.FlowVersion, Queue: c.Queue, AgentID: c.AgentID,
+		IVRDigits: c.IVRDigits, IVRPath: c.IVRPath, FlowVersion: c.FlowVersion, Queue: c.Queue, AgentID: c.AgentID,
 		QueueWaitSec: c.QueueWait.Seconds(), TalkSec: c.Talk.Seconds(),
 		Result: c.Result, HangupBy: c.HangupBy, HangupCause: c.HangupCause,
 		Priority: c.Priority, Tags: c.Tags, SLOutcome: c.SLOutcome, Offers: c.Offers,

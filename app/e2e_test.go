@@ -30,7 +30,7 @@ func TestCarrierCallReachesAgent(t *testing.T) {
 	finished(t, agent, "agent")
 
 	cdr := h.waitEndedCall()
-	if cdr.Result != "completed" || cdr.AgentID != "1003" || cdr.Queue != "support" || cdr.IVRDigits != "2" ||
+	if cdr.Result != "completed" || cdr.AgentID != "1003" || cdr.Queue != "support" || cdr.IVRDigits != "2" || cdr.IVRPath != "welcome>support" ||
 		cdr.HangupBy != "caller" || cdr.Called != "8005551000" || cdr.Trunk != "carrier" || cdr.Answer == nil {
 		t.Fatalf("CDR = %+v", cdr)
 	}
@@ -91,10 +91,12 @@ func TestCarrierCallReachesAgent(t *testing.T) {
 
 	m := h.metrics()
 	for series, want := range map[string]float64{
-		`hotline_calls_total{result="completed"}`:                   1,
-		`hotline_acd_offers_total{result="answered"}`:               1,
-		`hotline_calls_dtmf_digits_total`:                           1,
-		`hotline_sip_responses_total{code="200",method="REGISTER"}`: 2,
+		`hotline_calls_total{result="completed"}`:                            1,
+		`hotline_acd_offers_total{result="answered"}`:                        1,
+		`hotline_calls_dtmf_digits_total`:                                    1,
+		`hotline_ivr_node_visits_total{flow="main",node="welcome"}`:          1,
+		`hotline_ivr_menu_choices_total{flow="main",key="2",node="welcome"}`: 1,
+		`hotline_sip_responses_total{code="200",method="REGISTER"}`:          2,
 	} {
 		if got := metricValue(m, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)

@@ -86,6 +86,8 @@ type Call struct {
 	queueName string
 	queuedAt  time.Time
 	musicID   uint64 // the announcement playback before the hold music loop
+	// ivrRecorded is the IVR run ivrDone has recorded.
+	ivrRecorded *ivr.Run
 	// ivrQueue is what the IVR's queue node said of the call.
 	ivrQueue ivr.Enqueue
 	cbMenu   callbackMenu
@@ -272,8 +274,10 @@ func (c *Call) apply(actions []ivr.Action) {
 			c.playback = 0
 			c.caller.StopPlayback()
 		case ivr.Enqueue:
+			c.ivrDone()
 			c.enqueue(a)
 		case ivr.Hangup:
+			c.ivrDone()
 			c.hangupBy, c.cause, c.result = "system", "ivr-hangup", "ivr"
 			c.endCaller("ivr: " + a.Reason)
 		}
@@ -354,6 +358,22 @@ func (c *Call) enqueue(how ivr.Enqueue) {
 	if err := c.m.deps.Store.CallUpdated(context.Background(), c.cdr); err != nil {
 		c.log.Error("cdr update", "err", err)
 	}
+}
+
+// ivrDone records the IVR run that just ended, once: its path goes into
+// the CDR (after any earlier run's: a caller sent back to a flow) and its
+// visits and choices into the metrics.
+func (c *Call) ivrDone() {
+	if c.ivrRun == nil || c.ivrRun == c.ivrRecorded {
+		return
+	}
+	c.ivrRecorded = c.ivrRun
+	path := strings.Join(c.ivrRun.Path(), ">")
+	if c.cdr.IVRPath != "" {
+		path = c.cdr.IVRPath + ">" + path
+	}
+	c.cdr.IVRPath = path
+	c.m.deps.Metrics.ivrRun(c.ivrRun.Graph().Name(), c.ivrRun.Path(), c.ivrRun.Choices())
 }
 
 // queuedEvent tells the ACD who is waiting: the call's priority (the
@@ -781,6 +801,7 @@ func (c *Call) finish() {
 	if c.ivrRun != nil && c.cdr.IVRDigits == "" {
 		c.cdr.IVRDigits = c.ivrRun.Digits()
 	}
+	c.ivrDone() // a caller who hung up in the IVR
 	c.cdr.End = end
 	c.cdr.Result = c.result
 	c.cdr.HangupBy = c.hangupBy

@@ -4,24 +4,28 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hotline-cc/hotline/ivr"
 )
 
 // Metrics are the conductor's counters.
 type Metrics struct {
-	calls     *prometheus.CounterVec
-	dtmfTotal prometheus.Counter
-	wait      *prometheus.HistogramVec
+	calls      *prometheus.CounterVec
+	dtmfTotal  prometheus.Counter
+	wait       *prometheus.HistogramVec
+	ivrVisits  *prometheus.CounterVec
+	ivrChoices *prometheus.CounterVec
 }
 
 // callResults are touched at start so every series exists before the first call.
-var callResults = []string{"completed", "abandoned", "ivr", "failed"}
+var callResults = []string{"completed", "abandoned", "ivr", "callback", "voicemail", "routed", "failed"}
 
 // NewMetrics registers the call metrics on reg (nil: unregistered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "calls", Name: "total",
-			Help: "Calls ended, by result: completed (talked to an agent), abandoned (hung up while queued), ivr (ended in the IVR), failed.",
+			Help: "Calls ended, by result: completed (talked to an agent), abandoned (hung up while queued), ivr (ended in the IVR), callback, voicemail, routed (sent out of the queue), failed.",
 		}, []string{"result"}),
 		dtmfTotal: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "calls", Name: "dtmf_digits_total",
@@ -32,12 +36,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time callers waited in a queue before an agent answered.",
 			Buckets: []float64{1, 5, 10, 20, 30, 60, 120, 300, 600},
 		}, []string{"queue"}),
+		ivrVisits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "ivr", Name: "node_visits_total",
+			Help: "Times callers entered an IVR node, by flow and node.",
+		}, []string{"flow", "node"}),
+		ivrChoices: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "ivr", Name: "menu_choices_total",
+			Help: "Menu keys that chose a way on, by flow, menu node and key.",
+		}, []string{"flow", "node", "key"}),
 	}
 	for _, r := range callResults {
 		m.calls.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.dtmfTotal, m.wait)
+		reg.MustRegister(m.calls, m.dtmfTotal, m.wait, m.ivrVisits, m.ivrChoices)
 	}
 	return m
 }
@@ -53,4 +65,16 @@ func (m *Metrics) dtmf() { m.dtmfTotal.Inc() }
 
 func (m *Metrics) queueWait(queue string, d time.Duration) {
 	m.wait.WithLabelValues(queue).Observe(d.Seconds())
+}
+
+// ivrRun counts the nodes a finished IVR run visited and the menu keys
+// that chose a way on. Labels are bounded by the configuration (flow and
+// node names, the 16 DTMF keys).
+func (m *Metrics) ivrRun(flow string, path []string, choices []ivr.Choice) {
+	for _, n := range path {
+		m.ivrVisits.WithLabelValues(flow, n).Inc()
+	}
+	for _, c := range choices {
+		m.ivrChoices.WithLabelValues(flow, c.Node, string(c.Digit)).Inc()
+	}
 }

@@ -79,6 +79,7 @@ func (m menuNode) handle(r *Run, ev Event, now time.Time) []Action {
 		}
 		r.deadline = time.Time{}
 		if target := m.choices[digitIndex(e.Digit)]; target != 0 {
+			r.choices = append(r.choices, Choice{Node: m.name, Digit: e.Digit})
 			return append(actions, r.enter(target, now)...)
 		}
 		r.invalids++

@@ -29,6 +29,11 @@ type Run struct {
 
 	digits []byte
 	done   bool
+	// path lists the nodes entered, in order; choices the menu keys that
+	// chose a way on. They are what reports of reasons for calls and the
+	// node-visit metrics are made of.
+	path    []NodeID
+	choices []Choice
 
 	// hops counts nodes entered within one Start or Step, to stop a loop
 	// that Compile should have refused.
@@ -96,6 +101,24 @@ func (r *Run) Deadline() time.Time { return r.deadline }
 // those that chose nothing; it goes into the CDR.
 func (r *Run) Digits() string { return string(r.digits) }
 
+// Choice is a menu key that chose a way on.
+type Choice struct {
+	Node  string
+	Digit byte
+}
+
+// Path returns the names of the nodes the call entered, in order.
+func (r *Run) Path() []string {
+	out := make([]string, len(r.path))
+	for i, id := range r.path {
+		out[i] = r.graph.nodes[id-1].name
+	}
+	return out
+}
+
+// Choices returns the menu keys that chose a way on, in order.
+func (r *Run) Choices() []Choice { return slices.Clone(r.choices) }
+
 // Done reports whether the run has handed the call on (Enqueue) or ended it
 // (Hangup); Step does nothing after that.
 func (r *Run) Done() bool { return r.done }
@@ -123,6 +146,7 @@ func (r *Run) enter(id NodeID, now time.Time) []Action {
 	r.deadline = time.Time{}
 	r.noInputs, r.invalids = 0, 0
 	r.node = id
+	r.path = append(r.path, id)
 
 	r.hops++
 	if r.hops > len(r.graph.nodes) {

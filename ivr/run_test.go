@@ -2,6 +2,7 @@ package ivr
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -354,5 +355,22 @@ func TestQueueNodeSaysHowToServe(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), wantErr) {
 			t.Errorf("Parse = %v, want %s", err, wantErr)
 		}
+	}
+}
+
+// TestRunRecordsPathAndChoices: the nodes entered (repeats included) and
+// the menu keys that chose a way on.
+func TestRunRecordsPathAndChoices(t *testing.T) {
+	g := demoGraph(t)
+	r, _ := Start(g, t0)
+	r.Step(EventPlaybackDone{}, t0)
+	r.Step(EventDigit{Digit: '7'}, t0) // invalid: no choice
+	r.Step(EventPlaybackDone{}, t0)
+	r.Step(EventDigit{Digit: '1'}, t0)
+	if got := r.Path(); !slices.Equal(got, []string{"welcome", "sales"}) {
+		t.Errorf("path %v", got)
+	}
+	if got := r.Choices(); !slices.Equal(got, []Choice{{Node: "welcome", Digit: '1'}}) {
+		t.Errorf("choices %+v", got)
 	}
 }

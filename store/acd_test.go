@@ -50,8 +50,8 @@ func TestMigrationFromVersion1(t *testing.T) {
 	defer s.Close()
 	var version int
 	must(t, s.readDB.QueryRow("PRAGMA user_version").Scan(&version))
-	if version != 2 {
-		t.Errorf("user_version %d, want 2", version)
+	if version != len(migrations) {
+		t.Errorf("user_version %d, want %d", version, len(migrations))
 	}
 	want := CDR{
 		CallID: "old", Caller: "+15550100", Called: "+15550199", Trunk: "carrier-a",
@@ -791,4 +791,17 @@ func BenchmarkRecordDecision(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+}
+
+func TestIVRPathIsKeptAndMerged(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	must(t, s.CallAnswered(ctx, CDR{CallID: "p", Start: t0}))
+	must(t, s.CallUpdated(ctx, CDR{CallID: "p", IVRPath: "welcome>support"}))
+	must(t, s.CallUpdated(ctx, CDR{CallID: "p", Queue: "support"})) // no path: keeps it
+	got, err := s.Call(ctx, "p")
+	must(t, err)
+	if got.IVRPath != "welcome>support" || got.Queue != "support" {
+		t.Fatalf("CDR = %+v", got)
+	}
 }

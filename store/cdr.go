@@ -35,6 +35,8 @@ type CDR struct {
 	Tags        string        // comma-separated IVR/priority tags, e.g. "vip,callback"
 	Offers      int           // how many agent offers were made for the call
 	CallbackID  int64         // the Callback this call dials, 0 if it is not one
+	// IVRPath is the caller's way through the IVR: node names joined by ">".
+	IVRPath string
 }
 
 // Service-level outcomes (CDR.SLOutcome).
@@ -51,11 +53,11 @@ const upsertSQL = `
 INSERT INTO calls (call_id, caller, called, trunk, start_ms, answer_ms, end_ms,
 	ivr_digits, flow_version, queue, agent_id, queue_wait_ms, talk_ms,
 	result, hangup_by, hangup_cause, recording_path,
-	priority, sl_outcome, wrap_up_ms, tags, offers, callback_id)
+	priority, sl_outcome, wrap_up_ms, tags, offers, callback_id, ivr_path)
 VALUES (?1, ?2, ?3, ?4,
 	COALESCE(?5, (SELECT start_ms FROM calls WHERE call_id = ?1)),
 	?6, ?7, ?8, ?9, ?10, ?11, COALESCE(?12, 0), COALESCE(?13, 0), ?14, ?15, ?16, ?17,
-	COALESCE(?18, 0), ?19, COALESCE(?20, 0), ?21, COALESCE(?22, 0), COALESCE(?23, 0))
+	COALESCE(?18, 0), ?19, COALESCE(?20, 0), ?21, COALESCE(?22, 0), COALESCE(?23, 0), ?24)
 ON CONFLICT (call_id) DO UPDATE SET
 	caller         = COALESCE(NULLIF(excluded.caller, ''), caller),
 	called         = COALESCE(NULLIF(excluded.called, ''), called),
@@ -78,12 +80,13 @@ ON CONFLICT (call_id) DO UPDATE SET
 	wrap_up_ms     = COALESCE(?20, wrap_up_ms),
 	tags           = COALESCE(NULLIF(excluded.tags, ''), tags),
 	offers         = COALESCE(?22, offers),
-	callback_id    = COALESCE(?23, callback_id)`
+	callback_id    = COALESCE(?23, callback_id),
+	ivr_path       = COALESCE(NULLIF(excluded.ivr_path, ''), ivr_path)`
 
 const selectColumns = `call_id, caller, called, trunk, start_ms, answer_ms, end_ms,
 	ivr_digits, flow_version, queue, agent_id, queue_wait_ms, talk_ms,
 	result, hangup_by, hangup_cause, recording_path,
-	priority, sl_outcome, wrap_up_ms, tags, offers, callback_id`
+	priority, sl_outcome, wrap_up_ms, tags, offers, callback_id, ivr_path`
 
 // CallAnswered writes the row when hotline answers the caller leg, so that
 // every answered call has a row even if hotline dies a moment later. It
@@ -122,7 +125,7 @@ func (s *Store) save(ctx context.Context, op string, c CDR) error {
 			nullDuration(c.QueueWait), nullDuration(c.Talk),
 			c.Result, c.HangupBy, c.HangupCause, c.RecordingPath,
 			priority, c.SLOutcome, nullDuration(c.WrapUp), c.Tags,
-			nullInt64(int64(c.Offers)), nullInt64(c.CallbackID),
+			nullInt64(int64(c.Offers)), nullInt64(c.CallbackID), c.IVRPath,
 		)
 		return 0, err
 	})
@@ -284,7 +287,7 @@ func scanCDR(row scanner) (CDR, error) {
 	err := row.Scan(&c.CallID, &c.Caller, &c.Called, &c.Trunk, &start, &answer, &end,
 		&c.IVRDigits, &c.FlowVersion, &c.Queue, &c.AgentID, &queueWait, &talkMs,
 		&c.Result, &c.HangupBy, &c.HangupCause, &c.RecordingPath,
-		&c.Priority, &c.SLOutcome, &wrapUp, &c.Tags, &c.Offers, &c.CallbackID)
+		&c.Priority, &c.SLOutcome, &wrapUp, &c.Tags, &c.Offers, &c.CallbackID, &c.IVRPath)
 	if err != nil {
 		return CDR{}, err
 	}

@@ -104,6 +104,8 @@ var migrations = []string{
 		result      TEXT NOT NULL DEFAULT ''
 	) STRICT;
 	CREATE INDEX callback_attempts_by_callback ON callback_attempts (callback_id, at_ms);`,
+	// 3: the caller's way through the IVR, node names joined by ">".
+	`ALTER TABLE calls ADD COLUMN ivr_path TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate brings the schema up to date, one transaction per migration, so a
