@@ -84,6 +84,7 @@ func Handler(d Deps) http.Handler {
 	route(mux, "/api/v1/callbacks/{id}", methods{"GET": a.auth(a.getCallback), "DELETE": a.auth(a.cancelCallback)})
 	route(mux, "/api/v1/recordings/{id}", methods{"GET": a.auth(a.getRecording)})
 	route(mux, "/api/v1/reload", methods{"POST": a.auth(a.reload)})
+	route(mux, "/api/v1/reports/reasons", methods{"GET": a.auth(a.reasonsReport)})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -42,6 +42,18 @@ func TestCarrierCallReachesAgent(t *testing.T) {
 	}
 	h.waitAgent("1003", "logged-out") // the SIPp agent unregisters after its call
 
+	// Why people call: one call, through the menu to support, not contained.
+	var reasons struct {
+		Calls, Contained int
+		Containment      *float64
+		Reasons          []api.ReasonJSON
+	}
+	if status := h.get("/api/v1/reports/reasons?group_by=menu_path", &reasons); status != 200 ||
+		reasons.Calls != 1 || reasons.Contained != 0 || reasons.Containment == nil || *reasons.Containment != 0 ||
+		len(reasons.Reasons) != 1 || reasons.Reasons[0] != (api.ReasonJSON{Key: "welcome>support", Calls: 1, Queued: 1, Answered: 1}) {
+		t.Errorf("reasons report: %d %+v", status, reasons)
+	}
+
 	// The recording: stereo 8 kHz 16-bit, as long as the call, the caller's tone on
 	// the left and the agent's tone (relayed through hotline) on the right.
 	req, _ := http.NewRequest(http.MethodGet, h.url(cdr.RecordingURL), nil)

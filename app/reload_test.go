@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/api"
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/internal/sipptest"
 )
@@ -198,5 +199,26 @@ func TestAPIReloadNeedsAdminAndAFile(t *testing.T) {
 	res.want(t, "reload of the in-memory configuration", 409, nil)
 	if !strings.Contains(res.errorText(), "no configuration file") {
 		t.Errorf("409 says %q", res.errorText())
+	}
+}
+
+// TestReasonsReportRefusesBadQueries: the report's parameters are checked.
+func TestReasonsReportRefusesBadQueries(t *testing.T) {
+	t.Parallel()
+	h := startHotline(t, nil)
+	for _, q := range []string{
+		"group_by=caller", "from=yesterday", "from=2026-01-01T00:00:00Z&to=2025-01-01T00:00:00Z",
+		"from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+	} {
+		h.do("GET", "/api/v1/reports/reasons?"+q, h.token, nil).want(t, q, 400, nil)
+	}
+	var empty struct {
+		Calls       int
+		Containment *float64
+		Reasons     []api.ReasonJSON
+	}
+	h.do("GET", "/api/v1/reports/reasons?group_by=queue", h.token, nil).want(t, "no calls yet", 200, &empty)
+	if empty.Calls != 0 || empty.Containment != nil || empty.Reasons == nil || len(empty.Reasons) != 0 {
+		t.Errorf("report of no calls: %+v", empty)
 	}
 }

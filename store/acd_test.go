@@ -9,6 +9,7 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -803,5 +804,36 @@ func TestIVRPathIsKeptAndMerged(t *testing.T) {
 	must(t, err)
 	if got.IVRPath != "welcome>support" || got.Queue != "support" {
 		t.Fatalf("CDR = %+v", got)
+	}
+}
+
+func TestReasonsReport(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	for i, c := range []CDR{
+		{IVRPath: "welcome>support", Queue: "support", Result: "completed"},
+		{IVRPath: "welcome>support", Queue: "support", Result: "abandoned"},
+		{IVRPath: "welcome>balance>bye", Result: "ivr"},
+		{IVRPath: "welcome>sales", Queue: "sales", Result: "completed"},
+	} {
+		c.CallID = fmt.Sprintf("r%d", i)
+		c.Start, c.Answer, c.End = t0.Add(time.Duration(i)*time.Minute), t0.Add(time.Duration(i)*time.Minute), t0.Add(time.Hour)
+		must(t, s.CallAnswered(ctx, c))
+		must(t, s.CallEnded(ctx, c))
+	}
+	// Outside the period.
+	must(t, s.CallAnswered(ctx, CDR{CallID: "late", Start: t0.Add(48 * time.Hour), Answer: t0.Add(48 * time.Hour), IVRPath: "welcome>sales"}))
+	rows, err := s.ReasonsReport(ctx, t0, t0.Add(24*time.Hour), ByMenuPath)
+	must(t, err)
+	want := []ReasonRow{
+		{Key: "welcome>support", Calls: 2, Queued: 2, Answered: 1, Abandoned: 1},
+		{Key: "welcome>balance>bye", Calls: 1, Contained: 1},
+		{Key: "welcome>sales", Calls: 1, Queued: 1, Answered: 1},
+	}
+	if !slices.Equal(rows, want) {
+		t.Fatalf("rows %+v\nwant %+v", rows, want)
+	}
+	if _, err := s.ReasonsReport(ctx, t0, t0.Add(time.Hour), "caller; DROP TABLE calls"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a made-up group: %v", err)
 	}
 }
