@@ -3,9 +3,11 @@ package app_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/api"
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/internal/sipptest"
 )
@@ -72,5 +74,30 @@ func TestAgentHoldIsAnAgentState(t *testing.T) {
 	}
 	if !slices.Contains(seq, "on-call>on-hold") || !slices.Contains(seq, "on-hold>on-call") {
 		t.Errorf("1003's audit trail %v has no hold and unhold", seq)
+	}
+}
+
+// TestFlowVariablesReachTheQueue: a set node marks the caller VIP with a
+// business type and priority; the call is queued with them (CDR priority
+// and tags) and its path through the IVR is stored.
+func TestFlowVariablesReachTheQueue(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	demo := string(config.DemoYAML)
+	demo = strings.Replace(demo, "    start: welcome\n", "    start: mark\n", 1)
+	demo = strings.Replace(demo, "    nodes:\n", "    nodes:\n      mark: { set: { vars: { vip: \"true\", business_type: cards, priority: \"7\" }, next: welcome } }\n", 1)
+	parsed, err := config.Parse("flow.yaml", []byte(demo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startHotline(t, func(c *config.Config) { c.Flows = parsed.Flows })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h.call(ctx, "carrier_wait_hangup.xml", "100", map[string]string{"digit": "2", "wait_ms": "500"})
+	cdr := h.waitEndedCall()
+	var full api.CallJSON
+	h.get("/api/v1/calls/"+cdr.CallID, &full)
+	if full.Priority != 7 || full.Tags != "vip,cards" || full.IVRPath != "mark>welcome>support" {
+		t.Fatalf("CDR priority %d, tags %q, path %q; want 7, vip,cards, mark>welcome>support", full.Priority, full.Tags, full.IVRPath)
 	}
 }

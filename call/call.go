@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -194,7 +195,7 @@ func (c *Call) run() {
 			c.endCaller("no-ack")
 		}
 	}
-	run, actions := ivr.Start(c.flow, answered)
+	run, actions := ivr.StartWith(c.flow, answered, c.callVars())
 	c.ivrRun = run
 	if c.stage == StageIVR {
 		c.apply(actions)
@@ -360,6 +361,11 @@ func (c *Call) enqueue(how ivr.Enqueue) {
 	}
 }
 
+// callVars are the variables a flow starts with.
+func (c *Call) callVars() map[string]string {
+	return map[string]string{"caller": c.in.Caller, "called": c.in.Called, "trunk": c.in.Trunk}
+}
+
 // ivrDone records the IVR run that just ended, once: its path goes into
 // the CDR (after any earlier run's: a caller sent back to a flow) and its
 // visits and choices into the metrics.
@@ -390,6 +396,20 @@ func (c *Call) queuedEvent(q *config.Queue) acd.CallQueued {
 		ev.Priority = max(ev.Priority, how.Priority)
 	}
 	tags := append(slices.Clone(rules), how.Tags...)
+	// What set nodes said of the caller (config checked the values).
+	vars := c.ivrRun.Vars()
+	if p, err := strconv.Atoi(vars["priority"]); err == nil {
+		ev.Priority = max(ev.Priority, p)
+	}
+	if vars["vip"] == "true" {
+		tags = append(tags, "vip")
+	}
+	if bt := vars["business_type"]; bt != "" {
+		tags = append(tags, bt)
+	}
+	if a := vars["dedicated_agent"]; a != "" && how.Agent == "" {
+		how.Agent, how.AgentWait = a, config.DefaultDedicatedWait
+	}
 	c.cdr.Priority, c.cdr.PrioritySet = ev.Priority, true
 	c.cdr.Tags = strings.Join(tags, ",")
 	if d, ok := cfg.DedicatedFor(c.in.Caller); how.Agent != "" {
@@ -511,7 +531,7 @@ func (c *Call) routed(r acd.RouteCall) {
 	if r.Destination.Kind == config.DestFlow {
 		if g := c.rt.Flows[r.Destination.Target]; g != nil {
 			c.flow = g
-			run, actions := ivr.Start(g, c.now())
+			run, actions := ivr.StartWith(g, c.now(), c.callVars())
 			c.ivrRun = run
 			c.apply(actions)
 			return

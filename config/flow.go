@@ -46,6 +46,11 @@ const (
 	NodeHangup
 	// NodeGoto continues at another node at once.
 	NodeGoto
+	// NodeSet sets call variables and continues.
+	NodeSet
+	// NodeBranch continues at the first case whose condition on a variable
+	// holds, else at Else.
+	NodeBranch
 )
 
 var nodeKindNames = [...]string{
@@ -55,6 +60,8 @@ var nodeKindNames = [...]string{
 	NodeQueue:   "queue",
 	NodeHangup:  "hangup",
 	NodeGoto:    "goto",
+	NodeSet:     "set",
+	NodeBranch:  "branch",
 }
 
 func (k NodeKind) String() string {
@@ -76,6 +83,8 @@ type Node struct {
 	Queue  *QueueNode
 	Hangup *HangupNode
 	Goto   *GotoNode
+	Set    *SetNode
+	Branch *BranchNode
 }
 
 // Targets returns every node name this node can continue at, in the order
@@ -103,6 +112,17 @@ func (n *Node) Targets() []Ref {
 	case NodeGoto:
 		if n.Goto != nil {
 			add(n.Goto.Target)
+		}
+	case NodeSet:
+		if n.Set != nil {
+			add(n.Set.Next)
+		}
+	case NodeBranch:
+		if b := n.Branch; b != nil {
+			for _, c := range b.Cases {
+				add(c.Next)
+			}
+			add(b.Else)
 		}
 	case NodeQueue, NodeHangup, NodeUnknown:
 	}
@@ -188,4 +208,37 @@ func IsDTMF(d byte) bool {
 		return true
 	}
 	return false
+}
+
+// SetNode sets call variables, then continues at Next. Variables the
+// queue reads: priority (-100..100), vip (true/false), business_type (a tag
+// of the call), dedicated_agent (an agent ID), language.
+type SetNode struct {
+	Vars []VarValue
+	Next Ref
+}
+
+// VarValue is one variable and the value it gets.
+type VarValue struct {
+	Name, Value string
+	Pos         Pos
+}
+
+// BranchNode continues at the first case that holds, else at Else.
+type BranchNode struct {
+	Cases []BranchCase
+	Else  Ref
+}
+
+// BranchCase tests one variable (caller, called, or one set before):
+// equal to Equals, starting with Prefix, or one of In. Exactly one test is
+// set.
+type BranchCase struct {
+	Var       string
+	Equals    string
+	HasEquals bool
+	Prefix    string
+	In        []string
+	Next      Ref
+	Pos       Pos
 }

@@ -837,6 +837,8 @@ var nodeKinds = map[string]func(d *decoder, v *yaml.Node, ctx string, node *Node
 	"queue":  (*decoder).queueNode,
 	"hangup": (*decoder).hangupNode,
 	"goto":   (*decoder).gotoNode,
+	"set":    (*decoder).setNode,
+	"branch": (*decoder).branchNode,
 }
 
 func (d *decoder) nodes(n *yaml.Node, flowCtx string) []Node {
@@ -1020,5 +1022,111 @@ func (d *decoder) callbacksNeedOutbound(c *Config) {
 		if uses {
 			d.errs.Add(q.Pos, "queue %q: callbacks need a trunk with outbound (the carrier's ip:port to call customers back through)", q.Name)
 		}
+	}
+}
+
+func (d *decoder) setNode(v *yaml.Node, ctx string, node *Node) {
+	node.Kind = NodeSet
+	sn := &SetNode{}
+	node.Set = sn
+	d.fields(v, ctx, map[string]field{
+		"vars": func(n *yaml.Node) {
+			for key, value := range d.pairs(n, ctx+": vars") {
+				val, ok := d.scalar(value, ctx+": vars: "+key.Value)
+				if !ok {
+					continue
+				}
+				if !namePattern.MatchString(key.Value) {
+					d.errorf(key, "%s: vars: invalid variable name %q (use letters, digits, _ and -)", ctx, key.Value)
+					continue
+				}
+				if msg := checkWellKnownVar(key.Value, val, d.agentIDs); msg != "" {
+					d.errorf(d.resolve(value), "%s: vars: %s", ctx, msg)
+					continue
+				}
+				sn.Vars = append(sn.Vars, VarValue{Name: key.Value, Value: val, Pos: d.pos(key)})
+			}
+		},
+		"next": d.ref(&sn.Next, ctx+": next"),
+	})
+	if len(sn.Vars) == 0 {
+		d.errorf(v, "%s: vars is required (name: value, ...)", ctx)
+	}
+	if sn.Next.Name == "" {
+		d.errorf(v, "%s: next is required (the node after)", ctx)
+	}
+}
+
+// checkWellKnownVar checks the variables the queue reads; others take any
+// value.
+func checkWellKnownVar(name, value string, agentIDs []string) string {
+	switch name {
+	case "priority":
+		if n, err := strconv.Atoi(value); err != nil || n < MinPriority || n > MaxPriority {
+			return fmt.Sprintf("priority must be a whole number from %d to %d, got %q", MinPriority, MaxPriority, value)
+		}
+	case "vip":
+		if value != "true" && value != "false" {
+			return fmt.Sprintf("vip must be true or false, got %q", value)
+		}
+	case "dedicated_agent":
+		if !slices.Contains(agentIDs, value) {
+			return fmt.Sprintf("dedicated_agent: unknown agent %q%s", value, hint(value, agentIDs, false))
+		}
+	case "business_type":
+		if !namePattern.MatchString(value) {
+			return fmt.Sprintf("business_type must be a name (letters, digits, _ and -), got %q", value)
+		}
+	}
+	return ""
+}
+
+func (d *decoder) branchNode(v *yaml.Node, ctx string, node *Node) {
+	node.Kind = NodeBranch
+	b := &BranchNode{}
+	node.Branch = b
+	d.fields(v, ctx, map[string]field{
+		"cases": func(n *yaml.Node) {
+			for i, item := range d.items(n, ctx+": cases") {
+				cctx := fmt.Sprintf("%s: case #%d", ctx, i+1)
+				c := BranchCase{Pos: d.pos(item)}
+				tests := 0
+				d.fields(item, cctx, map[string]field{
+					"var": d.str(&c.Var, cctx+": var"),
+					"equals": func(n *yaml.Node) {
+						tests++
+						c.HasEquals = true
+						d.str(&c.Equals, cctx+": equals")(n)
+					},
+					"prefix": func(n *yaml.Node) {
+						tests++
+						d.nonEmpty(&c.Prefix, cctx+": prefix")(n)
+					},
+					"in": func(n *yaml.Node) {
+						tests++
+						for _, ref := range d.refs(n, cctx+": in") {
+							c.In = append(c.In, ref.Name)
+						}
+					},
+					"next": d.ref(&c.Next, cctx+": next"),
+				})
+				switch {
+				case c.Var == "":
+					d.errorf(item, "%s: var is required (caller, called, or a variable set before)", cctx)
+				case tests != 1:
+					d.errorf(item, "%s: needs exactly one test: equals, prefix or in", cctx)
+				case c.Next.Name == "":
+					d.errorf(item, "%s: next is required", cctx)
+				}
+				b.Cases = append(b.Cases, c)
+			}
+		},
+		"else": d.ref(&b.Else, ctx+": else"),
+	})
+	if len(b.Cases) == 0 {
+		d.errorf(v, "%s: cases is required", ctx)
+	}
+	if b.Else.Name == "" {
+		d.errorf(v, "%s: else is required (where a call goes when no case holds)", ctx)
 	}
 }

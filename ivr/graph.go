@@ -206,6 +206,28 @@ func (c *compiler) compileNode(n *config.Node) behavior {
 			return missing()
 		}
 		return gotoNode{target: c.target(n, n.Goto.Target, "goto")}
+	case config.NodeSet:
+		if n.Set == nil {
+			return missing()
+		}
+		sn := setNode{next: c.target(n, n.Set.Next, "next")}
+		for _, v := range n.Set.Vars {
+			sn.names = append(sn.names, v.Name)
+			sn.values = append(sn.values, v.Value)
+		}
+		return sn
+	case config.NodeBranch:
+		if n.Branch == nil {
+			return missing()
+		}
+		bn := branchNode{otherwise: c.target(n, n.Branch.Else, "else")}
+		for _, cs := range n.Branch.Cases {
+			bn.cases = append(bn.cases, branchCase{
+				variable: cs.Var, equals: cs.Equals, hasEquals: cs.HasEquals, prefix: cs.Prefix,
+				in: cs.In, next: c.target(n, cs.Next, "next"),
+			})
+		}
+		return bn
 	case config.NodeUnknown:
 	}
 	c.errs.Add(n.Pos, "%snode %q: unknown node kind %s", c.ctx, n.Name, n.Kind)

@@ -1,6 +1,8 @@
 package ivr
 
 import (
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -108,6 +110,77 @@ func (m menuNode) edges() []edge {
 }
 
 func (menuNode) waitsForCaller() bool { return true }
+
+// setNode sets call variables and continues.
+type setNode struct {
+	names, values []string
+	next          NodeID
+}
+
+func (s setNode) enter(r *Run, now time.Time) []Action {
+	for i, name := range s.names {
+		r.vars[name] = s.values[i]
+	}
+	return r.enter(s.next, now)
+}
+
+func (setNode) handle(*Run, Event, time.Time) []Action { return nil }
+func (s setNode) edges() []edge                        { return []edge{{to: s.next}} }
+func (setNode) waitsForCaller() bool                   { return false }
+
+// branchNode continues at the first case that holds.
+type branchNode struct {
+	cases     []branchCase
+	otherwise NodeID
+}
+
+type branchCase struct {
+	variable, equals, prefix string
+	hasEquals                bool
+	in                       []string
+	next                     NodeID
+}
+
+func (c branchCase) holds(vars map[string]string) bool {
+	v := vars[c.variable]
+	switch {
+	case c.hasEquals:
+		return v == c.equals
+	case c.prefix != "":
+		return strings.HasPrefix(v, c.prefix)
+	default:
+		return slices.Contains(c.in, v)
+	}
+}
+
+func (c branchCase) String() string {
+	switch {
+	case c.hasEquals:
+		return c.variable + " = " + c.equals
+	case c.prefix != "":
+		return c.variable + " starts " + c.prefix
+	}
+	return c.variable + " in " + strings.Join(c.in, " ")
+}
+
+func (b branchNode) enter(r *Run, now time.Time) []Action {
+	for _, c := range b.cases {
+		if c.holds(r.vars) {
+			return r.enter(c.next, now)
+		}
+	}
+	return r.enter(b.otherwise, now)
+}
+
+func (branchNode) handle(*Run, Event, time.Time) []Action { return nil }
+func (branchNode) waitsForCaller() bool                   { return false }
+func (b branchNode) edges() []edge {
+	out := make([]edge, 0, len(b.cases)+1)
+	for _, c := range b.cases {
+		out = append(out, edge{label: c.String(), to: c.next})
+	}
+	return append(out, edge{label: "else", to: b.otherwise})
+}
 
 // edge is one way out of a node.
 type edge struct {

@@ -2,6 +2,7 @@ package ivr
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -34,6 +35,9 @@ type Run struct {
 	// node-visit metrics are made of.
 	path    []NodeID
 	choices []Choice
+	// vars are the call's variables: caller and called from the start,
+	// then what set nodes set.
+	vars map[string]string
 
 	// hops counts nodes entered within one Start or Step, to stop a loop
 	// that Compile should have refused.
@@ -49,9 +53,21 @@ type continuation struct {
 
 // Start begins a call at the graph's start node.
 func Start(g *Graph, now time.Time) (*Run, []Action) {
-	r := &Run{graph: g}
+	return StartWith(g, now, nil)
+}
+
+// StartWith begins a call with variables already known (caller, called),
+// which branch nodes can test.
+func StartWith(g *Graph, now time.Time, vars map[string]string) (*Run, []Action) {
+	r := &Run{graph: g, vars: maps.Clone(vars)}
+	if r.vars == nil {
+		r.vars = map[string]string{}
+	}
 	return r, r.enter(g.start, now)
 }
+
+// Vars returns a copy of the call's variables.
+func (r *Run) Vars() map[string]string { return maps.Clone(r.vars) }
 
 // Step feeds one event to the run and returns what the owner must do. It is
 // pure: no I/O and no clock; now is the owner's current time.

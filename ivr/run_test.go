@@ -374,3 +374,55 @@ func TestRunRecordsPathAndChoices(t *testing.T) {
 		t.Errorf("choices %+v", got)
 	}
 }
+
+// TestSetAndBranch: a branch on the caller's number marks VIPs with set,
+// and a branch on a variable set before picks the queue.
+func TestSetAndBranch(t *testing.T) {
+	g := compileYAML(t, `
+start:
+  branch:
+    cases:
+      - {var: caller, in: ["5550100", "5550101"], next: mark_vip}
+      - {var: caller, prefix: "4930", next: mark_cards}
+    else: menu
+mark_vip: {set: {vars: {vip: "true", priority: "10", business_type: private_banking}, next: route}}
+mark_cards: {set: {vars: {business_type: cards}, next: route}}
+menu: {menu: {prompt: welcome, choices: {"1": sales}, no_input: route, invalid: route}}
+route:
+  branch:
+    cases:
+      - {var: business_type, equals: cards, next: sales}
+    else: support
+sales: {queue: sales}
+support: {queue: support}
+`)
+	for _, tt := range []struct {
+		caller, want, business string
+	}{
+		{"5550101", "support", "private_banking"},
+		{"493012345", "sales", "cards"},
+		{"5559999", "support", ""},
+	} {
+		tr := Simulate(g, SimOptions{At: t0, Vars: map[string]string{"caller": tt.caller}})
+		e, ok := tr.Result.(Enqueue)
+		if !ok || e.Queue != tt.want || tr.Vars["business_type"] != tt.business {
+			t.Errorf("caller %s: %s", tt.caller, tr)
+		}
+	}
+	tr := Simulate(g, SimOptions{At: t0, Vars: map[string]string{"caller": "5550100"}})
+	if tr.Vars["vip"] != "true" || tr.Vars["priority"] != "10" {
+		t.Errorf("VIP caller's variables %v", tr.Vars)
+	}
+	src := "agents: [{id: \"1\", password: p}]\nqueues: [{name: q, agents: [\"1\"]}]\nflows:\n  - name: f\n    start: s\n    nodes:\n" +
+		"      s: {set: {vars: {priority: high, vip: yes, dedicated_agent: \"9\"}, next: b}}\n" +
+		"      b: {branch: {cases: [{var: caller, equals: \"1\", prefix: \"2\", next: q}], else: q}}\n      q: {queue: q}\n"
+	_, err := config.Parse("f.yaml", []byte(src))
+	for _, want := range []string{
+		`priority must be a whole number from -100 to 100, got "high"`, `vip must be true or false, got "yes"`,
+		`dedicated_agent: unknown agent "9"`, `case #1: needs exactly one test: equals, prefix or in`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse = %v\nwant %s", err, want)
+		}
+	}
+}

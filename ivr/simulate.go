@@ -2,6 +2,7 @@ package ivr
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +20,8 @@ type SimOptions struct {
 	PromptLength func(name string) time.Duration
 	// MaxSteps bounds the simulation (0: 1000 events).
 	MaxSteps int
+	// Vars are the call's variables at the start (caller, called).
+	Vars map[string]string
 }
 
 // SimStep is one line of a transcript.
@@ -35,6 +38,8 @@ type Transcript struct {
 	// the simulation ran out of steps.
 	Result Action
 	Digits string
+	// Vars are the call's variables when the flow ended.
+	Vars map[string]string
 }
 
 // String prints the transcript, one step per line, then the result.
@@ -42,6 +47,14 @@ func (t Transcript) String() string {
 	var b strings.Builder
 	for _, s := range t.Steps {
 		fmt.Fprintf(&b, "%7.1fs  %-12s %s\n", s.At.Seconds(), s.Node, s.What)
+	}
+	if len(t.Vars) > 0 {
+		keys := slices.Sorted(maps.Keys(t.Vars))
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + t.Vars[k]
+		}
+		b.WriteString("vars: " + strings.Join(parts, " ") + "\n")
 	}
 	switch r := t.Result.(type) {
 	case Enqueue:
@@ -83,7 +96,7 @@ func Simulate(g *Graph, opts SimOptions) Transcript {
 	}
 	now := opts.At
 	var t Transcript
-	run, actions := Start(g, now)
+	run, actions := StartWith(g, now, opts.Vars)
 	note := func(format string, args ...any) {
 		t.Steps = append(t.Steps, SimStep{At: now.Sub(opts.At), Node: run.Node(), What: fmt.Sprintf(format, args...)})
 	}
@@ -101,7 +114,7 @@ func Simulate(g *Graph, opts SimOptions) Transcript {
 				playing = nil
 			case Enqueue, Hangup:
 				t.Result = a
-				t.Digits = run.Digits()
+				t.Digits, t.Vars = run.Digits(), run.Vars()
 				if h, ok := a.(Hangup); ok {
 					note("hang up: %s", h.Reason)
 				} else {

@@ -171,7 +171,8 @@ func ivrSimulate(args []string, stdout, stderr io.Writer) int {
 	if *digits != "" {
 		groups = strings.Split(*digits, ",")
 	}
-	tr := ivr.Simulate(g, ivr.SimOptions{At: start, Digits: groups, PromptLength: func(p string) time.Duration {
+	vars := map[string]string{"caller": *caller, "called": *called}
+	tr := ivr.Simulate(g, ivr.SimOptions{At: start, Digits: groups, Vars: vars, PromptLength: func(p string) time.Duration {
 		if pr := rt.Prompts[p]; pr != nil {
 			return pr.Duration()
 		}
