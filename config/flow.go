@@ -51,6 +51,8 @@ const (
 	// NodeBranch continues at the first case whose condition on a variable
 	// holds, else at Else.
 	NodeBranch
+	// NodeCollect gathers several digits into a variable.
+	NodeCollect
 )
 
 var nodeKindNames = [...]string{
@@ -62,6 +64,7 @@ var nodeKindNames = [...]string{
 	NodeGoto:    "goto",
 	NodeSet:     "set",
 	NodeBranch:  "branch",
+	NodeCollect: "collect",
 }
 
 func (k NodeKind) String() string {
@@ -78,13 +81,14 @@ type Node struct {
 	// Pos is where the node's name is written.
 	Pos Pos
 
-	Menu   *MenuNode
-	Play   *PlayNode
-	Queue  *QueueNode
-	Hangup *HangupNode
-	Goto   *GotoNode
-	Set    *SetNode
-	Branch *BranchNode
+	Menu    *MenuNode
+	Play    *PlayNode
+	Queue   *QueueNode
+	Hangup  *HangupNode
+	Goto    *GotoNode
+	Set     *SetNode
+	Branch  *BranchNode
+	Collect *CollectNode
 }
 
 // Targets returns every node name this node can continue at, in the order
@@ -123,6 +127,11 @@ func (n *Node) Targets() []Ref {
 				add(c.Next)
 			}
 			add(b.Else)
+		}
+	case NodeCollect:
+		if c := n.Collect; c != nil {
+			add(c.Next)
+			add(c.Invalid)
 		}
 	case NodeQueue, NodeHangup, NodeUnknown:
 	}
@@ -241,4 +250,26 @@ type BranchCase struct {
 	In        []string
 	Next      Ref
 	Pos       Pos
+}
+
+// CollectNode plays Prompts and gathers digits into the variable Var: an
+// account number, a date of birth. Input ends with Terminator, at Max
+// digits, or when the caller stops keying for DigitTimeout.
+type CollectNode struct {
+	Prompts      []Ref
+	Var          string
+	Min, Max     int
+	Terminator   byte     // 0: none
+	Timeout      Duration // for the first digit, after the prompts
+	DigitTimeout Duration // between digits
+	// Pattern, when set, must match the digits (Go regexp syntax).
+	Pattern    string
+	PatternPos Pos
+	// InvalidPrompts play after input that is too short, too long or does
+	// not match; Retries is how often the caller may try again.
+	InvalidPrompts []Ref
+	Retries        int
+	// Next is where a good input goes; Invalid where the call goes once the
+	// retries are spent (empty: hang up).
+	Next, Invalid Ref
 }

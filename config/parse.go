@@ -832,13 +832,14 @@ func (d *decoder) flows(n *yaml.Node, c *Config) []Flow {
 
 // nodeKinds decodes each node kind's settings. A new kind adds an entry.
 var nodeKinds = map[string]func(d *decoder, v *yaml.Node, ctx string, node *Node){
-	"menu":   (*decoder).menuNode,
-	"play":   (*decoder).playNode,
-	"queue":  (*decoder).queueNode,
-	"hangup": (*decoder).hangupNode,
-	"goto":   (*decoder).gotoNode,
-	"set":    (*decoder).setNode,
-	"branch": (*decoder).branchNode,
+	"menu":    (*decoder).menuNode,
+	"play":    (*decoder).playNode,
+	"queue":   (*decoder).queueNode,
+	"hangup":  (*decoder).hangupNode,
+	"goto":    (*decoder).gotoNode,
+	"set":     (*decoder).setNode,
+	"branch":  (*decoder).branchNode,
+	"collect": (*decoder).collectNode,
 }
 
 func (d *decoder) nodes(n *yaml.Node, flowCtx string) []Node {
@@ -1128,5 +1129,63 @@ func (d *decoder) branchNode(v *yaml.Node, ctx string, node *Node) {
 	}
 	if b.Else.Name == "" {
 		d.errorf(v, "%s: else is required (where a call goes when no case holds)", ctx)
+	}
+}
+
+func (d *decoder) collectNode(v *yaml.Node, ctx string, node *Node) {
+	node.Kind = NodeCollect
+	c := &CollectNode{Min: 1, Max: 20, Timeout: DefaultMenuTimeout, DigitTimeout: 3 * time.Second, Retries: DefaultMenuRetries}
+	node.Collect = c
+	d.fields(v, ctx, map[string]field{
+		"prompt": func(v *yaml.Node) { c.Prompts = d.refs(v, ctx+": prompt") },
+		"var": func(v *yaml.Node) {
+			if s, ok := d.scalar(v, ctx+": var"); ok {
+				if !namePattern.MatchString(s) {
+					d.errorf(d.resolve(v), "%s: var: invalid variable name %q (use letters, digits, _ and -)", ctx, s)
+					return
+				}
+				c.Var = s
+			}
+		},
+		"min":           d.integer(&c.Min, ctx+": min", 1, 64),
+		"max":           d.integer(&c.Max, ctx+": max", 1, 64),
+		"timeout":       d.duration(&c.Timeout, ctx+": timeout"),
+		"digit_timeout": d.duration(&c.DigitTimeout, ctx+": digit_timeout"),
+		"terminator": func(v *yaml.Node) {
+			s, ok := d.scalar(v, ctx+": terminator")
+			if !ok {
+				return
+			}
+			if len(s) != 1 || (s[0] != '#' && s[0] != '*') {
+				d.errorf(d.resolve(v), "%s: terminator must be \"#\" or \"*\", got %q", ctx, s)
+				return
+			}
+			c.Terminator = s[0]
+		},
+		"pattern": func(v *yaml.Node) {
+			s, ok := d.scalar(v, ctx+": pattern")
+			if !ok {
+				return
+			}
+			if _, err := regexp.Compile(s); err != nil {
+				d.errorf(d.resolve(v), "%s: pattern: %v", ctx, err)
+				return
+			}
+			c.Pattern, c.PatternPos = s, d.pos(d.resolve(v))
+		},
+		"invalid_prompt": func(v *yaml.Node) { c.InvalidPrompts = d.refs(v, ctx+": invalid_prompt") },
+		"retries":        d.integer(&c.Retries, ctx+": retries", 0, maxRetries),
+		"next":           d.ref(&c.Next, ctx+": next"),
+		"invalid":        d.ref(&c.Invalid, ctx+": invalid"),
+	})
+	switch {
+	case len(c.Prompts) == 0:
+		d.errorf(v, "%s: prompt is required", ctx)
+	case c.Var == "":
+		d.errorf(v, "%s: var is required (where the digits go)", ctx)
+	case c.Next.Name == "":
+		d.errorf(v, "%s: next is required (where a good input goes)", ctx)
+	case c.Min > c.Max:
+		d.errorf(v, "%s: min (%d) is more than max (%d)", ctx, c.Min, c.Max)
 	}
 }

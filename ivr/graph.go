@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -228,6 +229,21 @@ func (c *compiler) compileNode(n *config.Node) behavior {
 			})
 		}
 		return bn
+	case config.NodeCollect:
+		cn := n.Collect
+		if cn == nil {
+			return missing()
+		}
+		node := collectNode{
+			name: n.Name, prompts: c.prompts(n, cn.Prompts, "prompt", true), variable: cn.Var,
+			min: cn.Min, max: cn.Max, terminator: cn.Terminator, timeout: cn.Timeout, digitTimeout: cn.DigitTimeout,
+			invalidPrompts: c.prompts(n, cn.InvalidPrompts, "invalid_prompt", false), retries: cn.Retries,
+			next: c.target(n, cn.Next, "next"), invalid: c.target(n, cn.Invalid, "invalid"),
+		}
+		if cn.Pattern != "" {
+			node.pattern = regexp.MustCompile(cn.Pattern) // config compiled it already
+		}
+		return node
 	case config.NodeUnknown:
 	}
 	c.errs.Add(n.Pos, "%snode %q: unknown node kind %s", c.ctx, n.Name, n.Kind)

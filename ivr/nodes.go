@@ -1,6 +1,7 @@
 package ivr
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -110,6 +111,79 @@ func (m menuNode) edges() []edge {
 }
 
 func (menuNode) waitsForCaller() bool { return true }
+
+// collectNode gathers digits into a variable.
+type collectNode struct {
+	name           string
+	prompts        []string
+	variable       string
+	min, max       int
+	terminator     byte
+	timeout        time.Duration
+	digitTimeout   time.Duration
+	pattern        *regexp.Regexp
+	invalidPrompts []string
+	retries        int
+	next, invalid  NodeID
+}
+
+func (c collectNode) enter(r *Run, _ time.Time) []Action {
+	r.collected = r.collected[:0]
+	return []Action{r.play(c.prompts, true)}
+}
+
+func (c collectNode) handle(r *Run, ev Event, now time.Time) []Action {
+	switch e := ev.(type) {
+	case EventPlaybackDone:
+		if len(r.collected) == 0 {
+			r.deadline = now.Add(c.timeout)
+		}
+		return nil
+	case EventDigit:
+		var actions []Action
+		if r.playing {
+			actions = append(actions, StopPlayback{})
+			r.playing = false
+		}
+		if c.terminator != 0 && e.Digit == c.terminator {
+			return append(actions, c.finish(r, now)...)
+		}
+		r.collected = append(r.collected, e.Digit)
+		if len(r.collected) >= c.max {
+			return append(actions, c.finish(r, now)...)
+		}
+		r.deadline = now.Add(c.digitTimeout)
+		return actions
+	case EventTimeout:
+		// The caller stopped keying (or never started): what there is, is
+		// the input.
+		return c.finish(r, now)
+	}
+	return nil
+}
+
+// finish checks the digits: good ones go into the variable and on to next;
+// bad ones are asked for again, until the retries are spent.
+func (c collectNode) finish(r *Run, now time.Time) []Action {
+	r.deadline = time.Time{}
+	got := string(r.collected)
+	r.collected = r.collected[:0]
+	if len(got) >= c.min && len(got) <= c.max && (c.pattern == nil || c.pattern.MatchString(got)) {
+		r.vars[c.variable] = got
+		return r.enter(c.next, now)
+	}
+	r.invalids++
+	if r.invalids > c.retries {
+		return r.playThen(c.invalidPrompts, c.invalid, "no valid input at "+c.name, now)
+	}
+	return []Action{r.play(concat(c.invalidPrompts, c.prompts), true)}
+}
+
+func (c collectNode) edges() []edge {
+	return []edge{{label: c.variable + " collected", to: c.next}, {label: "invalid", to: c.invalid}}
+}
+
+func (collectNode) waitsForCaller() bool { return true }
 
 // setNode sets call variables and continues.
 type setNode struct {

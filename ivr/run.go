@@ -36,8 +36,10 @@ type Run struct {
 	path    []NodeID
 	choices []Choice
 	// vars are the call's variables: caller and called from the start,
-	// then what set nodes set.
+	// then what set and collect nodes set.
 	vars map[string]string
+	// collected holds the digits a collect node has gathered so far.
+	collected []byte
 
 	// hops counts nodes entered within one Start or Step, to stop a loop
 	// that Compile should have refused.

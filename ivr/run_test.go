@@ -426,3 +426,52 @@ support: {queue: support}
 		}
 	}
 }
+
+// TestCollect: an account number of 6 to 8 digits ending with #: a good
+// one goes into the variable; a short one is asked for again; silence
+// after some digits ends the input; after the retries the call goes on to
+// invalid.
+func TestCollect(t *testing.T) {
+	g := compileYAML(t, `
+start:
+  collect:
+    prompt: welcome
+    var: account
+    min: 6
+    max: 8
+    terminator: "#"
+    pattern: "^[1-9]"
+    retries: 1
+    invalid_prompt: invalid
+    next: found
+    invalid: support
+found: {queue: sales}
+support: {queue: support}
+`)
+	for _, tt := range []struct {
+		name    string
+		digits  []string
+		queue   string
+		account string
+	}{
+		{"good with #", []string{"123456#"}, "sales", "123456"},
+		{"max ends it", []string{"12345678"}, "sales", "12345678"},
+		{"silence ends it", []string{"1234567"}, "sales", "1234567"},
+		{"short, then good", []string{"12#", "765432#"}, "sales", "765432"},
+		{"pattern fails twice", []string{"0123456#", "0999999#"}, "support", ""},
+		{"silent caller", nil, "support", ""},
+	} {
+		tr := Simulate(g, SimOptions{At: t0, Digits: tt.digits})
+		e, ok := tr.Result.(Enqueue)
+		if !ok || e.Queue != tt.queue || tr.Vars["account"] != tt.account {
+			t.Errorf("%s: %s", tt.name, tr)
+		}
+	}
+	_, err := config.Parse("c.yaml", []byte("agents: [{id: \"1\", password: p}]\nqueues: [{name: q, agents: [\"1\"]}]\nflows:\n  - name: f\n    start: c\n    nodes:\n"+
+		"      c: {collect: {prompt: welcome, var: acct, min: 9, max: 4, terminator: \"1\", pattern: \"([\", next: q}}\n      q: {queue: q}\n"))
+	for _, want := range []string{`terminator must be "#" or "*"`, `pattern: error parsing regexp`, `min (9) is more than max (4)`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse = %v\nwant %s", err, want)
+		}
+	}
+}
