@@ -2,6 +2,7 @@ package ivr
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func flowFromBytes(shape []byte) *config.Flow {
 	f := &config.Flow{Name: "fuzz", Start: config.Ref{Name: name(b.next())}}
 	for i := range n {
 		node := config.Node{Name: name(i)}
-		switch b.next() % 5 {
+		switch b.next() % 8 {
 		case 0:
 			node.Kind = config.NodeMenu
 			m := &config.MenuNode{
@@ -74,6 +75,23 @@ func flowFromBytes(shape []byte) *config.Flow {
 		case 4:
 			node.Kind = config.NodeGoto
 			node.Goto = &config.GotoNode{Target: optional()}
+		case 5:
+			node.Kind = config.NodeSet
+			node.Set = &config.SetNode{Vars: []config.VarValue{{Name: "v", Value: strconv.Itoa(b.next() % 3)}}, Next: optional()}
+		case 6:
+			node.Kind = config.NodeBranch
+			node.Branch = &config.BranchNode{
+				Cases: []config.BranchCase{{Var: "v", Equals: strconv.Itoa(b.next() % 3), HasEquals: true, Next: optional()}},
+				Else:  optional(),
+			}
+		case 7:
+			node.Kind = config.NodeCollect
+			lo := 1 + b.next()%3
+			node.Collect = &config.CollectNode{
+				Prompts: prompts(1), Var: "d", Min: lo, Max: lo + b.next()%3, Terminator: "\x00#"[b.next()%2],
+				Timeout: time.Duration(b.next()%3) * time.Second, DigitTimeout: time.Second,
+				InvalidPrompts: prompts(0), Retries: b.next() % 3, Next: optional(), Invalid: optional(),
+			}
 		}
 		f.Nodes = append(f.Nodes, node)
 	}

@@ -310,22 +310,37 @@ func (c *compiler) checkReachable(g *Graph) {
 }
 
 // checkLoops reports cycles made only of nodes that move on by themselves
-// (goto, play): a call caught in one goes round until the caller hangs up,
-// with nothing to press to get out. Each such node has one successor, so
-// following it from every node finds every cycle.
+// (goto, play, set, branch): a call caught in one goes round until the
+// caller hangs up, with nothing to press to get out. A depth-first search
+// over those nodes finds every such cycle; each is reported once, at its
+// first node in file order. A branch counts even if only some calls would
+// take the looping case: which ones depends on data, so it is refused.
 func (c *compiler) checkLoops(g *Graph) {
+	const (
+		unseen = iota
+		onStack
+		finished
+	)
+	state := make([]uint8, len(g.nodes)+1)
 	reported := make([]bool, len(g.nodes)+1)
-	for start := range g.nodes {
-		var path []NodeID
-		onPath := map[NodeID]int{}
-		id := NodeID(start + 1)
-		for id != 0 && !reported[id] {
-			b := g.nodes[id-1].behavior
-			if b.waitsForCaller() || len(next(b)) != 1 {
-				break
+	var stack []NodeID
+	var visit func(id NodeID)
+	visit = func(id NodeID) {
+		state[id] = onStack
+		stack = append(stack, id)
+		for _, to := range next(g.nodes[id-1].behavior) {
+			if to == 0 || g.nodes[to-1].behavior.waitsForCaller() {
+				continue
 			}
-			if at, loop := onPath[id]; loop {
-				cycle := path[at:]
+			switch state[to] {
+			case unseen:
+				visit(to)
+			case onStack:
+				at := slices.Index(stack, to)
+				cycle := stack[at:]
+				if slices.ContainsFunc(cycle, func(n NodeID) bool { return reported[n] }) {
+					continue
+				}
 				names := make([]string, 0, len(cycle)+1)
 				first := cycle[0]
 				for _, n := range cycle {
@@ -335,11 +350,15 @@ func (c *compiler) checkLoops(g *Graph) {
 				}
 				names = append(names, g.nodes[cycle[0]-1].name)
 				c.errs.Add(g.nodes[first-1].pos, "%snodes loop without waiting for the caller: %s", c.ctx, strings.Join(names, " → "))
-				break
 			}
-			onPath[id] = len(path)
-			path = append(path, id)
-			id = next(b)[0]
+		}
+		stack = stack[:len(stack)-1]
+		state[id] = finished
+	}
+	for id := range g.nodes {
+		nid := NodeID(id + 1)
+		if state[nid] == unseen && !g.nodes[id].behavior.waitsForCaller() {
+			visit(nid)
 		}
 	}
 }
