@@ -475,3 +475,17 @@ support: {queue: support}
 		}
 	}
 }
+
+// TestBranchLoopIsRefused: a loop through branch and set nodes waits for
+// nothing, whichever case a call would take.
+func TestBranchLoopIsRefused(t *testing.T) {
+	f := flowFromYAML(t, `
+start: {branch: {cases: [{var: caller, equals: "1", next: again}], else: q}}
+again: {set: {vars: {seen: "yes"}, next: start}}
+q: {queue: sales}
+`)
+	_, errs := Compile(f, hasDemoPrompt)
+	if errs == nil || !strings.Contains(errs.Error(), `nodes loop without waiting for the caller: start → again → start`) {
+		t.Fatalf("Compile = %v", errs)
+	}
+}
