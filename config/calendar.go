@@ -122,6 +122,12 @@ func (c *Calendar) openAt(date Date, minute int) bool {
 	return false
 }
 
+// Holiday reports whether t falls on one of the calendar's holidays (in
+// the calendar's time zone).
+func (c *Calendar) Holiday(t time.Time) bool {
+	return slices.Contains(c.Holidays, DateOf(t.In(c.location())))
+}
+
 // Open reports whether the calendar is open at t. Spans are whole minutes,
 // so the minute t falls in decides.
 func (c *Calendar) Open(t time.Time) bool {

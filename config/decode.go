@@ -27,6 +27,8 @@ type decoder struct {
 	links []queueLink
 	// agentIDs are the agents decoded so far, for references to them.
 	agentIDs []string
+	// calendars are the calendars decoded so far (before the flows).
+	knownCalendars []Calendar
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos {

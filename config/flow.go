@@ -53,18 +53,21 @@ const (
 	NodeBranch
 	// NodeCollect gathers several digits into a variable.
 	NodeCollect
+	// NodeSchedule continues by a calendar: open, closed or holiday.
+	NodeSchedule
 )
 
 var nodeKindNames = [...]string{
-	NodeUnknown: "unknown",
-	NodeMenu:    "menu",
-	NodePlay:    "play",
-	NodeQueue:   "queue",
-	NodeHangup:  "hangup",
-	NodeGoto:    "goto",
-	NodeSet:     "set",
-	NodeBranch:  "branch",
-	NodeCollect: "collect",
+	NodeUnknown:  "unknown",
+	NodeMenu:     "menu",
+	NodePlay:     "play",
+	NodeQueue:    "queue",
+	NodeHangup:   "hangup",
+	NodeGoto:     "goto",
+	NodeSet:      "set",
+	NodeBranch:   "branch",
+	NodeCollect:  "collect",
+	NodeSchedule: "schedule",
 }
 
 func (k NodeKind) String() string {
@@ -81,14 +84,15 @@ type Node struct {
 	// Pos is where the node's name is written.
 	Pos Pos
 
-	Menu    *MenuNode
-	Play    *PlayNode
-	Queue   *QueueNode
-	Hangup  *HangupNode
-	Goto    *GotoNode
-	Set     *SetNode
-	Branch  *BranchNode
-	Collect *CollectNode
+	Menu     *MenuNode
+	Play     *PlayNode
+	Queue    *QueueNode
+	Hangup   *HangupNode
+	Goto     *GotoNode
+	Set      *SetNode
+	Branch   *BranchNode
+	Collect  *CollectNode
+	Schedule *ScheduleNode
 }
 
 // Targets returns every node name this node can continue at, in the order
@@ -132,6 +136,12 @@ func (n *Node) Targets() []Ref {
 		if c := n.Collect; c != nil {
 			add(c.Next)
 			add(c.Invalid)
+		}
+	case NodeSchedule:
+		if sc := n.Schedule; sc != nil {
+			add(sc.Open)
+			add(sc.Closed)
+			add(sc.Holiday)
 		}
 	case NodeQueue, NodeHangup, NodeUnknown:
 	}
@@ -272,4 +282,14 @@ type CollectNode struct {
 	// Next is where a good input goes; Invalid where the call goes once the
 	// retries are spent (empty: hang up).
 	Next, Invalid Ref
+}
+
+// ScheduleNode continues by the calendar (opening hours, holidays, make-up
+// workdays, time zone; see calendars in the configuration): at Open while
+// it is open, at Holiday on a holiday (Closed when Holiday is empty), else
+// at Closed.
+type ScheduleNode struct {
+	Calendar              Ref
+	Cal                   *Calendar // Calendar, resolved
+	Open, Closed, Holiday Ref
 }

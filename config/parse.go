@@ -183,6 +183,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	d.sip(sip, &c.SIP)
 	c.Skills = d.skills(skills)
 	c.Calendars = d.calendars(calendars)
+	d.knownCalendars = c.Calendars
 	c.Agents = d.agents(agents, c)
 	for _, a := range c.Agents {
 		d.agentIDs = append(d.agentIDs, a.ID)
@@ -832,14 +833,15 @@ func (d *decoder) flows(n *yaml.Node, c *Config) []Flow {
 
 // nodeKinds decodes each node kind's settings. A new kind adds an entry.
 var nodeKinds = map[string]func(d *decoder, v *yaml.Node, ctx string, node *Node){
-	"menu":    (*decoder).menuNode,
-	"play":    (*decoder).playNode,
-	"queue":   (*decoder).queueNode,
-	"hangup":  (*decoder).hangupNode,
-	"goto":    (*decoder).gotoNode,
-	"set":     (*decoder).setNode,
-	"branch":  (*decoder).branchNode,
-	"collect": (*decoder).collectNode,
+	"menu":     (*decoder).menuNode,
+	"play":     (*decoder).playNode,
+	"queue":    (*decoder).queueNode,
+	"hangup":   (*decoder).hangupNode,
+	"goto":     (*decoder).gotoNode,
+	"set":      (*decoder).setNode,
+	"branch":   (*decoder).branchNode,
+	"collect":  (*decoder).collectNode,
+	"schedule": (*decoder).scheduleNode,
 }
 
 func (d *decoder) nodes(n *yaml.Node, flowCtx string) []Node {
@@ -1187,5 +1189,35 @@ func (d *decoder) collectNode(v *yaml.Node, ctx string, node *Node) {
 		d.errorf(v, "%s: next is required (where a good input goes)", ctx)
 	case c.Min > c.Max:
 		d.errorf(v, "%s: min (%d) is more than max (%d)", ctx, c.Min, c.Max)
+	}
+}
+
+func (d *decoder) scheduleNode(v *yaml.Node, ctx string, node *Node) {
+	node.Kind = NodeSchedule
+	sc := &ScheduleNode{}
+	node.Schedule = sc
+	d.fields(v, ctx, map[string]field{
+		"calendar": d.ref(&sc.Calendar, ctx+": calendar"),
+		"open":     d.ref(&sc.Open, ctx+": open"),
+		"closed":   d.ref(&sc.Closed, ctx+": closed"),
+		"holiday":  d.ref(&sc.Holiday, ctx+": holiday"),
+	})
+	switch {
+	case sc.Calendar.Name == "":
+		d.errorf(v, "%s: calendar is required (a name under calendars)", ctx)
+	case sc.Open.Name == "" || sc.Closed.Name == "":
+		d.errorf(v, "%s: open and closed are required", ctx)
+	}
+	if sc.Calendar.Name != "" {
+		names := make([]string, 0, len(d.knownCalendars))
+		for i := range d.knownCalendars {
+			names = append(names, d.knownCalendars[i].Name)
+			if d.knownCalendars[i].Name == sc.Calendar.Name {
+				sc.Cal = &d.knownCalendars[i]
+			}
+		}
+		if sc.Cal == nil {
+			d.errs.Add(sc.Calendar.Pos, "%s: calendar: unknown calendar %q%s", ctx, sc.Calendar.Name, hint(sc.Calendar.Name, names, true))
+		}
 	}
 }

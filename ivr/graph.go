@@ -229,6 +229,17 @@ func (c *compiler) compileNode(n *config.Node) behavior {
 			})
 		}
 		return bn
+	case config.NodeSchedule:
+		sc := n.Schedule
+		if sc == nil || sc.Cal == nil {
+			return missing() // config reported the unknown calendar
+		}
+		node := scheduleNode{cal: sc.Cal, open: c.target(n, sc.Open, "open"), closed: c.target(n, sc.Closed, "closed")}
+		node.holiday = node.closed
+		if sc.Holiday.Name != "" {
+			node.holiday = c.target(n, sc.Holiday, "holiday")
+		}
+		return node
 	case config.NodeCollect:
 		cn := n.Collect
 		if cn == nil {

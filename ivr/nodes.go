@@ -1,17 +1,22 @@
 package ivr
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hotline-cc/hotline/config"
 )
 
 // behavior is what one node kind does. enter runs when a call arrives at
 // the node; handle gets the events the Run does not settle itself (digits
 // at a barge-in point, timeouts, the end of a playback with nothing queued
-// after it). Implementations are plain values without pointers: they are
-// shared by every call, and Graph.Version hashes their printed form.
+// after it). Implementations are plain values: they are shared by every
+// call, and Graph.Version hashes their printed form (%#v); a kind holding a
+// pointer prints itself with GoString, so that the version never depends
+// on addresses.
 //
 // Adding a node kind means a config.NodeKind, a behavior and a case in
 // compileNode.
@@ -179,11 +184,49 @@ func (c collectNode) finish(r *Run, now time.Time) []Action {
 	return []Action{r.play(concat(c.invalidPrompts, c.prompts), true)}
 }
 
+// GoString prints the node for Graph.Version: the pattern by its text.
+func (c collectNode) GoString() string {
+	pattern := ""
+	if c.pattern != nil {
+		pattern = c.pattern.String()
+	}
+	return fmt.Sprintf("collect{%q %q %q %d-%d term:%q %s/%s pattern:%q %q retries:%d next:%d invalid:%d}",
+		c.name, c.prompts, c.variable, c.min, c.max, c.terminator, c.timeout, c.digitTimeout, pattern,
+		c.invalidPrompts, c.retries, c.next, c.invalid)
+}
+
 func (c collectNode) edges() []edge {
 	return []edge{{label: c.variable + " collected", to: c.next}, {label: "invalid", to: c.invalid}}
 }
 
 func (collectNode) waitsForCaller() bool { return true }
+
+// scheduleNode continues by a calendar.
+type scheduleNode struct {
+	cal                   *config.Calendar
+	open, closed, holiday NodeID
+}
+
+func (s scheduleNode) enter(r *Run, now time.Time) []Action {
+	switch {
+	case s.cal.Open(now):
+		return r.enter(s.open, now)
+	case s.cal.Holiday(now):
+		return r.enter(s.holiday, now)
+	}
+	return r.enter(s.closed, now)
+}
+
+// GoString prints the node for Graph.Version: the calendar by name.
+func (s scheduleNode) GoString() string {
+	return fmt.Sprintf("schedule{cal:%q open:%d closed:%d holiday:%d}", s.cal.Name, s.open, s.closed, s.holiday)
+}
+
+func (scheduleNode) handle(*Run, Event, time.Time) []Action { return nil }
+func (scheduleNode) waitsForCaller() bool                   { return false }
+func (s scheduleNode) edges() []edge {
+	return []edge{{label: "open", to: s.open}, {label: "closed", to: s.closed}, {label: "holiday", to: s.holiday}}
+}
 
 // setNode sets call variables and continues.
 type setNode struct {

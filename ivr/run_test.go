@@ -489,3 +489,59 @@ q: {queue: sales}
 		t.Fatalf("Compile = %v", errs)
 	}
 }
+
+// TestSchedule: a bank open 09:00-17:00 on weekdays in Shanghai, closed on
+// the National Day holidays, with a make-up Saturday.
+func TestSchedule(t *testing.T) {
+	src := `agents: [{id: "1", password: p}]
+queues: [{name: q, agents: ["1"]}]
+calendars:
+  - name: bank
+    timezone: Asia/Shanghai
+    weekly: { mon-fri: "09:00-17:00" }
+    holidays: ["2026-10-01", "2026-10-02"]
+    workdays: [{date: "2026-10-10", as: mon}]
+flows:
+  - name: f
+    start: hours
+    nodes:
+      hours: {schedule: {calendar: bank, open: q, closed: night, holiday: holiday}}
+      night: {hangup: {prompt: goodbye, reason: closed}}
+      holiday: {hangup: {prompt: goodbye, reason: holiday}}
+      q: {queue: q}
+`
+	cfg, err := config.Parse("s.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	graphs, errs := CompileAll(cfg, hasDemoPrompt)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	g := graphs["f"]
+	shanghai, _ := time.LoadLocation("Asia/Shanghai")
+	for _, tt := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2026, 9, 30, 10, 0, 0, 0, shanghai), "queue q"},           // Wednesday
+		{time.Date(2026, 9, 30, 18, 0, 0, 0, shanghai), "hang up (closed)"},  // after hours
+		{time.Date(2026, 10, 1, 10, 0, 0, 0, shanghai), "hang up (holiday)"}, // National Day
+		{time.Date(2026, 10, 10, 10, 0, 0, 0, shanghai), "queue q"},          // make-up Saturday
+		{time.Date(2026, 10, 11, 10, 0, 0, 0, shanghai), "hang up (closed)"}, // Sunday
+		{time.Date(2026, 9, 30, 2, 0, 0, 0, time.UTC), "queue q"},            // 10:00 in Shanghai
+	} {
+		tr := Simulate(g, SimOptions{At: tt.at})
+		if !strings.Contains(tr.String(), "result: "+tt.want) {
+			t.Errorf("%v: %s", tt.at, tr)
+		}
+	}
+	again, _ := CompileAll(cfg, hasDemoPrompt)
+	if again["f"].Version() != g.Version() {
+		t.Error("the version of a flow with a schedule changes between compilations")
+	}
+	bad := strings.Replace(src, "calendar: bank,", "calendar: banc,", 1)
+	if _, err := config.Parse("s.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), `unknown calendar "banc"`) {
+		t.Errorf("unknown calendar: %v", err)
+	}
+}
