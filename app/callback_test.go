@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,5 +161,25 @@ func TestMaxWaitGoesToVoicemail(t *testing.T) {
 	}
 	if beep < 2 {
 		t.Errorf("the voicemail tone is at %.1fs of the recording; want it after the 2 s wait (and the greeting)", beep)
+	}
+}
+
+// TestVoicemailNodeTakesAMessage: a flow whose menu key 2 leads to a
+// voicemail node; the caller leaves a message and the CDR says voicemail.
+func TestVoicemailNodeTakesAMessage(t *testing.T) {
+	requirePCAP(t)
+	t.Parallel()
+	demo := strings.Replace(string(config.DemoYAML), "      support:\n        queue: { name: support }\n", "      support:\n        voicemail: {}\n", 1)
+	parsed, err := config.Parse("vm.yaml", []byte(demo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startHotline(t, func(c *config.Config) { c.Flows = parsed.Flows })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h.call(ctx, "carrier_call.xml", "100", map[string]string{"digit": "2", "talk_ms": "6000"})
+	cdr := h.waitEndedCall()
+	if cdr.Result != "voicemail" || cdr.Queue != "" || cdr.HangupBy != "caller" || cdr.RecordingURL == "" {
+		t.Fatalf("CDR = %+v, want a voicemail outside any queue", cdr)
 	}
 }

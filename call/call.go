@@ -277,6 +277,15 @@ func (c *Call) apply(actions []ivr.Action) {
 		case ivr.Enqueue:
 			c.ivrDone()
 			c.enqueue(a)
+		case ivr.Voicemail:
+			c.ivrDone()
+			c.startVoicemail()
+		case ivr.OfferCallback:
+			c.ivrDone()
+			// The callback will wait in that queue; the caller never did.
+			c.queueName, c.cdr.Queue = a.Queue, a.Queue
+			c.queuedAt = c.now()
+			c.offerCallback()
 		case ivr.Hangup:
 			c.ivrDone()
 			c.hangupBy, c.cause, c.result = "system", "ivr-hangup", "ivr"

@@ -55,19 +55,25 @@ const (
 	NodeCollect
 	// NodeSchedule continues by a calendar: open, closed or holiday.
 	NodeSchedule
+	// NodeVoicemail takes a message from the caller; the flow ends there.
+	NodeVoicemail
+	// NodeCallback offers a callback in a queue; the flow ends there.
+	NodeCallback
 )
 
 var nodeKindNames = [...]string{
-	NodeUnknown:  "unknown",
-	NodeMenu:     "menu",
-	NodePlay:     "play",
-	NodeQueue:    "queue",
-	NodeHangup:   "hangup",
-	NodeGoto:     "goto",
-	NodeSet:      "set",
-	NodeBranch:   "branch",
-	NodeCollect:  "collect",
-	NodeSchedule: "schedule",
+	NodeUnknown:   "unknown",
+	NodeMenu:      "menu",
+	NodePlay:      "play",
+	NodeQueue:     "queue",
+	NodeHangup:    "hangup",
+	NodeGoto:      "goto",
+	NodeSet:       "set",
+	NodeBranch:    "branch",
+	NodeCollect:   "collect",
+	NodeSchedule:  "schedule",
+	NodeVoicemail: "voicemail",
+	NodeCallback:  "callback",
 }
 
 func (k NodeKind) String() string {
@@ -84,15 +90,17 @@ type Node struct {
 	// Pos is where the node's name is written.
 	Pos Pos
 
-	Menu     *MenuNode
-	Play     *PlayNode
-	Queue    *QueueNode
-	Hangup   *HangupNode
-	Goto     *GotoNode
-	Set      *SetNode
-	Branch   *BranchNode
-	Collect  *CollectNode
-	Schedule *ScheduleNode
+	Menu      *MenuNode
+	Play      *PlayNode
+	Queue     *QueueNode
+	Hangup    *HangupNode
+	Goto      *GotoNode
+	Set       *SetNode
+	Branch    *BranchNode
+	Collect   *CollectNode
+	Schedule  *ScheduleNode
+	Voicemail *VoicemailNode
+	Callback  *CallbackNode
 }
 
 // Targets returns every node name this node can continue at, in the order
@@ -143,7 +151,7 @@ func (n *Node) Targets() []Ref {
 			add(sc.Closed)
 			add(sc.Holiday)
 		}
-	case NodeQueue, NodeHangup, NodeUnknown:
+	case NodeQueue, NodeHangup, NodeVoicemail, NodeCallback, NodeUnknown:
 	}
 	return refs
 }
@@ -292,4 +300,14 @@ type ScheduleNode struct {
 	Calendar              Ref
 	Cal                   *Calendar // Calendar, resolved
 	Open, Closed, Holiday Ref
+}
+
+// VoicemailNode takes a message: a greeting, a tone, then the caller
+// speaks (the end of the call's recording; CDR result voicemail).
+type VoicemailNode struct{}
+
+// CallbackNode offers a callback in Queue: the caller confirms their
+// number (or keys one in) and hangs up; the callback waits in the queue.
+type CallbackNode struct {
+	Queue Ref
 }

@@ -820,10 +820,15 @@ func (d *decoder) flows(n *yaml.Node, c *Config) []Flow {
 			for _, target := range node.Targets() {
 				checkNode(target, fmt.Sprintf("node %q: ", node.Name))
 			}
-			if node.Kind == NodeQueue && node.Queue != nil {
-				if r := node.Queue.Queue; r.Name != "" && c.Queue(r.Name) == nil {
-					d.errs.Add(r.Pos, "%s: node %q: unknown queue %q%s", ctx, node.Name, r.Name, hint(r.Name, queueNames, false))
-				}
+			var queueRef Ref
+			switch {
+			case node.Kind == NodeQueue && node.Queue != nil:
+				queueRef = node.Queue.Queue
+			case node.Kind == NodeCallback && node.Callback != nil:
+				queueRef = node.Callback.Queue
+			}
+			if r := queueRef; r.Name != "" && c.Queue(r.Name) == nil {
+				d.errs.Add(r.Pos, "%s: node %q: unknown queue %q%s", ctx, node.Name, r.Name, hint(r.Name, queueNames, false))
 			}
 		}
 		flows = append(flows, f)
@@ -833,15 +838,17 @@ func (d *decoder) flows(n *yaml.Node, c *Config) []Flow {
 
 // nodeKinds decodes each node kind's settings. A new kind adds an entry.
 var nodeKinds = map[string]func(d *decoder, v *yaml.Node, ctx string, node *Node){
-	"menu":     (*decoder).menuNode,
-	"play":     (*decoder).playNode,
-	"queue":    (*decoder).queueNode,
-	"hangup":   (*decoder).hangupNode,
-	"goto":     (*decoder).gotoNode,
-	"set":      (*decoder).setNode,
-	"branch":   (*decoder).branchNode,
-	"collect":  (*decoder).collectNode,
-	"schedule": (*decoder).scheduleNode,
+	"menu":      (*decoder).menuNode,
+	"play":      (*decoder).playNode,
+	"queue":     (*decoder).queueNode,
+	"hangup":    (*decoder).hangupNode,
+	"goto":      (*decoder).gotoNode,
+	"set":       (*decoder).setNode,
+	"branch":    (*decoder).branchNode,
+	"collect":   (*decoder).collectNode,
+	"schedule":  (*decoder).scheduleNode,
+	"voicemail": (*decoder).voicemailNode,
+	"callback":  (*decoder).callbackNode,
 }
 
 func (d *decoder) nodes(n *yaml.Node, flowCtx string) []Node {
@@ -1219,5 +1226,28 @@ func (d *decoder) scheduleNode(v *yaml.Node, ctx string, node *Node) {
 		if sc.Cal == nil {
 			d.errs.Add(sc.Calendar.Pos, "%s: calendar: unknown calendar %q%s", ctx, sc.Calendar.Name, hint(sc.Calendar.Name, names, true))
 		}
+	}
+}
+
+// voicemailNode accepts "voicemail: {}" (or an empty "voicemail:").
+func (d *decoder) voicemailNode(v *yaml.Node, ctx string, node *Node) {
+	node.Kind = NodeVoicemail
+	node.Voicemail = &VoicemailNode{}
+	if !isNull(v) {
+		d.fields(v, ctx, map[string]field{})
+	}
+}
+
+func (d *decoder) callbackNode(v *yaml.Node, ctx string, node *Node) {
+	node.Kind = NodeCallback
+	cb := &CallbackNode{}
+	node.Callback = cb
+	if v.Kind == yaml.ScalarNode && !isNull(v) {
+		d.ref(&cb.Queue, ctx)(v)
+		return
+	}
+	d.fields(v, ctx, map[string]field{"queue": d.ref(&cb.Queue, ctx+": queue")})
+	if cb.Queue.Name == "" {
+		d.errorf(v, "%s: queue is required (where the callback waits)", ctx)
 	}
 }

@@ -56,7 +56,16 @@ type Enqueue struct {
 // Hangup ends the call; Reason goes into the CDR. The Run is done.
 type Hangup struct{ Reason string }
 
-func (Play) isAction()         {}
-func (StopPlayback) isAction() {}
-func (Enqueue) isAction()      {}
-func (Hangup) isAction()       {}
+// Voicemail takes a message from the caller. The Run is done.
+type Voicemail struct{}
+
+// OfferCallback offers the caller a callback that will wait in Queue. The
+// Run is done.
+type OfferCallback struct{ Queue string }
+
+func (Voicemail) isAction()     {}
+func (OfferCallback) isAction() {}
+func (Play) isAction()          {}
+func (StopPlayback) isAction()  {}
+func (Enqueue) isAction()       {}
+func (Hangup) isAction()        {}

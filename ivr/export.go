@@ -128,6 +128,8 @@ func describeNode(n node) string {
 		return "hang up"
 	case gotoNode:
 		return "goto"
+	case endNode:
+		return describeEnd(b.action)
 	}
 	return n.kind.String()
 }

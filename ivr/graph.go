@@ -229,6 +229,13 @@ func (c *compiler) compileNode(n *config.Node) behavior {
 			})
 		}
 		return bn
+	case config.NodeVoicemail:
+		return endNode{action: Voicemail{}}
+	case config.NodeCallback:
+		if n.Callback == nil {
+			return missing()
+		}
+		return endNode{action: OfferCallback{Queue: n.Callback.Queue.Name}}
 	case config.NodeSchedule:
 		sc := n.Schedule
 		if sc == nil || sc.Cal == nil {

@@ -201,6 +201,22 @@ func (c collectNode) edges() []edge {
 
 func (collectNode) waitsForCaller() bool { return true }
 
+// endNode hands the call on with one action (voicemail, a callback offer);
+// the flow ends there.
+type endNode struct {
+	action Action
+}
+
+func (e endNode) enter(r *Run, _ time.Time) []Action {
+	r.done = true
+	r.deadline = time.Time{}
+	return []Action{e.action}
+}
+
+func (endNode) handle(*Run, Event, time.Time) []Action { return nil }
+func (endNode) edges() []edge                          { return nil }
+func (endNode) waitsForCaller() bool                   { return false }
+
 // scheduleNode continues by a calendar.
 type scheduleNode struct {
 	cal                   *config.Calendar

@@ -545,3 +545,21 @@ flows:
 		t.Errorf("unknown calendar: %v", err)
 	}
 }
+
+// TestVoicemailAndCallbackNodes end the flow with their actions.
+func TestVoicemailAndCallbackNodes(t *testing.T) {
+	g := compileYAML(t, `
+start: {menu: {prompt: welcome, choices: {"1": vm, "2": cb}, no_input: vm, invalid: vm}}
+vm: {voicemail: {}}
+cb: {callback: {queue: support}}
+`)
+	for digits, want := range map[string]string{"1": "result: voicemail", "2": "result: callback offer in queue support"} {
+		if tr := Simulate(g, SimOptions{At: t0, Digits: []string{digits}}); !strings.Contains(tr.String(), want) {
+			t.Errorf("digit %s: %s", digits, tr)
+		}
+	}
+	src := "agents: [{id: \"1\", password: p}]\nqueues: [{name: q, agents: [\"1\"]}]\nflows:\n  - name: f\n    start: s\n    nodes:\n      s: {callback: {queue: nope}}\n"
+	if _, err := config.Parse("c.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), `unknown queue "nope"`) {
+		t.Errorf("callback to an unknown queue: %v", err)
+	}
+}

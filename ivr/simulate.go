@@ -56,16 +56,28 @@ func (t Transcript) String() string {
 		}
 		b.WriteString("vars: " + strings.Join(parts, " ") + "\n")
 	}
-	switch r := t.Result.(type) {
-	case Enqueue:
-		b.WriteString("result: " + describeEnqueue(r) + "\n")
-	case Hangup:
-		fmt.Fprintf(&b, "result: hang up (%s)\n", r.Reason)
-	default:
+	if t.Result != nil {
+		b.WriteString("result: " + describeEnd(t.Result) + "\n")
+	} else {
 		b.WriteString("result: none (the simulation stopped; is the flow waiting forever?)\n")
 	}
 	fmt.Fprintf(&b, "digits: %q\n", t.Digits)
 	return b.String()
+}
+
+// describeEnd says how a flow handed the call on.
+func describeEnd(a Action) string {
+	switch a := a.(type) {
+	case Enqueue:
+		return describeEnqueue(a)
+	case Hangup:
+		return "hang up (" + a.Reason + ")"
+	case Voicemail:
+		return "voicemail"
+	case OfferCallback:
+		return "callback offer in queue " + a.Queue
+	}
+	return fmt.Sprintf("%T", a)
 }
 
 func describeEnqueue(e Enqueue) string {
@@ -112,14 +124,10 @@ func Simulate(g *Graph, opts SimOptions) Transcript {
 			case StopPlayback:
 				note("prompt stopped by the digit")
 				playing = nil
-			case Enqueue, Hangup:
+			case Enqueue, Hangup, Voicemail, OfferCallback:
 				t.Result = a
 				t.Digits, t.Vars = run.Digits(), run.Vars()
-				if h, ok := a.(Hangup); ok {
-					note("hang up: %s", h.Reason)
-				} else {
-					note("%s", describeEnqueue(a.(Enqueue)))
-				}
+				note("%s", describeEnd(a))
 				return t
 			}
 		}
