@@ -1033,6 +1033,13 @@ func (d *decoder) callbacksNeedOutbound(c *Config) {
 			d.errs.Add(q.Pos, "queue %q: callbacks need a trunk with outbound (the carrier's ip:port to call customers back through)", q.Name)
 		}
 	}
+	for _, f := range c.Flows {
+		for _, n := range f.Nodes {
+			if n.Kind == NodeCallback {
+				d.errs.Add(n.Pos, "flow %q: node %q: callbacks need a trunk with outbound (the carrier's ip:port to call customers back through)", f.Name, n.Name)
+			}
+		}
+	}
 }
 
 func (d *decoder) setNode(v *yaml.Node, ctx string, node *Node) {

@@ -548,18 +548,34 @@ flows:
 
 // TestVoicemailAndCallbackNodes end the flow with their actions.
 func TestVoicemailAndCallbackNodes(t *testing.T) {
-	g := compileYAML(t, `
-start: {menu: {prompt: welcome, choices: {"1": vm, "2": cb}, no_input: vm, invalid: vm}}
-vm: {voicemail: {}}
-cb: {callback: {queue: support}}
-`)
+	cfg, err := config.Parse("f.yaml", []byte(`agents: [{id: "1", password: p}]
+queues: [{name: support, agents: ["1"]}]
+trunks: [{name: t, acl: 127.0.0.1, flow: f, outbound: "127.0.0.1:5090"}]
+flows:
+  - name: f
+    start: start
+    nodes:
+      start: {menu: {prompt: welcome, choices: {"1": vm, "2": cb}, no_input: vm, invalid: vm}}
+      vm: {voicemail: {}}
+      cb: {callback: {queue: support}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, errs := Compile(cfg.Flow("f"), hasDemoPrompt)
+	if errs != nil {
+		t.Fatal(errs)
+	}
 	for digits, want := range map[string]string{"1": "result: voicemail", "2": "result: callback offer in queue support"} {
 		if tr := Simulate(g, SimOptions{At: t0, Digits: []string{digits}}); !strings.Contains(tr.String(), want) {
 			t.Errorf("digit %s: %s", digits, tr)
 		}
 	}
 	src := "agents: [{id: \"1\", password: p}]\nqueues: [{name: q, agents: [\"1\"]}]\nflows:\n  - name: f\n    start: s\n    nodes:\n      s: {callback: {queue: nope}}\n"
-	if _, err := config.Parse("c.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), `unknown queue "nope"`) {
-		t.Errorf("callback to an unknown queue: %v", err)
+	_, err = config.Parse("c.yaml", []byte(src))
+	for _, want := range []string{`unknown queue "nope"`, `node "s": callbacks need a trunk with outbound`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse = %v\nwant %s", err, want)
+		}
 	}
 }
