@@ -80,13 +80,7 @@ func (c *Call) queuedDigit(digit byte) {
 			return
 		}
 		c.log.Info("caller asks for a callback")
-		if validCallbackNumber(c.in.Caller) {
-			c.cbMenu = callbackMenuConfirm
-			names := append([]string{"callback_number"}, digitPrompts(c.in.Caller)...)
-			c.menuPrompt(append(names, "callback_confirm")...)
-			return
-		}
-		c.enterNumber()
+		c.openCallbackMenu()
 	case callbackMenuConfirm:
 		switch digit {
 		case '1':
@@ -214,13 +208,19 @@ func (c *Call) bookCallback(number string) {
 // callback destination (max wait, queue full, closed).
 func (c *Call) offerCallback() {
 	c.stage = StageCallbackMenu
-	if validCallbackNumber(c.in.Caller) {
-		c.cbMenu = callbackMenuConfirm
-		names := append([]string{"callback_number"}, digitPrompts(c.in.Caller)...)
-		c.menuPrompt(append(names, "callback_confirm")...)
+	c.openCallbackMenu()
+}
+
+// openCallbackMenu reads out the caller's number to confirm, or asks for
+// one when the caller ID is no usable number.
+func (c *Call) openCallbackMenu() {
+	if !validCallbackNumber(c.in.Caller) {
+		c.enterNumber()
 		return
 	}
-	c.enterNumber()
+	c.cbMenu = callbackMenuConfirm
+	names := append([]string{"callback_number"}, digitPrompts(c.in.Caller)...)
+	c.menuPrompt(append(names, "callback_confirm")...)
 }
 
 // introduce starts what the queue plays before agent and caller hear each

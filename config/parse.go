@@ -1053,8 +1053,7 @@ func (d *decoder) setNode(v *yaml.Node, ctx string, node *Node) {
 				if !ok {
 					continue
 				}
-				if !namePattern.MatchString(key.Value) {
-					d.errorf(key, "%s: vars: invalid variable name %q (use letters, digits, _ and -)", ctx, key.Value)
+				if !d.varName(key, key.Value, ctx+": vars") {
 					continue
 				}
 				if msg := checkWellKnownVar(key.Value, val, d.agentIDs); msg != "" {
@@ -1155,11 +1154,7 @@ func (d *decoder) collectNode(v *yaml.Node, ctx string, node *Node) {
 	d.fields(v, ctx, map[string]field{
 		"prompt": func(v *yaml.Node) { c.Prompts = d.refs(v, ctx+": prompt") },
 		"var": func(v *yaml.Node) {
-			if s, ok := d.scalar(v, ctx+": var"); ok {
-				if !namePattern.MatchString(s) {
-					d.errorf(d.resolve(v), "%s: var: invalid variable name %q (use letters, digits, _ and -)", ctx, s)
-					return
-				}
+			if s, ok := d.scalar(v, ctx+": var"); ok && d.varName(d.resolve(v), s, ctx+": var") {
 				c.Var = s
 			}
 		},
@@ -1257,4 +1252,13 @@ func (d *decoder) callbackNode(v *yaml.Node, ctx string, node *Node) {
 	if cb.Queue.Name == "" {
 		d.errorf(v, "%s: queue is required (where the callback waits)", ctx)
 	}
+}
+
+// varName checks a call variable's name, reporting a bad one at n.
+func (d *decoder) varName(n *yaml.Node, name, ctx string) bool {
+	if !namePattern.MatchString(name) {
+		d.errorf(n, "%s: invalid variable name %q (use letters, digits, _ and -)", ctx, name)
+		return false
+	}
+	return true
 }
