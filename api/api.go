@@ -85,6 +85,8 @@ func Handler(d Deps) http.Handler {
 	route(mux, "/api/v1/recordings/{id}", methods{"GET": a.auth(a.getRecording)})
 	route(mux, "/api/v1/reload", methods{"POST": a.auth(a.reload)})
 	route(mux, "/api/v1/reports/reasons", methods{"GET": a.auth(a.reasonsReport)})
+	route(mux, "/api/v1/reports/nps", methods{"GET": a.auth(a.npsReport)})
+	route(mux, "/api/v1/voicemails", methods{"GET": a.auth(a.listVoicemails)})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -151,6 +153,26 @@ func (p *principal) mayChangeAgent(agentID string) bool {
 // and supervisor tokens.
 func (p *principal) mayManage() bool {
 	return p.role == config.RoleAdmin || p.role == config.RoleSupervisor
+}
+
+// mayReview reports whether p may review what callers said and left
+// (voicemails, survey reports): admin, supervisor and qa tokens, not agents.
+func (p *principal) mayReview() bool {
+	switch p.role {
+	case config.RoleAdmin, config.RoleSupervisor, config.RoleQA:
+		return true
+	case config.RoleUnknown, config.RoleAgent:
+	}
+	return false
+}
+
+// forbidReview answers 403 unless p may review; it reports whether it did.
+func forbidReview(w http.ResponseWriter, p *principal, what string) bool {
+	if p.mayReview() {
+		return false
+	}
+	writeError(w, http.StatusForbidden, "token "+strconv.Quote(p.name)+" (role "+p.role.String()+") may not read "+what+"; admin, supervisor and qa tokens may")
+	return true
 }
 
 // source is how the audit trail names changes made with p's token.

@@ -44,6 +44,17 @@ type CallJSON struct {
 	Offers     int     `json:"offers"`
 	WrapUpSec  float64 `json:"wrap_up_seconds,omitempty"`
 	CallbackID int64   `json:"callback_id,omitempty"`
+	// BusinessType is the IVR's business_type variable; TransferTo where an
+	// IVR transfer node sent the call ("number +8610...", "extension 2000",
+	// "agent 1003").
+	BusinessType string `json:"business_type,omitempty"`
+	TransferTo   string `json:"transfer_to,omitempty"`
+	// SurveyScore is the caller's survey answer (NPS, 0..10), null when the
+	// caller gave none.
+	SurveyScore *int `json:"survey_score"`
+	// VoicemailStart is when the caller began a voicemail message: the
+	// message is the recording from there to the end.
+	VoicemailStart *time.Time `json:"voicemail_start,omitempty"`
 }
 
 func toJSON(c store.CDR) CallJSON {
@@ -54,6 +65,11 @@ func toJSON(c store.CDR) CallJSON {
 		Result: c.Result, HangupBy: c.HangupBy, HangupCause: c.HangupCause,
 		Priority: c.Priority, Tags: c.Tags, SLOutcome: c.SLOutcome, Offers: c.Offers,
 		WrapUpSec: c.WrapUp.Seconds(), CallbackID: c.CallbackID,
+		BusinessType: c.BusinessType, TransferTo: c.TransferTo, VoicemailStart: optTime(c.VoicemailStart),
+	}
+	if c.SurveySet {
+		score := c.SurveyScore
+		j.SurveyScore = &score
 	}
 	if !c.Answer.IsZero() {
 		t := c.Answer

@@ -31,6 +31,9 @@ const (
 	StageCallbackMenu
 	// StageVoicemail: out of the queue, leaving a message.
 	StageVoicemail
+	// StageTransferred: an IVR transfer node connected the caller to a
+	// number, an extension or an agent, outside the ACD.
+	StageTransferred
 )
 
 func (s Stage) String() string {
@@ -47,6 +50,8 @@ func (s Stage) String() string {
 		return "callback-menu"
 	case StageVoicemail:
 		return "voicemail"
+	case StageTransferred:
+		return "transferred"
 	}
 	return "unknown"
 }
@@ -116,6 +121,25 @@ type Call struct {
 	talkStart time.Time
 	// connectedOffer is the offer whose agent leg is bridged.
 	connectedOffer uint64
+
+	// ctx ends when the call does: it bounds the goroutines the call
+	// starts (data dips, transfers).
+	ctx       context.Context
+	cancelCtx context.CancelFunc
+	// fetched and transferred are inboxes: data dip answers, and the
+	// outcome of the transfer being dialed (one at a time).
+	fetched     chan ivr.EventFetched
+	transferred chan transferOutcome
+	transfer    ivr.Transfer
+	// transferCancel stops the transfer being dialed; nil when none is.
+	transferCancel context.CancelFunc
+	// targetLeg and targetEP are a connected transfer's.
+	targetLeg *hsip.OutboundCall
+	targetEP  *media.Endpoint
+	// surveyFlow is the post-call survey a survey node armed; surveyRun
+	// the run of it, once the agent hung up first.
+	surveyFlow string
+	surveyRun  *ivr.Run
 }
 
 func newCall(m *Manager, in *hsip.InboundCall) *Call {
@@ -131,6 +155,8 @@ func newCall(m *Manager, in *hsip.InboundCall) *Call {
 		offers:      make(map[uint64]*offer),
 		dialResults: make(chan dialResult, 4),
 		ringing:     make(chan uint64, 4),
+		fetched:     make(chan ivr.EventFetched, 4),
+		transferred: make(chan transferOutcome, 1),
 	}
 }
 
@@ -138,16 +164,18 @@ func (c *Call) now() time.Time { return c.m.deps.Clock.Now() }
 
 // run answers the call and drives it to its end.
 func (c *Call) run() {
+	c.ctx, c.cancelCtx = context.WithCancel(context.Background())
+	defer c.cancelCtx()
 	start := c.now()
 	c.cdr = store.CDR{CallID: c.in.ID, Caller: c.in.Caller, Called: c.in.Called, Trunk: c.in.Trunk, Start: start}
 	trunk := c.rt.Config.Trunk(c.in.Trunk)
-	if trunk == nil || c.rt.Flows[trunk.Flow] == nil {
+	if trunk == nil || c.rt.Flows[trunk.FlowFor(c.in.Called)] == nil {
 		c.log.Error("trunk has no flow", "sip_status", 503)
 		_ = c.in.Reject(503, "Service Unavailable")
 		c.m.deps.Metrics.callEnded("failed")
 		return
 	}
-	c.flow = c.rt.Flows[trunk.Flow]
+	c.flow = c.rt.Flows[trunk.FlowFor(c.in.Called)]
 	lostACK := false
 	ep, err := c.m.deps.Media.NewEndpoint(c.in.ID, "caller")
 	if err != nil {
@@ -216,7 +244,7 @@ func (c *Call) startRecording(at time.Time) {
 
 func (c *Call) loop() {
 	defer c.ivrTimer.Stop()
-	var agentDone <-chan struct{}
+	var agentDone, targetDone <-chan struct{}
 	var agentEvents <-chan media.Event
 	stopping := c.m.stopping
 	for c.stage != StageEnded {
@@ -225,7 +253,19 @@ func (c *Call) loop() {
 		} else {
 			agentDone, agentEvents = nil, nil
 		}
+		targetDone = nil
+		if c.targetLeg != nil {
+			targetDone = c.targetLeg.Done()
+		}
 		select {
+		case <-targetDone:
+			c.targetGone()
+		case ev := <-c.fetched:
+			if c.stage == StageIVR && c.ivrRun != nil {
+				c.apply(c.ivrRun.Step(ev, c.now()))
+			}
+		case o := <-c.transferred:
+			c.transferDone(o)
 		case <-c.in.Done():
 			side, cause := c.in.Ended()
 			c.callerGone(side, cause)
@@ -259,7 +299,7 @@ func (c *Call) loop() {
 			stopping = nil
 			c.hangupBy, c.cause = "system", "shutdown"
 			c.setResult(map[Stage]string{StageIVR: "ivr", StageQueued: "abandoned", StageTalking: "completed",
-				StageVoicemail: "voicemail", StageCallbackMenu: c.callbackMenuResult()}[c.stage])
+				StageVoicemail: "voicemail", StageCallbackMenu: c.callbackMenuResult(), StageTransferred: "transferred"}[c.stage])
 			c.endCaller("system-shutdown")
 		}
 	}
@@ -288,8 +328,17 @@ func (c *Call) apply(actions []ivr.Action) {
 			c.offerCallback()
 		case ivr.Hangup:
 			c.ivrDone()
-			c.hangupBy, c.cause, c.result = "system", "ivr-hangup", "ivr"
+			if c.hangupBy == "" { // a survey's end keeps who ended the talk
+				c.hangupBy, c.cause = "system", "ivr-hangup"
+			}
+			c.setResult("ivr")
 			c.endCaller("ivr: " + a.Reason)
+		case ivr.Note:
+			c.log.Info("ivr: "+a.Text, "node", c.ivrRun.Node())
+		case ivr.Fetch:
+			c.startFetch(a)
+		case ivr.Transfer:
+			c.startTransfer(a)
 		}
 	}
 	if c.stage == StageIVR && c.ivrRun != nil {
@@ -307,8 +356,16 @@ func (c *Call) armIVRTimer(deadline time.Time) {
 
 func (c *Call) prompts(names []string) []*media.Prompt {
 	out := make([]*media.Prompt, 0, len(names))
+	// A caller who chose a language hears its recording of a prompt
+	// (zh/welcome) where there is one, like Asterisk's sounds/<lang>/.
+	lang := ""
+	if c.ivrRun != nil {
+		lang = c.ivrRun.Var("language")
+	}
 	for _, n := range names {
-		if p := c.rt.Prompts[n]; p != nil {
+		if p := c.rt.Prompts[lang+"/"+n]; lang != "" && p != nil {
+			out = append(out, p)
+		} else if p := c.rt.Prompts[n]; p != nil {
 			out = append(out, p)
 		} else {
 			c.log.Warn("prompt missing", "prompt", n)
@@ -388,6 +445,12 @@ func (c *Call) ivrDone() {
 		path = c.cdr.IVRPath + ">" + path
 	}
 	c.cdr.IVRPath = path
+	if bt := c.ivrRun.Var("business_type"); bt != "" {
+		c.cdr.BusinessType = bt
+	}
+	if s := c.ivrRun.Survey(); s != "" {
+		c.surveyFlow = s
+	}
 	c.m.deps.Metrics.ivrRun(c.ivrRun.Graph().Name(), c.ivrRun.Path(), c.ivrRun.Choices())
 }
 
@@ -702,6 +765,12 @@ func (c *Call) callerGone(side hsip.HangupSide, cause string) {
 	switch c.stage {
 	case StageIVR:
 		c.setResult("ivr")
+		if c.transferCancel != nil {
+			c.transferCancel() // finish hangs up a leg that answers anyway
+		}
+	case StageTransferred:
+		c.setResult("transferred")
+		c.goHangup(c.targetLeg, "caller-hangup")
 	case StageQueued:
 		c.setResult("abandoned")
 		c.cdr.QueueWait = c.now().Sub(c.queuedAt)
@@ -727,7 +796,40 @@ func (c *Call) agentGone() {
 		}
 	}
 	c.setResult("completed")
+	if c.surveyFlow != "" && c.hangupBy == "agent" {
+		if g := c.rt.Flows[c.surveyFlow]; g != nil {
+			c.startSurvey(g)
+			return
+		}
+		c.log.Warn("survey flow missing", "flow", c.surveyFlow)
+	}
 	c.endCaller("agent-hangup")
+}
+
+// startSurvey sends the caller, whose agent hung up first, to the survey
+// flow: the talk ends (agent released, talk time counted) and the call
+// goes on in the IVR, which collects survey_score.
+func (c *Call) startSurvey(g *ivr.Graph) {
+	c.endTalk(c.now())
+	c.stage = StageIVR
+	vars := c.callVars()
+	vars["agent_id"], vars["queue"] = c.agentID, c.queueName
+	run, actions := ivr.StartWith(g, c.now(), vars)
+	c.ivrRun, c.surveyRun = run, run
+	c.log.Info("post-call survey", "flow", g.Name(), "agent_id", c.agentID)
+	c.apply(actions)
+}
+
+// endTalk unbridges a connected agent and tells the ACD the call is over.
+func (c *Call) endTalk(end time.Time) {
+	if c.agentLeg == nil {
+		return
+	}
+	media.Unbridge(c.caller)
+	c.agentEP.Close()
+	c.cdr.Talk = end.Sub(c.talkStart)
+	c.m.deps.ACD.Post(acd.CallEnded{CallID: c.in.ID})
+	c.agentLeg, c.agentEP = nil, nil
 }
 
 // abort finishes a call whose goroutine panicked, as far as it safely can: the
@@ -748,6 +850,8 @@ func (c *Call) abort() {
 		if c.agentLeg != nil {
 			c.goHangup(c.agentLeg, "internal-error")
 		}
+	case StageTransferred:
+		c.goHangup(c.targetLeg, "internal-error")
 	}
 	c.stage = StageEnded
 	if c.caller != nil && !c.cdr.Answer.IsZero() {
@@ -777,11 +881,14 @@ func (c *Call) endCaller(cause string) {
 		c.cancelOffers()
 		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.in.ID})
 	}
-	if c.stage == StageTalking && c.agentLeg != nil {
+	for _, leg := range []*hsip.OutboundCall{c.agentLeg, c.targetLeg} {
+		if leg == nil {
+			continue
+		}
 		select {
-		case <-c.agentLeg.Done():
+		case <-leg.Done():
 		default:
-			c.goHangup(c.agentLeg, cause)
+			c.goHangup(leg, cause)
 		}
 	}
 	ctx, cancel := bgTimeout(5 * time.Second)
@@ -815,12 +922,29 @@ func (c *Call) finish() {
 			}
 		}()
 	}
-	if c.agentLeg != nil {
-		media.Unbridge(c.caller)
-		c.agentEP.Close()
-		c.cdr.Talk = end.Sub(c.talkStart)
-		c.m.deps.ACD.Post(acd.CallEnded{CallID: c.in.ID})
+	c.endTalk(end)
+	if c.transferCancel != nil {
+		// A transfer still ringing: its dialer reports once canceled, and
+		// a leg that answered meanwhile must not stay up.
+		c.transferCancel()
+		c.m.wg.Add(1)
+		go func() {
+			defer c.m.wg.Done()
+			o := <-c.transferred
+			if o.leg != nil {
+				hangupLeg(o.leg, "caller-gone")
+			}
+			if o.ep != nil {
+				o.ep.Close()
+			}
+		}()
 	}
+	if c.targetLeg != nil {
+		media.Unbridge(c.caller)
+		c.targetEP.Close()
+		c.cdr.Talk = end.Sub(c.talkStart)
+	}
+	c.surveyScore()
 	c.caller.Record(nil)
 	if c.recording != nil {
 		if err := c.recording.Close(); err != nil {

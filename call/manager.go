@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"path/filepath"
 	"runtime/debug"
@@ -66,6 +67,8 @@ type Manager struct {
 
 	stopping chan struct{} // closed by Shutdown: every call hangs up
 	stopOnce sync.Once
+	// dipClient sends the IVR's data dips.
+	dipClient *http.Client
 }
 
 // NewManager returns a manager; wire HandleCall into hsip.Hooks and Dispatch as the
@@ -83,7 +86,7 @@ func NewManager(d Deps) *Manager {
 	if d.PINs == nil {
 		d.PINs = pinguard.New(nil)
 	}
-	return &Manager{deps: d, stopping: make(chan struct{})}
+	return &Manager{deps: d, stopping: make(chan struct{}), dipClient: newDipClient()}
 }
 
 // Shutdown hangs up every live call and waits for them to finish (CDRs written,

@@ -15,17 +15,21 @@ type Metrics struct {
 	wait       *prometheus.HistogramVec
 	ivrVisits  *prometheus.CounterVec
 	ivrChoices *prometheus.CounterVec
+	dips       *prometheus.CounterVec
+	dipSeconds *prometheus.HistogramVec
+	transfers  *prometheus.CounterVec
+	surveys    *prometheus.CounterVec
 }
 
 // callResults are touched at start so every series exists before the first call.
-var callResults = []string{"completed", "abandoned", "ivr", "callback", "voicemail", "routed", "failed"}
+var callResults = []string{"completed", "abandoned", "ivr", "callback", "voicemail", "routed", "transferred", "failed"}
 
 // NewMetrics registers the call metrics on reg (nil: unregistered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "calls", Name: "total",
-			Help: "Calls ended, by result: completed (talked to an agent), abandoned (hung up while queued), ivr (ended in the IVR), callback, voicemail, routed (sent out of the queue), failed.",
+			Help: "Calls ended, by result: completed (talked to an agent), abandoned (hung up while queued), ivr (ended in the IVR), callback, voicemail, routed (sent out of the queue), transferred (by an IVR transfer node), failed.",
 		}, []string{"result"}),
 		dtmfTotal: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "calls", Name: "dtmf_digits_total",
@@ -44,12 +48,29 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "ivr", Name: "menu_choices_total",
 			Help: "Menu keys that chose a way on, by flow, menu node and key.",
 		}, []string{"flow", "node", "key"}),
+		dips: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "ivr", Name: "http_requests_total",
+			Help: "IVR data dips (http nodes), by flow, node and result: ok, status (not 2xx), timeout, error.",
+		}, []string{"flow", "node", "result"}),
+		dipSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "hotline", Subsystem: "ivr", Name: "http_request_duration_seconds",
+			Help:    "How long IVR data dips took, answered or not, by flow and node.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"flow", "node"}),
+		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "ivr", Name: "transfers_total",
+			Help: "IVR transfer nodes, by kind (number, extension, agent) and result (connected, busy, no-answer, rejected, unavailable, no-trunk, failed).",
+		}, []string{"kind", "result"}),
+		surveys: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "survey", Name: "responses_total",
+			Help: "Post-call surveys, by queue and answer: promoter (9-10), passive (7-8), detractor (0-6), none (no valid score).",
+		}, []string{"queue", "category"}),
 	}
 	for _, r := range callResults {
 		m.calls.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.dtmfTotal, m.wait, m.ivrVisits, m.ivrChoices)
+		reg.MustRegister(m.calls, m.dtmfTotal, m.wait, m.ivrVisits, m.ivrChoices, m.dips, m.dipSeconds, m.transfers, m.surveys)
 	}
 	return m
 }
@@ -77,4 +98,19 @@ func (m *Metrics) ivrRun(flow string, path []string, choices []ivr.Choice) {
 	for _, c := range choices {
 		m.ivrChoices.WithLabelValues(flow, c.Node, string(c.Digit)).Inc()
 	}
+}
+
+func (m *Metrics) dip(flow, node, result string, took time.Duration) {
+	m.dips.WithLabelValues(flow, node, result).Inc()
+	m.dipSeconds.WithLabelValues(flow, node).Observe(took.Seconds())
+}
+
+func (m *Metrics) transfer(kind, result string) { m.transfers.WithLabelValues(kind, result).Inc() }
+
+// survey counts a survey's answer; an empty category is no answer.
+func (m *Metrics) survey(queue, category string) {
+	if category == "" {
+		category = "none"
+	}
+	m.surveys.WithLabelValues(queue, category).Inc()
 }

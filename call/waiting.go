@@ -284,6 +284,7 @@ func (c *Call) startVoicemail() {
 // voicemailGreeted: the tone has played; the caller speaks now.
 func (c *Call) voicemailGreeted() {
 	c.playback = 0
+	c.cdr.VoicemailStart = c.now()
 	c.log.Info("voicemail: recording the message")
 	c.armIVRTimer(c.now().Add(voicemailMaxLength))
 }

@@ -161,8 +161,13 @@ type Trunk struct {
 	// "800*" any number starting with 800, anything else an exact number.
 	// Empty means any.
 	Numbers []string
-	// Flow is the IVR flow calls from this trunk run.
+	// Flow is the IVR flow calls from this trunk run, unless Routes gives
+	// their called number another.
 	Flow string
+	// Routes map called numbers (exact, or a prefix ending in *) to flows:
+	// one trunk carrying several service numbers (cards, loans, the
+	// complaints line), each with its own IVR.
+	Routes []Route
 	// Priority is the base priority of calls from this trunk, -100..100;
 	// see Config.CallPriority.
 	Priority int
@@ -218,6 +223,32 @@ func (t *Trunk) AcceptsNumber(called string) bool {
 		}
 	}
 	return false
+}
+
+// Route sends calls to a called number (or prefix) to a flow.
+type Route struct {
+	Number, Flow string
+	Pos          Pos
+}
+
+// FlowFor returns the flow a call to called runs: the route whose number
+// matches it most closely (an exact number, else the longest prefix), else
+// the trunk's Flow.
+func (t *Trunk) FlowFor(called string) string {
+	best, bestLen := t.Flow, -1
+	for _, r := range t.Routes {
+		if !numberMatches(r.Number, called) {
+			continue
+		}
+		n := len(r.Number)
+		if !strings.HasSuffix(r.Number, "*") {
+			n = 1 << 30 // exact beats any prefix
+		}
+		if n > bestLen {
+			best, bestLen = r.Flow, n
+		}
+	}
+	return best
 }
 
 func numberMatches(pattern, called string) bool {

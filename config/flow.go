@@ -59,6 +59,20 @@ const (
 	NodeVoicemail
 	// NodeCallback offers a callback in a queue; the flow ends there.
 	NodeCallback
+	// NodeHTTP asks a web service (a CRM) about the call and continues.
+	NodeHTTP
+	// NodeSay speaks a number, digits, an amount, a date or an agent ID.
+	NodeSay
+	// NodeTransfer connects the caller to a number, an extension or an
+	// agent; the flow continues only if that fails.
+	NodeTransfer
+	// NodeSurvey arms the post-call survey: the caller goes to a flow when
+	// the agent hangs up first.
+	NodeSurvey
+	// NodeSubflow runs another flow and comes back when it returns.
+	NodeSubflow
+	// NodeReturn ends a subflow: the caller goes back to the calling flow.
+	NodeReturn
 )
 
 var nodeKindNames = [...]string{
@@ -74,6 +88,12 @@ var nodeKindNames = [...]string{
 	NodeSchedule:  "schedule",
 	NodeVoicemail: "voicemail",
 	NodeCallback:  "callback",
+	NodeHTTP:      "http",
+	NodeSay:       "say",
+	NodeTransfer:  "transfer",
+	NodeSurvey:    "survey",
+	NodeSubflow:   "subflow",
+	NodeReturn:    "return",
 }
 
 func (k NodeKind) String() string {
@@ -101,6 +121,11 @@ type Node struct {
 	Schedule  *ScheduleNode
 	Voicemail *VoicemailNode
 	Callback  *CallbackNode
+	HTTP      *HTTPNode
+	Say       *SayNode
+	Transfer  *TransferNode
+	Survey    *SurveyNode
+	Subflow   *SubflowNode
 }
 
 // Targets returns every node name this node can continue at, in the order
@@ -151,7 +176,28 @@ func (n *Node) Targets() []Ref {
 			add(sc.Closed)
 			add(sc.Holiday)
 		}
-	case NodeQueue, NodeHangup, NodeVoicemail, NodeCallback, NodeUnknown:
+	case NodeHTTP:
+		if h := n.HTTP; h != nil {
+			add(h.Next)
+			add(h.Fallback)
+		}
+	case NodeSay:
+		if n.Say != nil {
+			add(n.Say.Next)
+		}
+	case NodeTransfer:
+		if n.Transfer != nil {
+			add(n.Transfer.Failed)
+		}
+	case NodeSurvey:
+		if n.Survey != nil {
+			add(n.Survey.Next)
+		}
+	case NodeSubflow:
+		if n.Subflow != nil {
+			add(n.Subflow.Next)
+		}
+	case NodeQueue, NodeHangup, NodeVoicemail, NodeCallback, NodeReturn, NodeUnknown:
 	}
 	return refs
 }
@@ -310,4 +356,88 @@ type VoicemailNode struct{}
 // number (or keys one in) and hangs up; the callback waits in the queue.
 type CallbackNode struct {
 	Queue Ref
+}
+
+// HTTPNode asks a web service about the call (a CRM data dip): it sends
+// Method to URL with Body, waits up to Timeout, and copies fields of the
+// JSON answer into call variables. A 2xx answer goes to Next; anything
+// else (an error, a timeout, another status, a body that is not JSON) goes
+// to Fallback. Either way the variable http_status says what happened:
+// the status code, "timeout" or "error".
+type HTTPNode struct {
+	Method string // GET or POST
+	// URL's scheme and host are written out; variables (escaped) may only
+	// follow them, so that no caller input can choose the server.
+	URL         Template
+	Body        Template
+	ContentType string
+	Headers     []HTTPHeader
+	Timeout     Duration
+	Vars        []HTTPVar
+	Next        Ref
+	Fallback    Ref
+}
+
+// HTTPHeader is a request header; its value may use variables.
+type HTTPHeader struct {
+	Name  string
+	Value Template
+}
+
+// HTTPVar copies the JSON field at Path (dot-separated keys and array
+// indexes: customer.accounts.0.type) into the variable Name.
+type HTTPVar struct {
+	Name, Path string
+	Pos        Pos
+}
+
+// Say kinds: how a say node reads its value.
+const (
+	SayNumber  = "number"
+	SayDigits  = "digits"
+	SayAmount  = "amount"
+	SayDate    = "date"
+	SayAgentID = "agent_id"
+)
+
+// SayNode speaks Value As a number, digit string, amount, date or agent
+// ID, in Language (empty: the call's language variable, else en), from
+// the prompt set of that language, then goes to Next.
+type SayNode struct {
+	Value    Template
+	As       string
+	Language string
+	Next     Ref
+}
+
+// TransferNode connects the caller to exactly one of: Number, an outside
+// number called through Trunk (empty: the first trunk with outbound);
+// Extension, a phone registered here; Agent, an agent, rung wherever they
+// are logged in. If the target does not answer within Timeout (or is busy,
+// or unknown) the flow goes on at Failed (empty: hang up), with the
+// variable transfer_result saying why.
+type TransferNode struct {
+	Number    Template
+	Trunk     Ref
+	Extension Template
+	Agent     Template
+	Timeout   Duration
+	Failed    Ref
+}
+
+// SurveyNode arms the post-call survey: when the agent hangs up first,
+// the caller is sent to Flow (which asks "rate us 0 to 10" and collects
+// the score into the variable survey_score). The flow goes on at Next.
+type SurveyNode struct {
+	Flow Ref
+	Next Ref
+}
+
+// SubflowNode runs Flow from its start; when it reaches a return node the
+// caller comes back to Next. Flows shared by several menus (identify the
+// caller, opening hours) are written once this way.
+type SubflowNode struct {
+	Flow   Ref
+	Target *Flow // Flow, resolved
+	Next   Ref
 }

@@ -195,6 +195,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	d.queueLinks(c)
 	c.Trunks = d.trunks(trunks, c)
 	d.callbacksNeedOutbound(c)
+	d.flowLinks(c)
 	c.Priorities = d.priorities(priorities)
 	c.DedicatedAgents = d.dedicatedAgents(dedicated, c)
 	return c
@@ -716,6 +717,23 @@ func (d *decoder) trunks(n *yaml.Node, c *Config) []Trunk {
 					t.Numbers = append(t.Numbers, ref.Name)
 				}
 			},
+			"routes": func(v *yaml.Node) {
+				for key, value := range d.pairs(v, ctx+": routes") {
+					if err := checkNumberPattern(key.Value); err != nil {
+						d.errorf(key, "%s: routes: %v", ctx, err)
+						continue
+					}
+					flow, ok := d.scalar(value, ctx+": routes: "+key.Value)
+					if !ok {
+						continue
+					}
+					if c.Flow(flow) == nil {
+						d.errorf(d.resolve(value), "%s: routes: %s: unknown flow %q%s", ctx, key.Value, flow, hint(flow, flowNames, false))
+						continue
+					}
+					t.Routes = append(t.Routes, Route{Number: key.Value, Flow: flow, Pos: d.pos(key)})
+				}
+			},
 			"flow": func(v *yaml.Node) {
 				s, ok := d.scalar(v, ctx+": flow")
 				if !ok {
@@ -849,6 +867,12 @@ var nodeKinds = map[string]func(d *decoder, v *yaml.Node, ctx string, node *Node
 	"schedule":  (*decoder).scheduleNode,
 	"voicemail": (*decoder).voicemailNode,
 	"callback":  (*decoder).callbackNode,
+	"http":      (*decoder).httpNode,
+	"say":       (*decoder).sayNode,
+	"transfer":  (*decoder).transferNode,
+	"survey":    (*decoder).surveyNode,
+	"subflow":   (*decoder).subflowNode,
+	"return":    (*decoder).returnNode,
 }
 
 func (d *decoder) nodes(n *yaml.Node, flowCtx string) []Node {

@@ -21,6 +21,27 @@ type EventDigit struct{ Digit byte }
 // and ignored.
 type EventTimeout struct{}
 
+// EventFetched reports the answer to the Fetch with the same Seq: a
+// status and body, or Err when there was none (refused, reset, timed out
+// at the owner's end).
+type EventFetched struct {
+	Seq    uint64
+	Status int
+	Body   []byte
+	Err    error
+}
+
+// EventTransferDone reports how the last Transfer went: Connected when
+// the target answered and the caller is bridged to them (the Run is then
+// done); otherwise Result says why not: "busy", "no-answer", "rejected",
+// "unavailable" or "failed".
+type EventTransferDone struct {
+	Connected bool
+	Result    string
+}
+
+func (EventFetched) isEvent()      {}
+func (EventTransferDone) isEvent() {}
 func (EventPlaybackDone) isEvent() {}
 func (EventDigit) isEvent()        {}
 func (EventTimeout) isEvent()      {}
@@ -63,6 +84,36 @@ type Voicemail struct{}
 // Run is done.
 type OfferCallback struct{ Queue string }
 
+// Fetch asks the owner to send an HTTP request (a data dip) and report the
+// answer with EventFetched{Seq}; the Run itself times out after Timeout
+// and goes on without it, so the owner should give up by then too. The
+// owner reads at most MaxFetchBody bytes of the answer.
+type Fetch struct {
+	Seq         uint64
+	Node        string
+	Method, URL string
+	Headers     [][2]string
+	Body        []byte
+	ContentType string
+	Timeout     time.Duration
+}
+
+// Transfer asks the owner to connect the caller to one target: Number
+// through Trunk (empty: the outbound trunk), Extension (a registered
+// phone) or Agent, ringing for up to Timeout, and to report the outcome
+// with EventTransferDone. The caller hears ringing meanwhile.
+type Transfer struct {
+	Number, Trunk, Extension, Agent string
+	Timeout                         time.Duration
+}
+
+// Note is something the owner should log (a say node that could not speak
+// its value, a data dip that failed): the call goes on regardless.
+type Note struct{ Text string }
+
+func (Fetch) isAction()         {}
+func (Transfer) isAction()      {}
+func (Note) isAction()          {}
 func (Voicemail) isAction()     {}
 func (OfferCallback) isAction() {}
 func (Play) isAction()          {}

@@ -27,6 +27,8 @@ type Graph struct {
 }
 
 type node struct {
+	// inlined is set for the nodes of a subflow copied into this graph.
+	inlined  bool
 	name     string
 	kind     config.NodeKind
 	pos      config.Pos
@@ -72,29 +74,23 @@ func Compile(f *config.Flow, hasPrompt func(name string) bool) (*Graph, config.E
 		return nil, c.errs
 	}
 	c.ctx = fmt.Sprintf("flow %q: ", f.Name)
-	if len(f.Nodes) > maxNodes {
-		c.errs.Add(f.Pos, "%shas %d nodes; at most %d", c.ctx, len(f.Nodes), maxNodes)
+	nodes, owners := c.inline(f)
+	if nodes == nil && len(c.errs) > 0 {
 		return nil, c.errs
 	}
-	for i, n := range f.Nodes {
-		switch first, dup := c.ids[n.Name]; {
-		case n.Name == "":
-			c.errs.Add(n.Pos, "%snode without a name", c.ctx)
-		case dup:
-			c.errs.Add(n.Pos, "%sduplicate node %q (first at %s)", c.ctx, n.Name, f.Nodes[first-1].Pos)
-		default:
-			c.ids[n.Name] = NodeID(i + 1)
-		}
+	g := &Graph{name: f.Name, nodes: make([]node, len(nodes))}
+	for i, n := range nodes {
+		c.cur = owners[i]
+		g.nodes[i] = node{name: c.cur.prefix + n.Name, kind: n.Kind, pos: n.Pos, behavior: c.compileNode(n), inlined: c.cur.parent != nil}
 	}
-	g := &Graph{name: f.Name, nodes: make([]node, len(f.Nodes))}
-	for i := range f.Nodes {
-		n := &f.Nodes[i]
-		g.nodes[i] = node{name: n.Name, kind: n.Kind, pos: n.Pos, behavior: c.compileNode(n)}
-	}
+	c.cur = c.top
 	if f.Start.Name == "" {
 		c.errs.Add(f.Pos, "%sno start node", c.ctx)
 	} else {
 		g.start = c.resolve(f.Start, "start: ")
+	}
+	for _, call := range c.brokenSubflows {
+		c.errs.Add(call.Pos, "%snode %q: flow %q has errors (reported at that flow)", c.ctx, call.Name, call.Subflow.Flow.Name)
 	}
 	if len(c.errs) > 0 {
 		c.errs.Sort()
@@ -110,12 +106,115 @@ func Compile(f *config.Flow, hasPrompt func(name string) bool) (*Graph, config.E
 	return g, nil
 }
 
+// maxSubflowDepth bounds subflows within subflows; configuration refuses
+// a flow that calls itself, this catches flows built in code.
+const maxSubflowDepth = 16
+
+// scope is one copy of a flow within a graph: the flow compiled, or a
+// subflow inlined at a subflow node. Its nodes are named prefix+name, so
+// that a subflow's nodes show in paths and metrics as "identify.ask".
+type scope struct {
+	flow   *config.Flow
+	prefix string
+	parent *scope
+	// call is the subflow node that inlined this scope (nil at the top).
+	call  *config.Node
+	depth int
+}
+
+// inline lists the nodes of f and, after them, those of every subflow it
+// calls (each call gets its own copy), and gives each its NodeID.
+func (c *compiler) inline(f *config.Flow) ([]*config.Node, []*scope) {
+	c.top = &scope{flow: f}
+	scopes := []*scope{c.top}
+	prefixes := map[string]int{}
+	var nodes []*config.Node
+	var owners []*scope
+	for i := 0; i < len(scopes); i++ {
+		s := scopes[i]
+		for j := range s.flow.Nodes {
+			n := &s.flow.Nodes[j]
+			full := s.prefix + n.Name
+			switch first, dup := c.ids[full]; {
+			case s.parent != nil && (n.Name == "" || dup):
+				c.brokenSubflows = appendOnce(c.brokenSubflows, topCall(s))
+				continue
+			case n.Name == "":
+				c.errs.Add(n.Pos, "%snode without a name", c.ctx)
+				continue
+			case dup:
+				c.errs.Add(n.Pos, "%sduplicate node %q (first at %s)", c.ctx, n.Name, nodes[first-1].Pos)
+				continue
+			}
+			if len(nodes) >= maxNodes {
+				c.errs.Add(f.Pos, "%shas more than %d nodes with its subflows", c.ctx, maxNodes)
+				return nil, nil
+			}
+			nodes = append(nodes, n)
+			owners = append(owners, s)
+			c.ids[full] = NodeID(len(nodes))
+			if n.Kind != config.NodeSubflow || n.Subflow == nil || n.Subflow.Target == nil {
+				continue
+			}
+			if s.depth >= maxSubflowDepth {
+				c.errs.Add(n.Pos, "%snode %q: subflows nest deeper than %d (does a flow call itself?)", c.ctx, n.Name, maxSubflowDepth)
+				return nil, nil
+			}
+			callee := n.Subflow.Target
+			prefixes[callee.Name]++
+			prefix := callee.Name
+			if k := prefixes[callee.Name]; k > 1 {
+				prefix = fmt.Sprintf("%s#%d", callee.Name, k)
+			}
+			scopes = append(scopes, &scope{flow: callee, prefix: s.prefix + prefix + ".", parent: s, call: n, depth: s.depth + 1})
+		}
+	}
+	c.scopes = scopes
+	return nodes, owners
+}
+
+// topCall returns the subflow node in the compiled flow through which s
+// was inlined.
+func topCall(s *scope) *config.Node {
+	for s.parent.parent != nil {
+		s = s.parent
+	}
+	return s.call
+}
+
+func appendOnce(list []*config.Node, n *config.Node) []*config.Node {
+	if slices.Contains(list, n) {
+		return list
+	}
+	return append(list, n)
+}
+
 type compiler struct {
 	flow      *config.Flow
 	hasPrompt func(string) bool
-	ids       map[string]NodeID
-	ctx       string
-	errs      config.Errors
+	// ids holds every node's ID by its name within the graph (a subflow's
+	// with its scope's prefix).
+	ids map[string]NodeID
+	ctx string
+	// top is the flow compiled; cur the scope of the node being compiled.
+	top, cur *scope
+	scopes   []*scope
+	// brokenSubflows are the subflow nodes of the top flow whose flows have
+	// errors; those are reported where that flow is compiled by itself,
+	// here only once at the call.
+	brokenSubflows []*config.Node
+	errs           config.Errors
+}
+
+// add reports a problem in the node being compiled. One in a subflow's
+// node is that flow's own problem, reported where it is compiled; here the
+// subflow call is marked broken.
+func (c *compiler) add(pos config.Pos, format string, args ...any) {
+	if c.cur != nil && c.cur.parent != nil {
+		c.brokenSubflows = appendOnce(c.brokenSubflows, topCall(c.cur))
+		return
+	}
+	c.errs.Add(pos, format, args...)
 }
 
 // resolve turns a node reference into its ID; an empty reference is zero.
@@ -123,14 +222,22 @@ func (c *compiler) resolve(r config.Ref, what string) NodeID {
 	if r.Name == "" {
 		return 0
 	}
-	id, ok := c.ids[r.Name]
+	return c.resolveIn(c.cur, r, what)
+}
+
+// resolveIn resolves r among the nodes of scope s.
+func (c *compiler) resolveIn(s *scope, r config.Ref, what string) NodeID {
+	if r.Name == "" {
+		return 0
+	}
+	id, ok := c.ids[s.prefix+r.Name]
 	if !ok {
-		names := make([]string, 0, len(c.ids))
-		for name := range c.ids {
-			names = append(names, name)
+		names := make([]string, 0, len(s.flow.Nodes))
+		for _, n := range s.flow.Nodes {
+			names = append(names, n.Name)
 		}
 		slices.Sort(names)
-		c.errs.Add(r.Pos, "%s%sunknown node %q (known: %s)", c.ctx, what, r.Name, strings.Join(names, ", "))
+		c.add(r.Pos, "%s%sunknown node %q (known: %s)", c.ctx, what, r.Name, strings.Join(names, ", "))
 	}
 	return id
 }
@@ -138,7 +245,7 @@ func (c *compiler) resolve(r config.Ref, what string) NodeID {
 // target resolves a reference that must be there.
 func (c *compiler) target(n *config.Node, r config.Ref, what string) NodeID {
 	if r.Name == "" {
-		c.errs.Add(n.Pos, "%snode %q: %s is required", c.ctx, n.Name, what)
+		c.add(n.Pos, "%snode %q: %s is required", c.ctx, n.Name, what)
 		return 0
 	}
 	return c.resolve(r, fmt.Sprintf("node %q: %s: ", n.Name, what))
@@ -147,15 +254,15 @@ func (c *compiler) target(n *config.Node, r config.Ref, what string) NodeID {
 // prompts checks prompt names and returns them.
 func (c *compiler) prompts(n *config.Node, refs []config.Ref, what string, required bool) []string {
 	if required && len(refs) == 0 {
-		c.errs.Add(n.Pos, "%snode %q: %s is required", c.ctx, n.Name, what)
+		c.add(n.Pos, "%snode %q: %s is required", c.ctx, n.Name, what)
 	}
 	names := make([]string, 0, len(refs))
 	for _, r := range refs {
 		switch {
 		case r.Name == "":
-			c.errs.Add(r.Pos, "%snode %q: %s: empty prompt name", c.ctx, n.Name, what)
+			c.add(r.Pos, "%snode %q: %s: empty prompt name", c.ctx, n.Name, what)
 		case c.hasPrompt != nil && !c.hasPrompt(r.Name):
-			c.errs.Add(r.Pos, "%snode %q: %s: unknown prompt %q", c.ctx, n.Name, what, r.Name)
+			c.add(r.Pos, "%snode %q: %s: unknown prompt %q", c.ctx, n.Name, what, r.Name)
 		}
 		names = append(names, r.Name)
 	}
@@ -163,10 +270,10 @@ func (c *compiler) prompts(n *config.Node, refs []config.Ref, what string, requi
 }
 
 func (c *compiler) compileNode(n *config.Node) behavior {
-	missing := func() behavior {
-		c.errs.Add(n.Pos, "%snode %q: %s node without its settings", c.ctx, n.Name, n.Kind)
-		return nil
+	if b, ok := c.compileCallNode(n); ok {
+		return b
 	}
+	missing := func() behavior { return c.missing(n) }
 	switch n.Kind {
 	case config.NodeMenu:
 		if n.Menu == nil {
@@ -186,7 +293,7 @@ func (c *compiler) compileNode(n *config.Node) behavior {
 			return missing()
 		}
 		if n.Queue.Queue.Name == "" {
-			c.errs.Add(n.Pos, "%snode %q: queue name is required", c.ctx, n.Name)
+			c.add(n.Pos, "%snode %q: queue name is required", c.ctx, n.Name)
 		}
 		qn := n.Queue
 		return queueNode{how: Enqueue{
@@ -262,9 +369,10 @@ func (c *compiler) compileNode(n *config.Node) behavior {
 			node.pattern = regexp.MustCompile(cn.Pattern) // config compiled it already
 		}
 		return node
-	case config.NodeUnknown:
+	case config.NodeUnknown, config.NodeHTTP, config.NodeSay, config.NodeTransfer, config.NodeSurvey,
+		config.NodeSubflow, config.NodeReturn:
 	}
-	c.errs.Add(n.Pos, "%snode %q: unknown node kind %s", c.ctx, n.Name, n.Kind)
+	c.add(n.Pos, "%snode %q: unknown node kind %s", c.ctx, n.Name, n.Kind)
 	return nil
 }
 
@@ -282,21 +390,21 @@ func (c *compiler) menu(n *config.Node, m *config.MenuNode) behavior {
 		invalid:        c.resolve(m.Invalid, fmt.Sprintf("node %q: invalid: ", n.Name)),
 	}
 	if b.timeout <= 0 {
-		c.errs.Add(n.Pos, "%stimeout must be more than zero", ctx)
+		c.add(n.Pos, "%stimeout must be more than zero", ctx)
 	}
 	if b.noInputRetries < 0 || b.invalidRetries < 0 {
-		c.errs.Add(n.Pos, "%sretries must not be negative", ctx)
+		c.add(n.Pos, "%sretries must not be negative", ctx)
 	}
 	if len(m.Choices) == 0 {
-		c.errs.Add(n.Pos, "%sa menu needs at least one choice", ctx)
+		c.add(n.Pos, "%sa menu needs at least one choice", ctx)
 	}
 	for _, choice := range m.Choices {
 		i := digitIndex(normalizeDigit(choice.Digit))
 		switch {
 		case i < 0:
-			c.errs.Add(choice.Pos, "%schoice %q is not a DTMF digit", ctx, choice.Digit)
+			c.add(choice.Pos, "%schoice %q is not a DTMF digit", ctx, choice.Digit)
 		case b.choices[i] != 0:
-			c.errs.Add(choice.Pos, "%sdigit %c chosen twice", ctx, choice.Digit)
+			c.add(choice.Pos, "%sdigit %c chosen twice", ctx, choice.Digit)
 		default:
 			b.choices[i] = c.target(n, choice.Target, "choices: "+string(choice.Digit))
 		}
@@ -321,7 +429,9 @@ func (c *compiler) checkReachable(g *Graph) {
 		}
 	}
 	for i, n := range g.nodes {
-		if !seen[i+1] {
+		// A subflow's unreachable nodes are reported where it is compiled
+		// by itself.
+		if !seen[i+1] && !n.inlined {
 			c.errs.Add(n.pos, "%snode %q cannot be reached from start node %q", c.ctx, n.name, c.flow.Start.Name)
 		}
 	}

@@ -41,6 +41,12 @@ type Run struct {
 	// collected holds the digits a collect node has gathered so far.
 	collected []byte
 
+	// fetchSeq numbers data dips, so that an answer that comes after its
+	// node timed out is known for what it is.
+	fetchSeq uint64
+	// survey is the flow a survey node armed for after the call.
+	survey string
+
 	// hops counts nodes entered within one Start or Step, to stop a loop
 	// that Compile should have refused.
 	hops int
@@ -67,6 +73,13 @@ func StartWith(g *Graph, now time.Time, vars map[string]string) (*Run, []Action)
 	}
 	return r, r.enter(g.start, now)
 }
+
+// Survey returns the flow a survey node armed: where the caller goes when
+// the agent hangs up first ("" for none).
+func (r *Run) Survey() string { return r.survey }
+
+// Var returns one of the call's variables.
+func (r *Run) Var(name string) string { return r.vars[name] }
 
 // Vars returns a copy of the call's variables.
 func (r *Run) Vars() map[string]string { return maps.Clone(r.vars) }

@@ -1,6 +1,7 @@
 package ivr
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,6 +23,22 @@ type SimOptions struct {
 	MaxSteps int
 	// Vars are the call's variables at the start (caller, called).
 	Vars map[string]string
+	// Fetch answers data dips (nil: every dip fails). A result with
+	// TimedOut lets the node's timeout pass instead.
+	Fetch func(Fetch) FetchResult
+	// TransferResult is how transfers go: "" connects them; otherwise the
+	// outcome reported to the flow (busy, no-answer, ...).
+	TransferResult string
+}
+
+// FetchResult is a simulated answer to a data dip.
+type FetchResult struct {
+	Status   int
+	Body     []byte
+	Err      error
+	TimedOut bool
+	// Source says where the answer came from (a fixture, the network).
+	Source string
 }
 
 // SimStep is one line of a transcript.
@@ -76,6 +93,8 @@ func describeEnd(a Action) string {
 		return "voicemail"
 	case OfferCallback:
 		return "callback offer in queue " + a.Queue
+	case Transfer:
+		return "transfer to " + a.String()
 	}
 	return fmt.Sprintf("%T", a)
 }
@@ -115,8 +134,25 @@ func Simulate(g *Graph, opts SimOptions) Transcript {
 	groups := slices.Clone(opts.Digits) // consumed below; the caller's stays whole
 	for steps := 0; steps < maxSteps; steps++ {
 		var playing *Play
+		var answer Event
+		fetchTimedOut := false
 		for _, a := range actions {
 			switch a := a.(type) {
+			case Note:
+				note("note: %s", a.Text)
+			case Fetch:
+				note("data dip: %s %s", a.Method, a.URL)
+				answer = simulateFetch(opts.Fetch, a, note)
+				fetchTimedOut = answer == nil
+			case Transfer:
+				if opts.TransferResult == "" {
+					t.Result = a
+					t.Digits, t.Vars = run.Digits(), run.Vars()
+					note("%s (answered)", describeEnd(a))
+					return t
+				}
+				note("%s: %s", describeEnd(a), opts.TransferResult)
+				answer = EventTransferDone{Result: opts.TransferResult}
 			case Play:
 				note("play %s", strings.Join(a.Prompts, ", "))
 				p := a
@@ -132,6 +168,11 @@ func Simulate(g *Graph, opts SimOptions) Transcript {
 			}
 		}
 		switch {
+		case answer != nil:
+			actions = run.Step(answer, now)
+		case fetchTimedOut:
+			now = run.Deadline()
+			actions = run.Step(EventTimeout{}, now)
 		case playing != nil:
 			for _, p := range playing.Prompts {
 				now = now.Add(length(p))
@@ -161,4 +202,35 @@ func Simulate(g *Graph, opts SimOptions) Transcript {
 	}
 	t.Digits = run.Digits()
 	return t
+}
+
+// simulateFetch answers a data dip from fetch; nil means a timeout (the
+// run's deadline will pass).
+func simulateFetch(fetch func(Fetch) FetchResult, f Fetch, note func(string, ...any)) Event {
+	if fetch == nil {
+		note("data dip failed: no answer to simulate it with (use an HTTP fixture)")
+		return EventFetched{Seq: f.Seq, Err: errNoFixture}
+	}
+	res := fetch(f)
+	switch {
+	case res.TimedOut:
+		note("data dip: no answer within %s (%s)", f.Timeout, res.Source)
+		return nil
+	case res.Err != nil:
+		note("data dip failed: %v (%s)", res.Err, res.Source)
+	default:
+		note("data dip answered %d: %s (%s)", res.Status, oneLine(res.Body), res.Source)
+	}
+	return EventFetched{Seq: f.Seq, Status: res.Status, Body: res.Body, Err: res.Err}
+}
+
+var errNoFixture = errors.New("no fixture")
+
+// oneLine shortens a body for a transcript line.
+func oneLine(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
 }

@@ -84,30 +84,44 @@ func (s PromptSet) Names() []string {
 	return names
 }
 
-// LoadPrompts loads every *.wav file (case-insensitive extension) directly
-// in dir of fsys; a prompt's name is its file name without the extension.
-// Use "." for the root of an embed.FS.
+// LoadPrompts loads every *.wav file (case-insensitive extension) in dir of
+// fsys and its subdirectories. A prompt's name is the file's slash-separated
+// path below dir without the extension: welcome.wav is "welcome",
+// say/en/7.wav is "say/en/7", so a folder may hold per-language sets
+// (zh/welcome.wav is "zh/welcome"). Two files with one name (a.wav and
+// a.WAV) are an error. Use "." for the root of an embed.FS.
+//
+// Symbolic links to directories are not followed (fs.WalkDir does not):
+// a prompt folder cannot loop into itself.
 func LoadPrompts(fsys fs.FS, dir string) (PromptSet, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, fmt.Errorf("load prompts from %s: %w", dir, err)
-	}
 	set := make(PromptSet)
-	for _, entry := range entries {
-		fileName := entry.Name()
-		ext := path.Ext(fileName)
-		if entry.IsDir() || !strings.EqualFold(ext, ".wav") {
-			continue
+	err := fs.WalkDir(fsys, dir, func(file string, entry fs.DirEntry, err error) error {
+		if err != nil { // dir, or a folder in it, cannot be read
+			return fmt.Errorf("load prompts from %s: %w", file, err)
 		}
-		name := strings.TrimSuffix(fileName, ext)
-		pcm, err := loadWAVFile(fsys, path.Join(dir, fileName))
-		if err != nil {
-			return nil, err
+		if file == dir && !entry.IsDir() {
+			return fmt.Errorf("load prompts from %s: not a directory", dir)
+		}
+		ext := path.Ext(file)
+		if entry.IsDir() || !strings.EqualFold(ext, ".wav") {
+			return nil
+		}
+		name := strings.TrimSuffix(file, ext)
+		if dir != "." {
+			name = strings.TrimPrefix(name, dir+"/")
 		}
 		if _, dup := set[name]; dup {
-			return nil, fmt.Errorf("load prompt %s: duplicate name %q", path.Join(dir, fileName), name)
+			return fmt.Errorf("load prompt %s: duplicate name %q", file, name)
+		}
+		pcm, err := loadWAVFile(fsys, file)
+		if err != nil {
+			return err
 		}
 		set[name] = NewPrompt(name, pcm)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return set, nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -227,7 +229,7 @@ func TestLoadPromptsNamesAndEncodesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := set.Names(); len(got) != 2 || got[0] != "Goodbye" || got[1] != "welcome" {
+	if got := set.Names(); !slices.Equal(got, []string{"Goodbye", "sub/deep", "welcome"}) {
 		t.Fatalf("names %v", got)
 	}
 	p := set["welcome"]
@@ -251,6 +253,55 @@ func TestLoadPromptsNamesAndEncodesOnce(t *testing.T) {
 	}
 	if _, err := LoadPrompts(fsys, "missing"); err == nil {
 		t.Fatal("missing dir accepted")
+	}
+}
+
+func TestLoadPromptsNamesNestedFilesByPath(t *testing.T) {
+	wav := makeWAV(wavSpec{tag: wavFormatMuLaw, rate: 8000, bits: 8, channels: 1}, 0.1, 440, 0.5)
+	fsys := fstest.MapFS{
+		"welcome.wav":            {Data: wav},
+		"zh/welcome.wav":         {Data: wav},
+		"say/en/7.wav":           {Data: wav},
+		"say/zh/10000.wav":       {Data: wav},
+		"say/zh/notes.txt":       {Data: []byte("not a prompt")},
+		"say/empty/.keep":        {Data: nil},
+		"deep/er/and/deeper.Wav": {Data: wav},
+	}
+	tests := []struct {
+		dir  string
+		want []string
+	}{
+		{".", []string{"deep/er/and/deeper", "say/en/7", "say/zh/10000", "welcome", "zh/welcome"}},
+		{"say", []string{"en/7", "zh/10000"}},
+		{"say/zh", []string{"10000"}},
+		{"say/empty", []string{}},
+	}
+	for _, tt := range tests {
+		set, err := LoadPrompts(fsys, tt.dir)
+		if err != nil {
+			t.Fatalf("LoadPrompts(%q): %v", tt.dir, err)
+		}
+		if got := set.Names(); !slices.Equal(got, tt.want) {
+			t.Errorf("LoadPrompts(%q) = %q, want %q", tt.dir, got, tt.want)
+		}
+		for name, p := range set {
+			if p.Name != name {
+				t.Errorf("prompt %q is named %q", name, p.Name)
+			}
+		}
+	}
+
+	if _, err := LoadPrompts(fsys, "welcome.wav"); err == nil {
+		t.Error("a file accepted as the prompt folder")
+	}
+	fsys["say/en/7.WAV"] = &fstest.MapFile{Data: wav}
+	if _, err := LoadPrompts(fsys, "."); err == nil || !strings.Contains(err.Error(), `duplicate name "say/en/7"`) {
+		t.Errorf("duplicate in a subfolder: %v", err)
+	}
+	delete(fsys, "say/en/7.WAV")
+	fsys["zh/broken.wav"] = &fstest.MapFile{Data: []byte("RIFF")}
+	if _, err := LoadPrompts(fsys, "."); !errors.Is(err, ErrNotWAV) || !strings.Contains(err.Error(), "zh/broken.wav") {
+		t.Errorf("broken prompt in a subfolder: %v", err)
 	}
 }
 

@@ -37,7 +37,27 @@ type CDR struct {
 	CallbackID  int64         // the Callback this call dials, 0 if it is not one
 	// IVRPath is the caller's way through the IVR: node names joined by ">".
 	IVRPath string
+	// BusinessType is the IVR's business_type variable, "" if the flow set
+	// none.
+	BusinessType string
+	// TransferTo is where an IVR transfer node sent the call, e.g.
+	// "number +861012345678", "extension 2000", "agent 1003".
+	TransferTo string
+	// SurveyScore is the caller's survey answer, an NPS score 0..10. Like
+	// Priority, 0 is a value: a write stores SurveyScore only when SurveySet
+	// is true (a score outside 0..10 is refused with ErrInvalidCDR, and the
+	// database's CHECK would refuse it too). Reads set SurveySet when the
+	// call has a score.
+	SurveyScore int
+	SurveySet   bool
+	// VoicemailStart is when the caller began speaking a voicemail message;
+	// the message is the end of the recording, from then to End. Zero if
+	// the caller left none.
+	VoicemailStart time.Time
 }
+
+// MaxSurveyScore is the highest survey (NPS) score; the lowest is 0.
+const MaxSurveyScore = 10
 
 // Service-level outcomes (CDR.SLOutcome).
 const (
@@ -48,16 +68,19 @@ const (
 
 // Writes merge into the row: a field left empty (zero) keeps the value
 // stored before, so an update need only carry what it knows. Fields are
-// never cleared; only Priority can be set back to 0, with PrioritySet.
+// never cleared; only Priority can be set back to 0, with PrioritySet (and
+// SurveyScore written as 0, with SurveySet).
 const upsertSQL = `
 INSERT INTO calls (call_id, caller, called, trunk, start_ms, answer_ms, end_ms,
 	ivr_digits, flow_version, queue, agent_id, queue_wait_ms, talk_ms,
 	result, hangup_by, hangup_cause, recording_path,
-	priority, sl_outcome, wrap_up_ms, tags, offers, callback_id, ivr_path)
+	priority, sl_outcome, wrap_up_ms, tags, offers, callback_id, ivr_path,
+	business_type, transfer_to, survey_score, voicemail_start_ms)
 VALUES (?1, ?2, ?3, ?4,
 	COALESCE(?5, (SELECT start_ms FROM calls WHERE call_id = ?1)),
 	?6, ?7, ?8, ?9, ?10, ?11, COALESCE(?12, 0), COALESCE(?13, 0), ?14, ?15, ?16, ?17,
-	COALESCE(?18, 0), ?19, COALESCE(?20, 0), ?21, COALESCE(?22, 0), COALESCE(?23, 0), ?24)
+	COALESCE(?18, 0), ?19, COALESCE(?20, 0), ?21, COALESCE(?22, 0), COALESCE(?23, 0), ?24,
+	?25, ?26, ?27, ?28)
 ON CONFLICT (call_id) DO UPDATE SET
 	caller         = COALESCE(NULLIF(excluded.caller, ''), caller),
 	called         = COALESCE(NULLIF(excluded.called, ''), called),
@@ -81,12 +104,17 @@ ON CONFLICT (call_id) DO UPDATE SET
 	tags           = COALESCE(NULLIF(excluded.tags, ''), tags),
 	offers         = COALESCE(?22, offers),
 	callback_id    = COALESCE(?23, callback_id),
-	ivr_path       = COALESCE(NULLIF(excluded.ivr_path, ''), ivr_path)`
+	ivr_path       = COALESCE(NULLIF(excluded.ivr_path, ''), ivr_path),
+	business_type  = COALESCE(NULLIF(excluded.business_type, ''), business_type),
+	transfer_to    = COALESCE(NULLIF(excluded.transfer_to, ''), transfer_to),
+	survey_score   = COALESCE(excluded.survey_score, survey_score),
+	voicemail_start_ms = COALESCE(excluded.voicemail_start_ms, voicemail_start_ms)`
 
 const selectColumns = `call_id, caller, called, trunk, start_ms, answer_ms, end_ms,
 	ivr_digits, flow_version, queue, agent_id, queue_wait_ms, talk_ms,
 	result, hangup_by, hangup_cause, recording_path,
-	priority, sl_outcome, wrap_up_ms, tags, offers, callback_id, ivr_path`
+	priority, sl_outcome, wrap_up_ms, tags, offers, callback_id, ivr_path,
+	business_type, transfer_to, survey_score, voicemail_start_ms`
 
 // CallAnswered writes the row when hotline answers the caller leg, so that
 // every answered call has a row even if hotline dies a moment later. It
@@ -116,7 +144,11 @@ func (s *Store) CallEnded(ctx context.Context, c CDR) error {
 }
 
 func (s *Store) save(ctx context.Context, op string, c CDR) error {
+	if c.SurveySet && (c.SurveyScore < 0 || c.SurveyScore > MaxSurveyScore) {
+		return fmt.Errorf("%s %s: survey score %d is outside 0..%d: %w", op, c.CallID, c.SurveyScore, MaxSurveyScore, ErrInvalidCDR)
+	}
 	priority := sql.NullInt64{Int64: int64(c.Priority), Valid: c.Priority != 0 || c.PrioritySet}
+	survey := sql.NullInt64{Int64: int64(c.SurveyScore), Valid: c.SurveySet}
 	_, err := s.write(ctx, func(tx *sql.Tx) (int64, error) {
 		_, err := tx.Stmt(s.upsert).Exec(
 			c.CallID, c.Caller, c.Called, c.Trunk,
@@ -126,6 +158,7 @@ func (s *Store) save(ctx context.Context, op string, c CDR) error {
 			c.Result, c.HangupBy, c.HangupCause, c.RecordingPath,
 			priority, c.SLOutcome, nullDuration(c.WrapUp), c.Tags,
 			nullInt64(int64(c.Offers)), nullInt64(c.CallbackID), c.IVRPath,
+			c.BusinessType, c.TransferTo, survey, nullMillis(c.VoicemailStart),
 		)
 		return 0, err
 	})
@@ -283,14 +316,18 @@ func scanCDR(row scanner) (CDR, error) {
 		answer, end       sql.NullInt64
 		queueWait, talkMs int64
 		wrapUp            int64
+		survey, vmStart   sql.NullInt64
 	)
 	err := row.Scan(&c.CallID, &c.Caller, &c.Called, &c.Trunk, &start, &answer, &end,
 		&c.IVRDigits, &c.FlowVersion, &c.Queue, &c.AgentID, &queueWait, &talkMs,
 		&c.Result, &c.HangupBy, &c.HangupCause, &c.RecordingPath,
-		&c.Priority, &c.SLOutcome, &wrapUp, &c.Tags, &c.Offers, &c.CallbackID, &c.IVRPath)
+		&c.Priority, &c.SLOutcome, &wrapUp, &c.Tags, &c.Offers, &c.CallbackID, &c.IVRPath,
+		&c.BusinessType, &c.TransferTo, &survey, &vmStart)
 	if err != nil {
 		return CDR{}, err
 	}
+	c.SurveyScore, c.SurveySet = int(survey.Int64), survey.Valid
+	c.VoicemailStart = millisTime(vmStart)
 	c.Start = time.UnixMilli(start).UTC()
 	if answer.Valid {
 		c.Answer = time.UnixMilli(answer.Int64).UTC()

@@ -106,6 +106,18 @@ var migrations = []string{
 	CREATE INDEX callback_attempts_by_callback ON callback_attempts (callback_id, at_ms);`,
 	// 3: the caller's way through the IVR, node names joined by ">".
 	`ALTER TABLE calls ADD COLUMN ivr_path TEXT NOT NULL DEFAULT '';`,
+	// 4: what the IVR learned: the caller's business type (the flow's
+	// business_type variable), where a transfer node sent the call, the
+	// caller's survey answer (an NPS score, NULL when none) and when the
+	// caller began a voicemail message (NULL when none; the message is the
+	// recording from then to end_ms). The partial index serves the voicemail
+	// list.
+	`ALTER TABLE calls ADD COLUMN business_type      TEXT NOT NULL DEFAULT '';
+	ALTER TABLE calls ADD COLUMN transfer_to        TEXT NOT NULL DEFAULT '';
+	ALTER TABLE calls ADD COLUMN survey_score       INTEGER CHECK (survey_score BETWEEN 0 AND 10);
+	ALTER TABLE calls ADD COLUMN voicemail_start_ms INTEGER;
+	CREATE INDEX calls_by_business_type ON calls (business_type, start_ms);
+	CREATE INDEX calls_voicemails ON calls (start_ms DESC, call_id DESC) WHERE result = 'voicemail';`,
 }
 
 // migrate brings the schema up to date, one transaction per migration, so a

@@ -24,7 +24,8 @@ var allowed = map[string]struct {
 	"recorder": {nil, "recorder turns frames into files"},
 	"store":    {nil, "store is storage only"},
 	"sip":      {nil, "sip speaks legs and registrations, not calls"},
-	"ivr":      {[]string{"config"}, "ivr is a pure interpreter over config"},
+	"ivr":      {[]string{"config", "ivr/say"}, "ivr is a pure interpreter over config"},
+	"ivr/say":  {nil, "say turns values into prompt names and knows nothing else"},
 	"acd":      {[]string{"config", "clock"}, "acd is a pure router over config"},
 }
 

@@ -1,0 +1,207 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/hotline-cc/hotline/acd"
+	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/media"
+	hsip "github.com/hotline-cc/hotline/sip"
+)
+
+// transferOutcome comes back from a transfer's dialer goroutine.
+type transferOutcome struct {
+	leg    *hsip.OutboundCall
+	ep     *media.Endpoint
+	result string // "" when leg answered
+}
+
+// transferKind names a transfer for metrics and logs.
+func transferKind(t ivr.Transfer) string {
+	switch {
+	case t.Extension != "":
+		return "extension"
+	case t.Agent != "":
+		return "agent"
+	}
+	return "number"
+}
+
+// startTransfer rings the target of an IVR transfer node while the caller
+// hears music; transferred picks the outcome up in the call's loop.
+func (c *Call) startTransfer(t ivr.Transfer) {
+	c.transfer = t
+	binding, callerID, result := c.transferTarget(t)
+	if result != "" {
+		c.transferred <- transferOutcome{result: result}
+		return
+	}
+	ep, err := c.m.deps.Media.NewEndpoint(c.in.ID, "transfer")
+	if err != nil {
+		c.log.Error("no media endpoint for a transfer", "err", err)
+		c.transferred <- transferOutcome{result: "failed"}
+		return
+	}
+	if p := c.rt.Prompts["moh"]; p != nil {
+		// The caller never hears dead air while the target rings.
+		c.playback = 0
+		c.caller.Play(media.Playlist{Prompts: []*media.Prompt{p}, Loop: true})
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, t.Timeout)
+	c.transferCancel = cancel
+	c.log.Info("ivr transfer", "target", t.String(), "contact", binding.Contact.String())
+	req := hsip.DialRequest{
+		Target: binding, CallerID: callerID, CallerName: c.in.CallerName,
+		LocalRTP: c.sdpAddr(ep), Log: c.log.With("transfer", t.String()),
+	}
+	go func() {
+		defer cancel()
+		leg, err := c.m.deps.SIP.Dial(ctx, req)
+		out := transferOutcome{leg: leg, ep: ep}
+		if err != nil {
+			out.result = transferFailure(err, ctx)
+		}
+		c.transferred <- out // buffered: one transfer at a time
+	}()
+}
+
+// transferTarget finds where a transfer rings, or says why it cannot.
+func (c *Call) transferTarget(t ivr.Transfer) (binding hsip.Binding, callerID, result string) {
+	cfg := c.rt.Config
+	switch {
+	case t.Number != "":
+		trunk := cfg.OutboundTrunk()
+		if t.Trunk != "" {
+			trunk = cfg.Trunk(t.Trunk)
+		}
+		if trunk == nil || trunk.Outbound == "" {
+			return binding, "", "no-trunk"
+		}
+		carrier, err := netip.ParseAddrPort(trunk.Outbound)
+		if err != nil {
+			return binding, "", "no-trunk"
+		}
+		// Carriers show the caller's own number when they allow it
+		// (diversion); this trunk's number is what every carrier accepts.
+		return hsip.Binding{
+			User:      t.Number,
+			Contact:   sip.Uri{Scheme: "sip", User: t.Number, Host: carrier.Addr().String(), Port: int(carrier.Port())},
+			Source:    carrier.String(),
+			Transport: "UDP",
+		}, trunk.OutboundCallerID(), ""
+	case t.Agent != "":
+		device, result := c.agentDevice(t.Agent)
+		if result != "" {
+			return binding, "", result
+		}
+		b, ok := c.m.deps.SIP.Registrar().Lookup(device)
+		if !ok {
+			return binding, "", "unavailable"
+		}
+		return b, c.in.Caller, ""
+	}
+	b, ok := c.m.deps.SIP.Registrar().Lookup(t.Extension)
+	if !ok {
+		return binding, "", "unavailable"
+	}
+	return b, c.in.Caller, ""
+}
+
+// agentDevice returns the phone of an agent who can take a call now.
+func (c *Call) agentDevice(id string) (string, string) {
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	snap, err := c.m.deps.ACD.Snapshot(ctx)
+	if err != nil {
+		return "", "failed"
+	}
+	for _, a := range snap.Agents {
+		if a.ID != id {
+			continue
+		}
+		switch a.State {
+		case acd.AgentStateAvailable:
+			if a.Device == "" {
+				return "", "unavailable"
+			}
+			return a.Device, ""
+		case acd.AgentStateRinging, acd.AgentStateOnCall, acd.AgentStateOnHold, acd.AgentStateWrapUp:
+			return "", "busy"
+		}
+		return "", "unavailable"
+	}
+	return "", "unavailable"
+}
+
+// transferFailure says why a transfer's dial failed, as the flow's
+// transfer_result variable has it.
+func transferFailure(err error, ctx context.Context) string {
+	var de *hsip.DialError
+	switch {
+	case errors.As(err, &de) && de.Kind == hsip.DialFailureBusy:
+		return "busy"
+	case errors.As(err, &de) && de.Kind == hsip.DialFailureRejected:
+		return "rejected"
+	case errors.As(err, &de) && de.Kind == hsip.DialFailureUnreachable:
+		return "unavailable"
+	case ctx.Err() != nil:
+		return "no-answer"
+	}
+	return "failed"
+}
+
+// transferDone takes a transfer's outcome: bridge the caller to the target,
+// or tell the flow it failed.
+func (c *Call) transferDone(o transferOutcome) {
+	c.transferCancel = nil
+	kind := transferKind(c.transfer)
+	if c.stage != StageIVR {
+		// The caller left while the target rang.
+		if o.leg != nil {
+			c.goHangup(o.leg, "caller-gone")
+		}
+		if o.ep != nil {
+			o.ep.Close()
+		}
+		return
+	}
+	if o.result != "" {
+		if o.ep != nil {
+			o.ep.Close()
+		}
+		c.caller.StopPlayback()
+		c.m.deps.Metrics.transfer(kind, o.result)
+		c.log.Info("ivr transfer failed", "target", c.transfer.String(), "result", o.result)
+		c.apply(c.ivrRun.Step(ivr.EventTransferDone{Result: o.result}, c.now()))
+		return
+	}
+	c.m.deps.Metrics.transfer(kind, "connected")
+	o.ep.SetRemote(media.Remote{Addr: o.leg.Answer.Addr, Codec: codecOf(o.leg.PayloadType), DTMFPayloadType: o.leg.Answer.DTMFPayloadType})
+	c.caller.StopPlayback()
+	media.Bridge(c.caller, o.ep)
+	c.targetLeg, c.targetEP = o.leg, o.ep
+	c.stage = StageTransferred
+	c.ivrTimer.Stop()
+	c.talkStart = c.now()
+	c.cdr.TransferTo = c.transfer.String()
+	c.apply(c.ivrRun.Step(ivr.EventTransferDone{Connected: true}, c.now()))
+	c.ivrDone()
+	c.log.Info("ivr transfer connected", "target", c.cdr.TransferTo)
+	if err := c.m.deps.Store.CallUpdated(context.Background(), c.cdr); err != nil {
+		c.log.Error("cdr update", "err", err)
+	}
+}
+
+// targetGone: the transfer's target hung up; so does the caller.
+func (c *Call) targetGone() {
+	if c.hangupBy == "" {
+		c.hangupBy, c.cause = "target", "bye"
+	}
+	c.setResult("transferred")
+	c.endCaller("transfer-target-hangup")
+}
