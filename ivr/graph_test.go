@@ -210,7 +210,7 @@ func TestDocExamplesCompile(t *testing.T) {
 				t.Errorf("%s: %v", doc, err)
 				continue
 			}
-			if _, errs := CompileAll(c, hasDemoPrompt); errs != nil {
+			if _, errs := CompileAll(c, hasPromptOrSay); errs != nil {
 				t.Errorf("%s: %v", doc, errs)
 			}
 		}
