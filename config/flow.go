@@ -1,6 +1,9 @@
 package config
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
 // Flow is an IVR flow as written in the file: a start node and named nodes.
 // ivr.Compile turns it into a runnable graph.
@@ -304,16 +307,26 @@ type BranchNode struct {
 }
 
 // BranchCase tests one variable (caller, called, or one set before):
-// equal to Equals, starting with Prefix, or one of In. Exactly one test is
-// set.
+// equal to Equals, starting with Prefix, one of In, or a number above
+// GreaterThan and/or below LessThan; or, without a variable, the time of
+// the call (Time, Days).
 type BranchCase struct {
 	Var       string
 	Equals    string
 	HasEquals bool
 	Prefix    string
 	In        []string
-	Next      Ref
-	Pos       Pos
+	// GreaterThan and LessThan compare the variable as a number (both may
+	// be set: a range); a variable that is no number fails the test.
+	GreaterThan, LessThan       float64
+	HasGreaterThan, HasLessThan bool
+	// Time and Days test the time of the call instead of a variable, in
+	// Location: within Time (nil: any time) on one of Days (empty: any day).
+	Time     *Span
+	Days     []time.Weekday
+	Location *time.Location
+	Next     Ref
+	Pos      Pos
 }
 
 // CollectNode plays Prompts and gathers digits into the variable Var: an

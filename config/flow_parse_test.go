@@ -123,3 +123,24 @@ func TestTemplates(t *testing.T) {
 		}
 	}
 }
+
+func TestBranchCaseErrors(t *testing.T) {
+	runErrorCases(t, []errorCase{{name: "branch", yaml: callNodesHead + `      s:
+        branch:
+          cases:
+            - {var: x, greater_than: many, next: s}
+            - {var: x, time: "09:00-10:00", next: s}
+            - {time: "10:00-09:00", days: "fri-mon", timezone: Mars/Olympus, next: s}
+            - {var: x, timezone: UTC, next: s}
+            - {var: x, equals: "1", less_than: 3, next: s}
+          else: s
+`, want: []string{
+		"15:38: flow \"f\": node \"s\": branch: case #1: greater_than: expected a number, got \"many\"",
+		"16:15: flow \"f\": node \"s\": branch: case #2: a case tests either the time (time, days) or a variable, not both; use two branch nodes",
+		"17:22: flow \"f\": node \"s\": branch: case #3: time: hours \"10:00-09:00\" end before they start; hours cannot cross midnight (write \"22:00-24:00\" on one day and \"00:00-06:00\" on the next)",
+		"17:43: flow \"f\": node \"s\": branch: case #3: days: day range \"fri-mon\" runs backwards; ranges go from mon to sun (write e.g. \"sat,sun,mon\")",
+		"17:64: flow \"f\": node \"s\": branch: case #3: timezone: unknown time zone \"Mars/Olympus\" (an IANA name such as Asia/Shanghai)",
+		"18:15: flow \"f\": node \"s\": branch: case #4: timezone needs time or days",
+		"19:15: flow \"f\": node \"s\": branch: case #5: needs exactly one test: equals, prefix, in, or greater_than/less_than",
+	}}})
+}

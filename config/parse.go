@@ -1121,6 +1121,9 @@ func checkWellKnownVar(name, value string, agentIDs []string) string {
 	return ""
 }
 
+// maxCompared bounds the numbers a branch compares variables with.
+const maxCompared = 1e15
+
 func (d *decoder) branchNode(v *yaml.Node, ctx string, node *Node) {
 	node.Kind = NodeBranch
 	b := &BranchNode{}
@@ -1131,6 +1134,7 @@ func (d *decoder) branchNode(v *yaml.Node, ctx string, node *Node) {
 				cctx := fmt.Sprintf("%s: case #%d", ctx, i+1)
 				c := BranchCase{Pos: d.pos(item)}
 				tests := 0
+				timeKeys := false
 				d.fields(item, cctx, map[string]field{
 					"var": d.str(&c.Var, cctx+": var"),
 					"equals": func(n *yaml.Node) {
@@ -1148,13 +1152,73 @@ func (d *decoder) branchNode(v *yaml.Node, ctx string, node *Node) {
 							c.In = append(c.In, ref.Name)
 						}
 					},
+					"greater_than": func(n *yaml.Node) {
+						if !c.HasLessThan {
+							tests++
+						}
+						c.HasGreaterThan = true
+						d.number(&c.GreaterThan, cctx+": greater_than", -maxCompared, maxCompared, false)(n)
+					},
+					"less_than": func(n *yaml.Node) {
+						if !c.HasGreaterThan {
+							tests++
+						}
+						c.HasLessThan = true
+						d.number(&c.LessThan, cctx+": less_than", -maxCompared, maxCompared, false)(n)
+					},
+					"time": func(n *yaml.Node) {
+						timeKeys = true
+						s, ok := d.scalar(n, cctx+": time")
+						if !ok {
+							return
+						}
+						span, err := parseSpan(s)
+						if err != nil {
+							d.errorf(d.resolve(n), "%s: time: %v", cctx, err)
+							return
+						}
+						c.Time = &span
+					},
+					"days": func(n *yaml.Node) {
+						timeKeys = true
+						s, ok := d.scalar(n, cctx+": days")
+						if !ok {
+							return
+						}
+						days, err := parseDays(s)
+						if err != nil {
+							d.errorf(d.resolve(n), "%s: days: %v", cctx, err)
+							return
+						}
+						c.Days = days
+					},
+					"timezone": func(n *yaml.Node) {
+						s, ok := d.scalar(n, cctx+": timezone")
+						if !ok {
+							return
+						}
+						loc, err := time.LoadLocation(s)
+						if err != nil {
+							d.errorf(d.resolve(n), "%s: timezone: unknown time zone %q (an IANA name such as Asia/Shanghai)", cctx, s)
+							return
+						}
+						c.Location = loc
+					},
 					"next": d.ref(&c.Next, cctx+": next"),
 				})
+				timeTest := timeKeys
+				if timeTest && c.Location == nil {
+					c.Location = time.UTC
+				}
 				switch {
-				case c.Var == "":
-					d.errorf(item, "%s: var is required (caller, called, or a variable set before)", cctx)
-				case tests != 1:
-					d.errorf(item, "%s: needs exactly one test: equals, prefix or in", cctx)
+				case timeTest && (c.Var != "" || tests > 0):
+					d.errorf(item, "%s: a case tests either the time (time, days) or a variable, not both; use two branch nodes", cctx)
+				case c.Location != nil && !timeTest:
+					d.errorf(item, "%s: timezone needs time or days", cctx)
+				case c.Var == "" && !timeTest:
+					d.errorf(item, "%s: var is required (caller, called, or a variable set before), or time/days", cctx)
+				case c.Var != "" && tests != 1:
+					d.errorf(item, "%s: needs exactly one test: equals, prefix, in, or greater_than/less_than", cctx)
 				case c.Next.Name == "":
 					d.errorf(item, "%s: next is required", cctx)
 				}

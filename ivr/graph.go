@@ -332,7 +332,8 @@ func (c *compiler) compileNode(n *config.Node) behavior {
 		for _, cs := range n.Branch.Cases {
 			bn.cases = append(bn.cases, branchCase{
 				variable: cs.Var, equals: cs.Equals, hasEquals: cs.HasEquals, prefix: cs.Prefix,
-				in: cs.In, next: c.target(n, cs.Next, "next"),
+				in: cs.In, gt: cs.GreaterThan, lt: cs.LessThan, hasGT: cs.HasGreaterThan, hasLT: cs.HasLessThan,
+				window: cs.Time, days: cs.Days, loc: cs.Location, next: c.target(n, cs.Next, "next"),
 			})
 		}
 		return bn

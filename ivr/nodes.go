@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -271,16 +272,32 @@ type branchCase struct {
 	variable, equals, prefix string
 	hasEquals                bool
 	in                       []string
-	next                     NodeID
+	gt, lt                   float64
+	hasGT, hasLT             bool
+	// window and days test the time of the call in loc (a time case has
+	// no variable).
+	window *config.Span
+	days   []time.Weekday
+	loc    *time.Location
+	next   NodeID
 }
 
-func (c branchCase) holds(vars map[string]string) bool {
+func (c branchCase) holds(vars map[string]string, now time.Time) bool {
+	if c.variable == "" {
+		local := now.In(c.loc)
+		minute := local.Hour()*60 + local.Minute()
+		inWindow := c.window == nil || minute >= c.window.From && minute < c.window.To
+		return inWindow && (len(c.days) == 0 || slices.Contains(c.days, local.Weekday()))
+	}
 	v := vars[c.variable]
 	switch {
 	case c.hasEquals:
 		return v == c.equals
 	case c.prefix != "":
 		return strings.HasPrefix(v, c.prefix)
+	case c.hasGT || c.hasLT:
+		n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return err == nil && (!c.hasGT || n > c.gt) && (!c.hasLT || n < c.lt)
 	default:
 		return slices.Contains(c.in, v)
 	}
@@ -288,17 +305,37 @@ func (c branchCase) holds(vars map[string]string) bool {
 
 func (c branchCase) String() string {
 	switch {
+	case c.variable == "":
+		var parts []string
+		if c.window != nil {
+			parts = append(parts, c.window.String())
+		}
+		for _, d := range c.days {
+			parts = append(parts, d.String()[:3])
+		}
+		return strings.Join(parts, " ") + " " + c.loc.String()
 	case c.hasEquals:
 		return c.variable + " = " + c.equals
 	case c.prefix != "":
 		return c.variable + " starts " + c.prefix
+	case c.hasGT && c.hasLT:
+		return fmt.Sprintf("%g < %s < %g", c.gt, c.variable, c.lt)
+	case c.hasGT:
+		return fmt.Sprintf("%s > %g", c.variable, c.gt)
+	case c.hasLT:
+		return fmt.Sprintf("%s < %g", c.variable, c.lt)
 	}
 	return c.variable + " in " + strings.Join(c.in, " ")
 }
 
+// GoString prints the case for Graph.Version: the time zone by name.
+func (c branchCase) GoString() string {
+	return fmt.Sprintf("case{%s next:%d}", c.String(), c.next)
+}
+
 func (b branchNode) enter(r *Run, now time.Time) []Action {
 	for _, c := range b.cases {
-		if c.holds(r.vars) {
+		if c.holds(r.vars, now) {
 			return r.enter(c.next, now)
 		}
 	}

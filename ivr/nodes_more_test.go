@@ -318,3 +318,44 @@ func TestSimulateDataDipAndTransfer(t *testing.T) {
 		t.Errorf("timeout transcript:\n%s", s)
 	}
 }
+
+func TestBranchOnNumbersAndTime(t *testing.T) {
+	g := compileYAMLWith(t, `
+start:
+  branch:
+    cases:
+      - {var: balance, greater_than: 1000, next: rich}
+      - {var: balance, greater_than: 0, less_than: 100, next: low}
+      - {time: "09:00-12:00", days: "mon-fri", timezone: Asia/Shanghai, next: morning}
+    else: other
+rich: {hangup: {reason: rich}}
+low: {hangup: {reason: low}}
+morning: {hangup: {reason: morning}}
+other: {hangup: {reason: other}}
+`)
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	monday10 := time.Date(2026, 11, 23, 10, 0, 0, 0, shanghai) // a Monday
+	for _, tc := range []struct {
+		balance string
+		at      time.Time
+		want    string
+	}{
+		{"1000.5", monday10, "rich"},
+		{"1000", monday10, "morning"},
+		{"99.99", monday10, "low"},
+		{" 5 ", monday10, "low"},
+		{"0", monday10, "morning"},
+		{"lots", monday10.Add(3 * time.Hour), "other"},
+		{"", monday10.Add(-2 * time.Hour), "other"},
+		{"", monday10.Add(5 * 24 * time.Hour), "other"}, // Saturday
+		{"", monday10.Add(4*24*time.Hour + 119*time.Minute), "morning"},
+	} {
+		_, got := StartWith(g, tc.at, map[string]string{"balance": tc.balance})
+		if want := []Action{Hangup{Reason: tc.want}}; !reflect.DeepEqual(got, want) {
+			t.Errorf("balance %q at %s: %#v, want %s", tc.balance, tc.at, got, tc.want)
+		}
+	}
+}
