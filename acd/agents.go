@@ -1,6 +1,8 @@
 package acd
 
 import (
+	"github.com/hotline-cc/hotline/config"
+
 	"math"
 	"time"
 )
@@ -438,6 +440,11 @@ func (st *State) failOffer(o *offer, result OfferResult, now time.Time) {
 	}
 	if p.state == AgentStateLoggedOut {
 		st.setLoggedOut(a, p.reason, p.source, now)
+	}
+	if c.exclusive && c.state == callWaiting && result != OfferResultCallMoved && result != OfferResultCallerAbandoned {
+		// Only this agent could take the call, and did not: back to its
+		// flow, with why.
+		st.sendTo(c, q, nil, config.Destination{}, "agent-"+result.String(), 0, now)
 	}
 	if a.state != AgentStateRinging {
 		// (A ringing agent here is being logged out: agentLoggedOut

@@ -36,6 +36,7 @@ func (st *State) callQueued(ev CallQueued, now time.Time) {
 		c.preferred = a
 		c.dedicatedUntil = now.Add(max(ev.PreferredWait, 0))
 	}
+	c.exclusive = ev.Exclusive
 	st.admit(c, q, nil, "", 0, now)
 }
 
@@ -53,6 +54,8 @@ func (st *State) admit(c *call, q *queue, asked *queue, reason string, depth int
 		asked = q
 	}
 	switch {
+	case c.exclusive:
+		// A transfer to one agent: the queue only keeps the books.
 	case !c.callback && spec.Hours != nil && !spec.Hours.Open(now):
 		st.sendTo(c, q, asked, spec.ClosedDest, "closed", depth, now)
 		return
@@ -102,6 +105,10 @@ func (st *State) admit(c *call, q *queue, asked *queue, reason string, depth int
 	if spec.PositionEvery > 0 && !c.callback {
 		c.announceAt = now.Add(spec.PositionEvery)
 	}
+	if c.exclusive {
+		c.maxWaitAt, c.announceAt = time.Time{}, time.Time{}
+		c.stepsDone = len(spec.Escalation)
+	}
 	if p := c.preferred; p != nil && st.waitsFor(c, p) {
 		c.state = callDedicated
 		p.dedicated.push(c)
@@ -111,12 +118,23 @@ func (st *State) admit(c *call, q *queue, asked *queue, reason string, depth int
 			// Tell the caller at once that their advisor is coming.
 			st.announce(c, now)
 		}
+	} else if c.exclusive {
+		st.exclusiveFailed(c, "agent-unavailable", now)
+		return
 	} else {
 		c.preferred = nil
 		c.dedicatedUntil = time.Time{}
 		st.enqueue(c)
 	}
 	st.armCallTimer(c, now)
+}
+
+// exclusiveFailed sends an exclusive call back to its flow: its agent
+// cannot take it. c is in no heap, but still counted in its queue.
+func (st *State) exclusiveFailed(c *call, reason string, now time.Time) {
+	c.state = callUnknown
+	c.queue.callers--
+	st.sendTo(c, c.queue, nil, config.Destination{}, reason, 0, now)
 }
 
 // waitsFor reports whether a new call should wait for its preferred agent:
@@ -159,6 +177,10 @@ func (st *State) unlinkWaiting(c *call) {
 func (st *State) releaseDedicated(a *agent, now time.Time) {
 	for a.dedicated.len() > 0 {
 		c := a.dedicated.pop()
+		if c.exclusive {
+			st.exclusiveFailed(c, "agent-unavailable", now)
+			continue
+		}
 		c.preferred, c.dedicatedUntil = nil, time.Time{}
 		st.enqueue(c)
 		st.armCallTimer(c, now)
@@ -183,12 +205,17 @@ func (st *State) sendTo(c *call, q, asked *queue, dest config.Destination, reaso
 		st.dropCall(c)
 		return
 	}
-	if dest.Kind == config.DestQueue || dest.Kind == config.DestNone {
+	if (dest.Kind == config.DestQueue || dest.Kind == config.DestNone) && !c.exclusive {
 		// No usable queue: the caller hears busy rather than wait forever.
 		dest = config.Destination{Kind: config.DestBusy}
 	}
 	sl := SLNone
-	if c.queue != nil {
+	switch {
+	case c.exclusive:
+		// A transfer to one agent who could not take it: no verdict on
+		// the queue, which never had the call to serve.
+		sl = SLExcluded
+	case c.queue != nil:
 		// Sent away after waiting: the queue failed this caller.
 		sl = SLMissed
 	}
@@ -344,6 +371,11 @@ func (st *State) callTimerExpired(c *call, now time.Time) {
 			st.enqueue(c)
 		}
 		st.armCallTimer(c, now)
+		return
+	}
+	if c.state == callDedicated && !c.dedicatedUntil.After(now) && c.exclusive {
+		c.preferred.dedicated.remove(c.heapIdx)
+		st.exclusiveFailed(c, "agent-busy", now)
 		return
 	}
 	if c.state == callDedicated && !c.dedicatedUntil.After(now) {

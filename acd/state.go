@@ -283,6 +283,8 @@ type call struct {
 	// call failed.
 	recentFailures [recentFailureMemory]*agent
 	failureCount   int
+	// exclusive calls wait for their preferred agent only.
+	exclusive bool
 	// Callback fields.
 	callback              bool
 	callbackID            int64

@@ -371,6 +371,14 @@ type CallQueued struct {
 	// take the call.
 	PreferredAgent string
 	PreferredWait  time.Duration
+	// Exclusive: only PreferredAgent may take the call (an IVR transfer to
+	// one agent). If they cannot come within PreferredWait (logged out, on
+	// a break, busy too long, no answer), the call leaves with a RouteCall
+	// whose Destination is DestNone and whose Reason says why, so that its
+	// flow goes on. Such a call skips the queue's hours, size limit,
+	// escalation, max wait and announcements, and counts as excluded from
+	// the service level when it leaves unanswered.
+	Exclusive bool
 }
 
 // CallAbandoned: the caller hung up before being connected.

@@ -140,6 +140,9 @@ type Call struct {
 	// the run of it, once the agent hung up first.
 	surveyFlow string
 	surveyRun  *ivr.Run
+	// agentTransfer is set while an IVR transfer to an agent waits in
+	// the ACD for that agent alone, and after it connected.
+	agentTransfer bool
 }
 
 func newCall(m *Manager, in *hsip.InboundCall) *Call {
@@ -586,6 +589,10 @@ func (c *Call) routed(r acd.RouteCall) {
 	if c.stage != StageQueued {
 		return
 	}
+	if c.agentTransfer {
+		c.agentTransferFailed(r)
+		return
+	}
 	c.cbMenu, c.cbDigits = callbackMenuOff, ""
 	c.ivrTimer.Stop()
 	c.cancelOffers()
@@ -729,6 +736,9 @@ func (c *Call) dialed(r dialResult) {
 	c.m.deps.Metrics.queueWait(c.queueName, c.cdr.QueueWait)
 	c.connectedOffer = r.offerID
 	c.m.deps.ACD.Post(acd.OfferAnswered{OfferID: r.offerID, CallID: c.in.ID, AgentID: c.agentID})
+	if c.agentTransfer {
+		c.agentTransferConnected()
+	}
 	// The agent goes into the row when the call ends, or from the journal
 	// once the ACD accepted the answer: the store cannot take a name back
 	// if the ACD refuses it (a late answer).

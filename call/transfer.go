@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -36,6 +37,10 @@ func transferKind(t ivr.Transfer) string {
 // hears music; transferred picks the outcome up in the call's loop.
 func (c *Call) startTransfer(t ivr.Transfer) {
 	c.transfer = t
+	if t.Agent != "" {
+		c.transferToAgent(t)
+		return
+	}
 	binding, callerID, result := c.transferTarget(t)
 	if result != "" {
 		c.transferred <- transferOutcome{result: result}
@@ -94,16 +99,6 @@ func (c *Call) transferTarget(t ivr.Transfer) (binding hsip.Binding, callerID, r
 			Source:    carrier.String(),
 			Transport: "UDP",
 		}, trunk.OutboundCallerID(), ""
-	case t.Agent != "":
-		device, result := c.agentDevice(t.Agent)
-		if result != "" {
-			return binding, "", result
-		}
-		b, ok := c.m.deps.SIP.Registrar().Lookup(device)
-		if !ok {
-			return binding, "", "unavailable"
-		}
-		return b, c.in.Caller, ""
 	}
 	b, ok := c.m.deps.SIP.Registrar().Lookup(t.Extension)
 	if !ok {
@@ -112,8 +107,33 @@ func (c *Call) transferTarget(t ivr.Transfer) (binding hsip.Binding, callerID, r
 	return b, c.in.Caller, ""
 }
 
-// agentDevice returns the phone of an agent who can take a call now.
-func (c *Call) agentDevice(id string) (string, string) {
+// transferToAgent hands the call to the ACD for one agent: it waits in
+// one of the agent's queues (which keeps the books: offers, wait, CDR) for
+// that agent alone, up to the transfer's timeout, hearing the queue's
+// music. The ACD offers it when the agent is free, or sends it back
+// (RouteCall to no destination) when they cannot take it.
+func (c *Call) transferToAgent(t ivr.Transfer) {
+	queue, result := c.agentQueue(t.Agent)
+	if result != "" {
+		c.transferred <- transferOutcome{result: result}
+		return
+	}
+	c.agentTransfer = true
+	c.stage = StageQueued
+	c.queueName, c.cdr.Queue = queue, queue
+	c.queuedAt = c.now()
+	c.cdr.TransferTo = t.String()
+	c.ivrTimer.Stop()
+	c.log.Info("ivr transfer to an agent", "agent_id", t.Agent, "queue", queue)
+	c.playHoldMusic(false)
+	c.m.deps.ACD.Post(acd.CallQueued{
+		CallID: c.in.ID, Queue: queue, PreferredAgent: t.Agent, PreferredWait: t.Timeout, Exclusive: true,
+	})
+}
+
+// agentQueue returns the first queue agent id serves, or why the agent
+// cannot take a transfer.
+func (c *Call) agentQueue(id string) (string, string) {
 	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
 	defer cancel()
 	snap, err := c.m.deps.ACD.Snapshot(ctx)
@@ -121,21 +141,39 @@ func (c *Call) agentDevice(id string) (string, string) {
 		return "", "failed"
 	}
 	for _, a := range snap.Agents {
-		if a.ID != id {
-			continue
+		if a.ID == id && len(a.Queues) > 0 {
+			return a.Queues[0], ""
 		}
-		switch a.State {
-		case acd.AgentStateAvailable:
-			if a.Device == "" {
-				return "", "unavailable"
-			}
-			return a.Device, ""
-		case acd.AgentStateRinging, acd.AgentStateOnCall, acd.AgentStateOnHold, acd.AgentStateWrapUp:
-			return "", "busy"
-		}
-		return "", "unavailable"
 	}
 	return "", "unavailable"
+}
+
+// agentTransferFailed takes the call back from the ACD into its flow:
+// the agent could not take it.
+func (c *Call) agentTransferFailed(r acd.RouteCall) {
+	c.agentTransfer = false
+	c.cancelOffers()
+	c.stage = StageIVR
+	c.cdr.QueueWait = c.now().Sub(c.queuedAt)
+	result := strings.TrimPrefix(r.Reason, "agent-")
+	switch result {
+	case "ring-timeout":
+		result = "no-answer"
+	case "unreachable", "logged-out", "failed":
+		result = "unavailable"
+	}
+	c.caller.StopPlayback()
+	c.m.deps.Metrics.transfer("agent", result)
+	c.log.Info("ivr transfer failed", "target", c.transfer.String(), "result", result)
+	c.apply(c.ivrRun.Step(ivr.EventTransferDone{Result: result}, c.now()))
+}
+
+// agentTransferConnected ends the IVR of a call whose agent transfer the
+// agent answered.
+func (c *Call) agentTransferConnected() {
+	c.m.deps.Metrics.transfer("agent", "connected")
+	c.ivrRun.Step(ivr.EventTransferDone{Connected: true}, c.now())
+	c.ivrDone()
 }
 
 // transferFailure says why a transfer's dial failed, as the flow's

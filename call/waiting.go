@@ -76,7 +76,7 @@ func (c *Call) queuedDigit(digit byte) {
 	q := c.rt.Config.Queue(c.queueName)
 	switch c.cbMenu {
 	case callbackMenuOff:
-		if q == nil || q.CallbackKey == "" || string(digit) != q.CallbackKey {
+		if q == nil || q.CallbackKey == "" || string(digit) != q.CallbackKey || c.agentTransfer {
 			return
 		}
 		c.log.Info("caller asks for a callback")
