@@ -373,6 +373,15 @@ func prefix(ctx string) string {
 // hint suggests what was meant by an unknown name: the whole list when it is
 // short, otherwise the closest known name. For keys (always), a long list is
 // still given in full when no name is close.
+// printable quotes a name that holds control characters, so that an error
+// message stays on one line.
+func printable(name string) string {
+	if strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return strconv.Quote(name)
+	}
+	return name
+}
+
 func hint(name string, known []string, always bool) string {
 	if len(known) == 0 {
 		return ""
@@ -380,7 +389,11 @@ func hint(name string, known []string, always bool) string {
 	sorted := slices.Clone(known)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
-	all := " (known: " + strings.Join(sorted, ", ") + ")"
+	shown := make([]string, len(sorted))
+	for i, k := range sorted {
+		shown[i] = printable(k)
+	}
+	all := " (known: " + strings.Join(shown, ", ") + ")"
 	if len(sorted) <= 10 {
 		return all
 	}

@@ -72,9 +72,12 @@ func (es Errors) Sort() {
 	slices.SortStableFunc(es, func(a, b Error) int { return a.Pos.compare(b.Pos) })
 }
 
-// Add appends a problem at pos.
+// Add appends a problem at pos. A message stays on one line whatever the
+// file held (a pattern or a name with a line break in it): one problem is
+// one `file:line:col: message` line for editors and scripts.
 func (es *Errors) Add(pos Pos, format string, args ...any) {
-	*es = append(*es, Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+	msg := strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(fmt.Sprintf(format, args...))
+	*es = append(*es, Error{Pos: pos, Msg: msg})
 }
 
 // Err returns es as an error, or nil when there are no problems; it keeps a

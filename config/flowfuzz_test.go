@@ -56,9 +56,9 @@ func checkPositions(t *testing.T, what string, errs config.Errors) {
 		switch {
 		case p.File != "fuzz.yaml":
 			t.Fatalf("%s: problem in file %q, want fuzz.yaml: %v", what, p.File, e)
-		case e.Msg == "":
+		case e.Msg == "" || strings.Contains(e.Msg, "\n"):
 			t.Fatalf("%s: message %q is not one line", what, e.Msg)
-		case p.Line < 1 && e.Msg != "file is empty" && !(len(errs) == 1 && p.Col == 0):
+		case p.Line < 1 && e.Msg != "file is empty":
 			t.Fatalf("%s: problem without a line: %q", what, e.Error())
 		case p.Col < 1 && len(errs) == 1:
 			// A YAML syntax error (or an empty file): line only.

@@ -108,12 +108,14 @@ func parseYAML(filename string, data []byte) (root *yaml.Node, err error) {
 				return nil, Errors{{Pos: Pos{File: filename, Line: line, Col: col}, Msg: fmt.Sprintf("unknown anchor %q", m[1])}}
 			}
 		}
-		line := 0
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = msg[len(m[0]):]
+			line, _ := strconv.Atoi(m[1])
+			return nil, fileErr(line, "%s", strings.TrimPrefix(msg[len(m[0]):], "yaml: "))
 		}
-		return nil, fileErr(line, "%s", strings.TrimPrefix(msg, "yaml: "))
+		// yaml.v3 gives no line for what it finds at the end of the input
+		// (an unclosed quote or bracket): that is where it is noticed.
+		line, col := endOf(data)
+		return nil, Errors{{Pos: Pos{File: filename, Line: line, Col: col}, Msg: strings.TrimPrefix(msg, "yaml: ") + " (at the end of the file)"}}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -127,6 +129,14 @@ func parseYAML(filename string, data []byte) (root *yaml.Node, err error) {
 		return nil, fileErr(0, "file is empty")
 	}
 	return doc.Content[0], nil
+}
+
+// endOf returns the line and column just past the last character of data.
+func endOf(data []byte) (line, col int) {
+	body := bytes.TrimRight(data, "\n")
+	line = 1 + bytes.Count(body, []byte("\n"))
+	col = len(body) - bytes.LastIndexByte(body, '\n')
+	return line, col
 }
 
 func defaultConfig() *Config {
@@ -959,14 +969,15 @@ func (d *decoder) playNode(v *yaml.Node, ctx string, node *Node) {
 	node.Kind = NodePlay
 	p := &PlayNode{}
 	node.Play = p
+	var hasPrompt, hasNext bool
 	d.fields(v, ctx, map[string]field{
-		"prompt": func(v *yaml.Node) { p.Prompts = d.refs(v, ctx+": prompt") },
-		"next":   d.ref(&p.Next, ctx+": next"),
+		"prompt": func(v *yaml.Node) { hasPrompt = true; p.Prompts = d.refs(v, ctx+": prompt") },
+		"next":   func(v *yaml.Node) { hasNext = true; d.ref(&p.Next, ctx+": next")(v) },
 	})
-	if len(p.Prompts) == 0 {
+	if !hasPrompt {
 		d.errorf(v, "%s: prompt is required", ctx)
 	}
-	if p.Next.Name == "" {
+	if !hasNext {
 		d.errorf(v, "%s: next is required (the node after the prompt)", ctx)
 	}
 }
@@ -1070,8 +1081,10 @@ func (d *decoder) setNode(v *yaml.Node, ctx string, node *Node) {
 	node.Kind = NodeSet
 	sn := &SetNode{}
 	node.Set = sn
+	var hasVars bool
 	d.fields(v, ctx, map[string]field{
 		"vars": func(n *yaml.Node) {
+			hasVars = true
 			for key, value := range d.pairs(n, ctx+": vars") {
 				val, ok := d.scalar(value, ctx+": vars: "+key.Value)
 				if !ok {
@@ -1089,7 +1102,7 @@ func (d *decoder) setNode(v *yaml.Node, ctx string, node *Node) {
 		},
 		"next": d.ref(&sn.Next, ctx+": next"),
 	})
-	if len(sn.Vars) == 0 {
+	if !hasVars {
 		d.errorf(v, "%s: vars is required (name: value, ...)", ctx)
 	}
 	if sn.Next.Name == "" {

@@ -419,7 +419,7 @@ support: {queue: support}
 	_, err := config.Parse("f.yaml", []byte(src))
 	for _, want := range []string{
 		`priority must be a whole number from -100 to 100, got "high"`, `vip must be true or false, got "yes"`,
-		`dedicated_agent: unknown agent "9"`, `case #1: needs exactly one test: equals, prefix or in`,
+		`dedicated_agent: unknown agent "9"`, `case #1: needs exactly one test: equals, prefix, in, or greater_than/less_than`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse = %v\nwant %s", err, want)
