@@ -98,37 +98,45 @@ func parseYAML(filename string, data []byte) (root *yaml.Node, err error) {
 	case errors.Is(err, io.EOF):
 		return nil, fileErr(0, "file is empty")
 	case err != nil:
-		msg := err.Error()
-		if m := unknownAnchor.FindStringSubmatch(msg); m != nil {
-			// yaml.v3 says which anchor but not where; the first use of it
-			// is where it is wrong.
-			if at := bytes.Index(data, []byte("*"+m[1])); at >= 0 {
-				line := 1 + bytes.Count(data[:at], []byte("\n"))
-				col := at - bytes.LastIndexByte(data[:at], '\n')
-				return nil, Errors{{Pos: Pos{File: filename, Line: line, Col: col}, Msg: fmt.Sprintf("unknown anchor %q", m[1])}}
-			}
-		}
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			return nil, fileErr(line, "%s", strings.TrimPrefix(msg[len(m[0]):], "yaml: "))
-		}
-		// yaml.v3 gives no line for what it finds at the end of the input
-		// (an unclosed quote or bracket): that is where it is noticed.
-		line, col := endOf(data)
-		return nil, Errors{{Pos: Pos{File: filename, Line: line, Col: col}, Msg: strings.TrimPrefix(msg, "yaml: ") + " (at the end of the file)"}}
+		return nil, yamlError(filename, data, err)
 	}
 	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		line := extra.Line
-		if err != nil {
-			line = 0
-		}
-		return nil, fileErr(line, "more than one YAML document; put everything in one")
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, yamlError(filename, data, err)
+	case extra.Line > 0:
+		return nil, fileErr(extra.Line, "more than one YAML document; put everything in one")
+	default:
+		line, col := endOf(data)
+		return nil, Errors{{Pos: Pos{File: filename, Line: line, Col: col}, Msg: "more than one YAML document; put everything in one"}}
 	}
 	if len(doc.Content) != 1 {
 		return nil, fileErr(0, "file is empty")
 	}
 	return doc.Content[0], nil
+}
+
+// yamlError positions a yaml.v3 syntax error.
+func yamlError(filename string, data []byte, err error) error {
+	msg := err.Error()
+	if m := unknownAnchor.FindStringSubmatch(msg); m != nil {
+		// yaml.v3 says which anchor but not where; the first use of it
+		// is where it is wrong.
+		if at := bytes.Index(data, []byte("*"+m[1])); at >= 0 {
+			line := 1 + bytes.Count(data[:at], []byte("\n"))
+			col := at - bytes.LastIndexByte(data[:at], '\n')
+			return Errors{{Pos: Pos{File: filename, Line: line, Col: col}, Msg: fmt.Sprintf("unknown anchor %q", m[1])}}
+		}
+	}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Errors{{Pos: Pos{File: filename, Line: line}, Msg: strings.TrimPrefix(msg[len(m[0]):], "yaml: ")}}
+	}
+	// yaml.v3 gives no line for what it finds at the end of the input
+	// (an unclosed quote or bracket): that is where it is noticed.
+	line, col := endOf(data)
+	return Errors{{Pos: Pos{File: filename, Line: line, Col: col}, Msg: strings.TrimPrefix(msg, "yaml: ") + " (at the end of the file)"}}
 }
 
 // endOf returns the line and column just past the last character of data.
