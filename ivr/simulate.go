@@ -57,6 +57,8 @@ type Transcript struct {
 	Digits string
 	// Vars are the call's variables when the flow ended.
 	Vars map[string]string
+	// Survey is the survey flow armed for after the call, if any.
+	Survey string
 }
 
 // String prints the transcript, one step per line, then the result.
@@ -79,6 +81,9 @@ func (t Transcript) String() string {
 		b.WriteString("result: none (the simulation stopped; is the flow waiting forever?)\n")
 	}
 	fmt.Fprintf(&b, "digits: %q\n", t.Digits)
+	if t.Survey != "" {
+		fmt.Fprintf(&b, "survey after the agent hangs up first: %s\n", t.Survey)
+	}
 	return b.String()
 }
 
@@ -147,7 +152,7 @@ func Simulate(g *Graph, opts SimOptions) Transcript {
 			case Transfer:
 				if opts.TransferResult == "" {
 					t.Result = a
-					t.Digits, t.Vars = run.Digits(), run.Vars()
+					t.Digits, t.Vars, t.Survey = run.Digits(), run.Vars(), run.Survey()
 					note("%s (answered)", describeEnd(a))
 					return t
 				}
@@ -162,7 +167,7 @@ func Simulate(g *Graph, opts SimOptions) Transcript {
 				playing = nil
 			case Enqueue, Hangup, Voicemail, OfferCallback:
 				t.Result = a
-				t.Digits, t.Vars = run.Digits(), run.Vars()
+				t.Digits, t.Vars, t.Survey = run.Digits(), run.Vars(), run.Survey()
 				note("%s", describeEnd(a))
 				return t
 			}

@@ -180,6 +180,9 @@ func TestIVRCheckExamples(t *testing.T) {
 					if digits != "" {
 						args = append(args, "-digits", digits)
 					}
+					// Data dips answer from the example's fixture: a test
+					// sends nothing to the addresses an example names.
+					args = append(args, "-http-fixture", fixtureFor(file))
 					code := cmdIVR(args, &out, &errOut)
 					if code != 0 || errOut.Len() != 0 || !strings.HasPrefix(out.String(), "flow "+f.Name+" (version ") ||
 						!strings.Contains(out.String(), "\nresult: ") || strings.Contains(out.String(), "result: none") {
@@ -189,7 +192,8 @@ func TestIVRCheckExamples(t *testing.T) {
 			}
 		})
 	}
-	for _, kind := range []string{"menu", "play", "queue", "hangup", "goto", "set", "branch", "collect", "schedule", "voicemail", "callback"} {
+	for _, kind := range []string{"menu", "play", "queue", "hangup", "goto", "set", "branch", "collect", "schedule", "voicemail", "callback",
+		"http", "say", "transfer", "survey", "subflow", "return"} {
 		if !kinds[kind] {
 			t.Errorf("no example in %s uses a %s node", ivrExamples, kind)
 		}
@@ -243,11 +247,31 @@ func TestIVRSimulateExamples(t *testing.T) {
 		{"voicemail_callback", []string{"-called", "8005551000", "-digits", "2"}, []string{"result: callback offer in queue callbacks"}},
 		{"voicemail_callback", []string{"-called", "8005552001", "-digits", "3"}, []string{"result: voicemail"}},
 		{"voicemail_callback", []string{"-called", "8005551000"}, []string{"result: voicemail"}},
+		// The CRM knows a rich caller who speaks Chinese: VIP, the balance
+		// in Chinese, and option 1 rings their advisor.
+		{"crm_survey", []string{"-called", "4008001000", "-caller", "13800000000", "-digits", "1"}, []string{
+			"vars: advisor=5001 balance=250000.5 business_type=cards called=4008001000 caller=13800000000 http_status=200 language=zh name=Li Lei priority=30 vip=true",
+			"result: transfer to agent 5001",
+			"survey after the agent hangs up first: nps",
+		}},
+		// The advisor cannot come: the cards queue.
+		{"crm_survey", []string{"-called", "4008001000", "-caller", "13900000000", "-digits", "1", "-transfer-result", "busy"}, []string{
+			"result: queue cards",
+		}},
+		// The CRM does not answer in time: the caller keys their card's
+		// last digits in the identify subflow, and the balance is skipped.
+		{"crm_survey", []string{"-called", "4008001000", "-caller", "13700000000", "-digits", "1234,2"}, []string{
+			"vars: called=4008001000 caller=13700000000 card_last4=1234 http_status=timeout",
+			"result: queue cards",
+		}},
+		// Any other number runs the general flow, through the same subflow.
+		{"crm_survey", []string{"-called", "4008002000", "-digits", "1234"}, []string{"result: queue cards"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file+" "+strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			args := append([]string{"simulate", filepath.Join(ivrExamples, tc.file+".yaml"), "-at", "2026-10-12T10:00:00+08:00"}, tc.args...)
+			file := filepath.Join(ivrExamples, tc.file+".yaml")
+			args := append([]string{"simulate", file, "-at", "2026-10-12T10:00:00+08:00", "-http-fixture", fixtureFor(file)}, tc.args...)
 			if code := cmdIVR(args, &out, &errOut); code != 0 {
 				t.Fatalf("exit %d\nstderr:\n%s", code, errOut.String())
 			}
@@ -258,4 +282,14 @@ func TestIVRSimulateExamples(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fixtureFor returns the HTTP fixture of an example: fixtures/NAME.yaml
+// beside it, or an empty one (every data dip fails, nothing is sent).
+func fixtureFor(example string) string {
+	f := filepath.Join(filepath.Dir(example), "fixtures", filepath.Base(example))
+	if _, err := os.Stat(f); err != nil {
+		return filepath.Join(filepath.Dir(example), "fixtures", "none.yaml")
+	}
+	return f
 }
