@@ -416,7 +416,6 @@ func (c *Call) enqueue(how ivr.Enqueue) {
 		c.endCaller("unknown queue")
 		return
 	}
-	c.cdr.IVRDigits = c.ivrRun.Digits()
 	c.stage = StageQueued
 	c.queueName = name
 	c.queuedAt = c.now()
@@ -448,6 +447,9 @@ func (c *Call) ivrDone() {
 		path = c.cdr.IVRPath + ">" + path
 	}
 	c.cdr.IVRPath = path
+	// Digits too: the first flow's, then a survey's or those of a flow the
+	// queue sent the caller to.
+	c.cdr.IVRDigits += c.ivrRun.Digits()
 	if bt := c.ivrRun.Var("business_type"); bt != "" {
 		c.cdr.BusinessType = bt
 	}
@@ -960,9 +962,6 @@ func (c *Call) finish() {
 		if err := c.recording.Close(); err != nil {
 			c.log.Error("recording close", "err", err)
 		}
-	}
-	if c.ivrRun != nil && c.cdr.IVRDigits == "" {
-		c.cdr.IVRDigits = c.ivrRun.Digits()
 	}
 	c.ivrDone() // a caller who hung up in the IVR
 	c.cdr.End = end
