@@ -819,3 +819,53 @@ flows:
 		t.Errorf("recording %v; want about the %v of the pieces", got, heard)
 	}
 }
+
+// TestIVRTransferToAnAgent: a transfer node names agent 1003, who answers
+// through the ACD (the call is an ACD call: agent, queue, transfer_to in
+// the CDR); agent 1004 is not logged in, so a transfer to them takes the
+// failed branch with transfer_result unavailable.
+func TestIVRTransferToAnAgent(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotlineYAML(t, ivrTrunk+`
+flows:
+  - name: main
+    start: pick
+    nodes:
+      pick:
+        branch:
+          cases:
+            - { var: called, equals: "6001", next: to_carol }
+          else: to_dave
+      to_carol: { transfer: { agent: "1003", timeout: 5s, failed: why } }
+      to_dave: { transfer: { agent: "${called}", timeout: 5s, failed: why } }
+      why:
+        branch:
+          cases:
+            - { var: transfer_result, equals: unavailable, next: unavailable }
+          else: other_failure
+      unavailable: { hangup: { reason: agent unavailable } }
+      other_failure: { hangup: { reason: transfer failed } }
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	agent := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+
+	id := h.ivrCall(ctx, "6001", map[string]string{"hangup": "caller", "talk_ms": "1500"})
+	finished(t, agent, "agent 1003 answers the transfer and gets the BYE")
+	cdr := h.endedCDR(id)
+	if cdr.AgentID != "1003" || cdr.TransferTo != "agent 1003" || cdr.Result != "completed" || cdr.IVRPath != "pick>to_carol" ||
+		cdr.Queue != "cards" || cdr.TalkSec <= 0 {
+		t.Errorf("CDR = %+v; want agent 1003 through cards, transfer_to agent 1003, completed", cdr)
+	}
+
+	id = h.ivrCall(ctx, "1004", nil)
+	cdr = h.endedCDR(id)
+	if cdr.Result != "ivr" || cdr.AgentID != "" || cdr.IVRPath != "pick>to_dave>why>unavailable" {
+		t.Errorf("CDR = %+v; want the failed branch for transfer_result unavailable", cdr)
+	}
+	checkMetrics(t, h, map[string]float64{
+		`hotline_ivr_transfers_total{kind="agent",result="connected"}`:   1,
+		`hotline_ivr_transfers_total{kind="agent",result="unavailable"}`: 1,
+	})
+}
