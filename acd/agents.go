@@ -1,6 +1,8 @@
 package acd
 
 import (
+	"strings"
+
 	"github.com/hotline-cc/hotline/config"
 
 	"math"
@@ -354,7 +356,7 @@ func (st *State) offerAnswered(ev OfferAnswered, now time.Time) {
 		wait := now.Sub(c.queuedAt)
 		q.counters.CallsConnected++
 		q.counters.ConnectedWait += wait
-		st.exit(c, q, ExitConnected, q.slOutcome(ExitConnected, wait), a.id, now)
+		st.exit(c, q, ExitConnected, c.slOutcome(q, ExitConnected, wait), a.id, now)
 	}
 	st.setAgentState(a, AgentStateOnCall, "", "acd", now)
 	st.releaseQueueIfRetired(q)
@@ -444,7 +446,7 @@ func (st *State) failOffer(o *offer, result OfferResult, now time.Time) {
 	if c.exclusive && c.state == callWaiting && result != OfferResultCallMoved && result != OfferResultCallerAbandoned {
 		// Only this agent could take the call, and did not: back to its
 		// flow, with why.
-		st.sendTo(c, q, nil, config.Destination{}, "agent-"+result.String(), 0, now)
+		st.sendTo(c, q, nil, config.Destination{}, "agent-"+strings.TrimPrefix(result.String(), "agent-"), 0, now)
 	}
 	if a.state != AgentStateRinging {
 		// (A ringing agent here is being logged out: agentLoggedOut

@@ -259,6 +259,15 @@ func (st *State) exit(c *call, q *queue, how Exit, sl SLOutcome, agentID string,
 	}
 }
 
+// slOutcome is the verdict for call c leaving q after wait: an exclusive
+// call (a transfer to one agent) is none of the queue's business.
+func (c *call) slOutcome(q *queue, how Exit, wait time.Duration) SLOutcome {
+	if c.exclusive {
+		return SLExcluded
+	}
+	return q.slOutcome(how, wait)
+}
+
 // slOutcome is the verdict for a caller who leaves q after wait.
 func (q *queue) slOutcome(how Exit, wait time.Duration) SLOutcome {
 	sl := &q.spec.ServiceLevel
@@ -305,7 +314,7 @@ func (st *State) callGone(callID string, how Exit, now time.Time) {
 			wait := now.Sub(c.queuedAt)
 			q.counters.CallsAbandoned++
 			q.counters.AbandonedWait += wait
-			st.exit(c, q, how, q.slOutcome(how, wait), "", now)
+			st.exit(c, q, how, c.slOutcome(q, how, wait), "", now)
 		}
 	case callConnected:
 		if c.callback {

@@ -111,6 +111,9 @@ func (st *State) Check() error {
 			if c.heapIdx < 0 || c.heapIdx >= h.len() || h.items[c.heapIdx] != c {
 				fail("waiting call %s not in %s's heap for stage %d", id, c.queue.name, c.stage)
 			}
+			if c.exclusive {
+				fail("call %s waits for one agent only but is in %s's heap, where anyone may take it", id, c.queue.name)
+			}
 		case callDedicated:
 			if c.preferred == nil || c.heapIdx < 0 || c.heapIdx >= c.preferred.dedicated.len() || c.preferred.dedicated.items[c.heapIdx] != c {
 				fail("call %s waits for an agent but is not in their list", id)

@@ -98,3 +98,46 @@ func TestExclusiveCallComesBackWhenItsAgentCannot(t *testing.T) {
 		}
 	})
 }
+
+func TestExclusiveCallSurvivesReloads(t *testing.T) {
+	st := NewState(twoQueueTopology())
+	Step(st, AgentLoggedIn{AgentID: "a1"}, t0)
+	Step(st, AgentLoggedIn{AgentID: "a2"}, t0)
+	Step(st, CallQueued{CallID: "c0", Queue: "support", PreferredAgent: "a2"}, t0)
+	Step(st, OfferAnswered{OfferID: 1, CallID: "c0", AgentID: "a2"}, t0.Add(sec(1)))
+	Step(st, exclusive("c1"), t0.Add(sec(2)))
+	// A reload that keeps a2 (and adds an escalation) keeps c1 waiting for
+	// a2 alone; one that removes a2 sends c1 back at once.
+	top := twoQueueTopology()
+	top.Queues[0].Escalation = []EscalationStep{{After: time.Second, Queue: "sales"}}
+	cmds := Step(st, TopologyChanged{Topology: top}, t0.Add(sec(3)))
+	if err := st.Check(); err != nil || len(routesOf(cmds)) != 0 || len(routing(cmds)) != 0 {
+		t.Fatalf("reload keeping a2: %v, commands %v", err, fmtCommands(cmds))
+	}
+	if cmds := Step(st, Tick{}, t0.Add(sec(5))); len(routing(cmds)) != 0 || len(routesOf(cmds)) != 0 {
+		t.Fatalf("c1 escalated or was offered: %v", fmtCommands(cmds))
+	}
+	top.Agents = top.Agents[:1]
+	top.Queues[0].Agents = []string{"a1"}
+	checkRoute(t, st, Step(st, TopologyChanged{Topology: top}, t0.Add(sec(6))), "c1", "agent-unavailable")
+}
+
+func TestExclusiveCallIsNoServiceLevelVerdict(t *testing.T) {
+	st := NewState(twoQueueTopology())
+	Step(st, AgentLoggedIn{AgentID: "a2"}, t0)
+	Step(st, exclusive("c1"), t0)
+	Step(st, CallAbandoned{CallID: "c1"}, t0.Add(sec(30)))
+	Step(st, exclusive("c2"), t0.Add(sec(31)))
+	Step(st, OfferAnswered{OfferID: 2, CallID: "c2", AgentID: "a2"}, t0.Add(sec(60)))
+	sl := st.queues["support"].counters.SL
+	if sl[SLMet] != 0 || sl[SLMissed] != 0 || sl[SLExcluded] != 2 {
+		t.Errorf("support SL counters %v, want two excluded", sl)
+	}
+}
+
+func TestExclusiveCallAgentLoggedOutWhileRinging(t *testing.T) {
+	st := NewState(twoQueueTopology())
+	Step(st, AgentLoggedIn{AgentID: "a2"}, t0)
+	Step(st, exclusive("c1"), t0)
+	checkRoute(t, st, Step(st, AgentLoggedOut{AgentID: "a2"}, t0.Add(sec(1))), "c1", "agent-logged-out")
+}

@@ -104,8 +104,15 @@ func (st *State) applyTopology(top Topology, now time.Time) {
 		// heap that is gone.
 		c.stage = min(c.stage, c.queue.stages-1)
 		c.stepsDone = min(c.stepsDone, len(c.queue.spec.Escalation))
+		if c.exclusive {
+			c.stepsDone = len(c.queue.spec.Escalation) // never escalated
+		}
 		c.setOrderKey()
 		switch {
+		case c.exclusive && (c.preferred == nil || c.preferred.retired):
+			// The one agent this call waits for is gone.
+			st.exclusiveFailed(c, "agent-unavailable", now)
+			continue // dropped: no timer to arm
 		case c.state == callDedicated && !c.preferred.retired:
 			c.preferred.dedicated.push(c)
 		case c.state == callDedicated, c.state == callWaiting:

@@ -128,7 +128,7 @@ type Call struct {
 	cancelCtx context.CancelFunc
 	// fetched and transferred are inboxes: data dip answers, and the
 	// outcome of the transfer being dialed (one at a time).
-	fetched     chan ivr.EventFetched
+	fetched     chan fetchAnswer
 	transferred chan transferOutcome
 	transfer    ivr.Transfer
 	// transferCancel stops the transfer being dialed; nil when none is.
@@ -158,7 +158,7 @@ func newCall(m *Manager, in *hsip.InboundCall) *Call {
 		offers:      make(map[uint64]*offer),
 		dialResults: make(chan dialResult, 4),
 		ringing:     make(chan uint64, 4),
-		fetched:     make(chan ivr.EventFetched, 4),
+		fetched:     make(chan fetchAnswer, 4),
 		transferred: make(chan transferOutcome, 1),
 	}
 }
@@ -263,9 +263,9 @@ func (c *Call) loop() {
 		select {
 		case <-targetDone:
 			c.targetGone()
-		case ev := <-c.fetched:
-			if c.stage == StageIVR && c.ivrRun != nil {
-				c.apply(c.ivrRun.Step(ev, c.now()))
+		case a := <-c.fetched:
+			if c.stage == StageIVR && a.run == c.ivrRun {
+				c.apply(c.ivrRun.Step(a.ev, c.now()))
 			}
 		case o := <-c.transferred:
 			c.transferDone(o)
@@ -442,13 +442,19 @@ func (c *Call) ivrDone() {
 		return
 	}
 	c.ivrRecorded = c.ivrRun
+	if c.ivrRun == c.surveyRun {
+		// The survey comes after the call: its path is not why they
+		// called, and its answer has a column of its own.
+		c.m.deps.Metrics.ivrRun(c.ivrRun.Graph().Name(), c.ivrRun.Path(), c.ivrRun.Choices())
+		return
+	}
 	path := strings.Join(c.ivrRun.Path(), ">")
 	if c.cdr.IVRPath != "" {
 		path = c.cdr.IVRPath + ">" + path
 	}
 	c.cdr.IVRPath = path
-	// Digits too: the first flow's, then a survey's or those of a flow the
-	// queue sent the caller to.
+	// Digits too: the first flow's, then those of a flow the queue sent
+	// the caller to.
 	c.cdr.IVRDigits += c.ivrRun.Digits()
 	if bt := c.ivrRun.Var("business_type"); bt != "" {
 		c.cdr.BusinessType = bt

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/hotline-cc/hotline/ivr"
@@ -34,10 +35,19 @@ func newDipClient() *http.Client {
 // timeout or the call, whichever comes first.
 func (c *Call) startFetch(f ivr.Fetch) {
 	ctx, cancel := context.WithTimeout(c.ctx, f.Timeout)
+	// The answer is for this run only: a dip of an earlier run (before a
+	// queue sent the caller to another flow) must not answer this one's.
+	run := c.ivrRun
+	deliver := func(ev ivr.EventFetched) {
+		select {
+		case c.fetched <- fetchAnswer{run: run, ev: ev}:
+		case <-c.ctx.Done():
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, f.Method, f.URL, bytes.NewReader(f.Body))
 	if err != nil {
 		cancel()
-		c.fetched <- ivr.EventFetched{Seq: f.Seq, Err: err}
+		go deliver(ivr.EventFetched{Seq: f.Seq, Err: errors.New("invalid request: " + hostOnly(err))})
 		return
 	}
 	for _, h := range f.Headers {
@@ -59,7 +69,7 @@ func (c *Call) startFetch(f ivr.Fetch) {
 		case err != nil && ctx.Err() == context.DeadlineExceeded:
 			ev.Err, result = fmt.Errorf("no answer within %s", f.Timeout), "timeout"
 		case err != nil:
-			ev.Err, result = err, "error"
+			ev.Err, result = errors.New(hostOnly(err)), "error"
 		default:
 			ev.Status = resp.StatusCode
 			ev.Body, err = io.ReadAll(io.LimitReader(resp.Body, ivr.MaxFetchBody))
@@ -73,9 +83,22 @@ func (c *Call) startFetch(f ivr.Fetch) {
 		took := c.now().Sub(start)
 		c.m.deps.Metrics.dip(flow, f.Node, result, took)
 		log.Info("ivr data dip", "method", f.Method, "status", ev.Status, "result", result, "took", took.Round(time.Millisecond).String(), "err", ev.Err)
-		select {
-		case c.fetched <- ev:
-		case <-c.ctx.Done():
-		}
+		deliver(ev)
 	}()
+}
+
+// fetchAnswer is a data dip's answer, for the run that asked.
+type fetchAnswer struct {
+	run *ivr.Run
+	ev  ivr.EventFetched
+}
+
+// hostOnly describes a request error without its URL, whose path and
+// query may hold a caller's number.
+func hostOnly(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return err.Error()
 }

@@ -122,7 +122,6 @@ func (c *Call) transferToAgent(t ivr.Transfer) {
 	c.stage = StageQueued
 	c.queueName, c.cdr.Queue = queue, queue
 	c.queuedAt = c.now()
-	c.cdr.TransferTo = t.String()
 	c.ivrTimer.Stop()
 	c.log.Info("ivr transfer to an agent", "agent_id", t.Agent, "queue", queue)
 	c.playHoldMusic(false)
@@ -153,6 +152,14 @@ func (c *Call) agentQueue(id string) (string, string) {
 func (c *Call) agentTransferFailed(r acd.RouteCall) {
 	c.agentTransfer = false
 	c.cancelOffers()
+	if c.ivrRun.Done() {
+		// Cannot happen while agentTransfer is only set until the agent
+		// answers; if it did, the caller must not be left in silence.
+		c.log.Error("agent transfer came back to a finished flow", "reason", r.Reason)
+		c.hangupBy, c.cause, c.result = "system", r.Reason, "failed"
+		c.endCaller(r.Reason)
+		return
+	}
 	c.stage = StageIVR
 	c.cdr.QueueWait = c.now().Sub(c.queuedAt)
 	result := strings.TrimPrefix(r.Reason, "agent-")
@@ -171,6 +178,8 @@ func (c *Call) agentTransferFailed(r acd.RouteCall) {
 // agentTransferConnected ends the IVR of a call whose agent transfer the
 // agent answered.
 func (c *Call) agentTransferConnected() {
+	c.agentTransfer = false
+	c.cdr.TransferTo = c.transfer.String()
 	c.m.deps.Metrics.transfer("agent", "connected")
 	c.ivrRun.Step(ivr.EventTransferDone{Connected: true}, c.now())
 	c.ivrDone()

@@ -251,6 +251,10 @@ func (t *Trunk) FlowFor(called string) string {
 	return best
 }
 
+// NumberMatches reports whether number matches pattern: "*" any, "400*" a
+// prefix, anything else exactly.
+func NumberMatches(pattern, number string) bool { return numberMatches(pattern, number) }
+
 func numberMatches(pattern, called string) bool {
 	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
 		return strings.HasPrefix(called, prefix)

@@ -370,9 +370,6 @@ func prefix(ctx string) string {
 	return ctx + ": "
 }
 
-// hint suggests what was meant by an unknown name: the whole list when it is
-// short, otherwise the closest known name. For keys (always), a long list is
-// still given in full when no name is close.
 // printable quotes a name that holds control characters, so that an error
 // message stays on one line.
 func printable(name string) string {
@@ -382,6 +379,9 @@ func printable(name string) string {
 	return name
 }
 
+// hint suggests what was meant by an unknown name: the whole list when it is
+// short, otherwise the closest known name. For keys (always), a long list is
+// still given in full when no name is close.
 func hint(name string, known []string, always bool) string {
 	if len(known) == 0 {
 		return ""

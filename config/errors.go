@@ -76,7 +76,12 @@ func (es Errors) Sort() {
 // file held (a pattern or a name with a line break in it): one problem is
 // one `file:line:col: message` line for editors and scripts.
 func (es *Errors) Add(pos Pos, format string, args ...any) {
-	msg := strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(fmt.Sprintf(format, args...))
+	msg := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, fmt.Sprintf(format, args...))
 	*es = append(*es, Error{Pos: pos, Msg: msg})
 }
 

@@ -430,7 +430,11 @@ type SayNode struct {
 // or unknown) the flow goes on at Failed (empty: hang up), with the
 // variable transfer_result saying why.
 type TransferNode struct {
-	Number    Template
+	Number Template
+	// Allow lists the numbers (exact, or a prefix ending in *) a Number
+	// with variables may become; required then, since a number keyed in
+	// or looked up could otherwise be any toll destination.
+	Allow     []string
 	Trunk     Ref
 	Extension Template
 	Agent     Template

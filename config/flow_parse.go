@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +42,7 @@ func (d *decoder) httpNode(v *yaml.Node, ctx string, node *Node) {
 	h := &HTTPNode{Method: http.MethodGet, Timeout: DefaultHTTPTimeout}
 	node.HTTP = h
 	var urlNode *yaml.Node
+	var urlBad bool
 	d.fields(v, ctx, map[string]field{
 		"method": func(n *yaml.Node) {
 			s, ok := d.scalar(n, ctx+": method")
@@ -52,7 +55,12 @@ func (d *decoder) httpNode(v *yaml.Node, ctx string, node *Node) {
 			}
 			d.errorf(d.resolve(n), "%s: method must be GET or POST, got %q", ctx, s)
 		},
-		"url":          func(n *yaml.Node) { urlNode = n; d.template(&h.URL, ctx+": url")(n) },
+		"url": func(n *yaml.Node) {
+			urlNode = n
+			before := len(d.errs)
+			d.template(&h.URL, ctx+": url")(n)
+			urlBad = len(d.errs) > before
+		},
 		"body":         d.template(&h.Body, ctx+": body"),
 		"content_type": d.nonEmpty(&h.ContentType, ctx+": content_type"),
 		"timeout":      d.durationIn(&h.Timeout, ctx+": timeout", 100*time.Millisecond, MaxHTTPTimeout, ""),
@@ -83,13 +91,10 @@ func (d *decoder) httpNode(v *yaml.Node, ctx string, node *Node) {
 		"next":     d.ref(&h.Next, ctx+": next"),
 		"fallback": d.ref(&h.Fallback, ctx+": fallback"),
 	})
-	switch {
-	case urlNode == nil:
+	if urlNode == nil {
 		d.errorf(v, "%s: url is required", ctx)
-	case h.URL.Text != "":
-		if msg := checkDipURL(h.URL); msg != "" {
-			d.errorf(d.resolve(urlNode), "%s: url: %s", ctx, msg)
-		}
+	} else if msg := checkDipURL(h.URL); msg != "" && !urlBad {
+		d.errorf(d.resolve(urlNode), "%s: url: %s", ctx, msg)
 	}
 	if h.Method == http.MethodGet && h.Body.Text != "" {
 		d.errorf(v, "%s: a GET has no body; use method: POST", ctx)
@@ -116,6 +121,10 @@ func checkDipURL(t Template) string {
 	host, _, complete := strings.Cut(rest, "/")
 	if host == "" || (!complete && !t.Literal()) {
 		return fmt.Sprintf("variables may only follow the host: write the scheme, host and the / after it out (got %q)", t.Text)
+	}
+	// Every variable filled in (escaped, as calls will), the URL must parse.
+	if _, err := url.Parse(t.Expand(nil, func(string) string { return "x" })); err != nil {
+		return fmt.Sprintf("invalid URL %q: %v", t.Text, errors.Unwrap(err))
 	}
 	return ""
 }
@@ -193,11 +202,23 @@ func (d *decoder) transferNode(v *yaml.Node, ctx string, node *Node) {
 		"extension": target(&t.Extension, "extension"),
 		"agent":     target(&t.Agent, "agent"),
 		"trunk":     d.ref(&t.Trunk, ctx+": trunk"),
+		"allow": func(v *yaml.Node) {
+			for _, ref := range d.refs(v, ctx+": allow") {
+				if err := checkNumberPattern(ref.Name); err != nil {
+					d.errs.Add(ref.Pos, "%s: allow: %v", ctx, err)
+					continue
+				}
+				t.Allow = append(t.Allow, ref.Name)
+			}
+		},
 		"timeout":   d.durationIn(&t.Timeout, ctx+": timeout", time.Second, MaxTransferRing, ""),
 		"failed":    d.ref(&t.Failed, ctx+": failed"),
 	})
 	if targets != 1 {
 		d.errorf(v, "%s: needs exactly one of number, extension or agent", ctx)
+	}
+	if t.Number.Text != "" && !t.Number.Literal() && len(t.Allow) == 0 {
+		d.errorf(v, "%s: a number made of variables needs allow (the numbers it may become, e.g. [\"400*\", \"+8610*\"]): anything else could be a toll call", ctx)
 	}
 	if t.Trunk.Name != "" && t.Number.Text == "" {
 		d.errs.Add(t.Trunk.Pos, "%s: trunk is only for a number", ctx)
@@ -279,15 +300,17 @@ func (d *decoder) flowLinks(c *Config) {
 				d.errs.Add(flowRef.Pos, "%s: node %q: unknown flow %q%s", ctx, n.Name, flowRef.Name, hint(flowRef.Name, flowNames, false))
 			}
 		}
-		if cycle := subflowCycle(c, f.Name, nil); cycle != nil {
+		if cycle := subflowCycle(c, f.Name, nil, map[string]bool{}); cycle != nil {
 			d.errs.Add(f.Pos, "flow %q calls itself through subflows (%s); a subflow must return without calling back", f.Name, strings.Join(cycle, " > "))
 		}
 	}
 }
 
-// subflowCycle returns the chain of flows by which name calls itself
-// through subflow nodes, or nil.
-func subflowCycle(c *Config, name string, chain []string) []string {
+// subflowCycle returns the chain of flows by which chain[0] calls itself
+// through subflow nodes, or nil. done holds the flows already searched
+// from chain[0] without finding it: each flow is searched once, however
+// many flows call it.
+func subflowCycle(c *Config, name string, chain []string, done map[string]bool) []string {
 	if slices.Contains(chain, name) {
 		if name == chain[0] {
 			return append(chain, name)
@@ -295,16 +318,17 @@ func subflowCycle(c *Config, name string, chain []string) []string {
 		return nil // a cycle that does not pass through the first flow is reported for its own flows
 	}
 	f := c.Flow(name)
-	if f == nil || len(chain) > len(c.Flows) {
+	if f == nil || done[name] {
 		return nil
 	}
 	chain = append(chain, name)
 	for _, n := range f.Nodes {
 		if n.Kind == NodeSubflow && n.Subflow != nil {
-			if cycle := subflowCycle(c, n.Subflow.Flow.Name, chain); cycle != nil {
+			if cycle := subflowCycle(c, n.Subflow.Flow.Name, chain, done); cycle != nil {
 				return cycle
 			}
 		}
 	}
+	done[name] = true
 	return nil
 }

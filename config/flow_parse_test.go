@@ -53,6 +53,7 @@ func TestCallNodeErrors(t *testing.T) {
 			`12:21: flow "f": node "s": transfer: needs exactly one of number, extension or agent`,
 			`13:22: flow "f": node "s2": transfer: agent: unknown agent "9999" (known: 1001)`,
 			`14:7: flow "f": node "s3": a transfer to a number needs a trunk with outbound (the carrier's ip:port)`,
+			`14:22: flow "f": node "s3": transfer: a number made of variables needs allow (the numbers it may become, e.g. ["400*", "+8610*"]): anything else could be a toll call`,
 			`15:49: flow "f": node "s4": transfer: trunk is only for a number`,
 			`15:61: flow "f": node "s4": transfer: timeout: must be at most 5m, got "10m"`,
 		}},

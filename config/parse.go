@@ -1228,6 +1228,9 @@ func (d *decoder) branchNode(v *yaml.Node, ctx string, node *Node) {
 					"next": d.ref(&c.Next, cctx+": next"),
 				})
 				timeTest := timeKeys
+				if c.HasGreaterThan && c.HasLessThan && c.GreaterThan >= c.LessThan {
+					d.errorf(item, "%s: greater_than %g and less_than %g leave no number between them", cctx, c.GreaterThan, c.LessThan)
+				}
 				if timeTest && c.Location == nil {
 					c.Location = time.UTC
 				}

@@ -470,6 +470,13 @@ func (c *compiler) checkLoops(g *Graph) {
 				if slices.ContainsFunc(cycle, func(n NodeID) bool { return reported[n] }) {
 					continue
 				}
+				if !slices.ContainsFunc(cycle, func(n NodeID) bool { return !g.nodes[n-1].inlined }) {
+					// Within one subflow: reported where it is compiled.
+					for _, n := range cycle {
+						reported[n] = true
+					}
+					continue
+				}
 				names := make([]string, 0, len(cycle)+1)
 				first := cycle[0]
 				for _, n := range cycle {

@@ -342,6 +342,16 @@ func (b branchNode) enter(r *Run, now time.Time) []Action {
 	return r.enter(b.otherwise, now)
 }
 
+// GoString prints the node for Graph.Version: each case by its text (a
+// time case holds pointers, whose addresses must not change the version).
+func (b branchNode) GoString() string {
+	cases := make([]string, len(b.cases))
+	for i, c := range b.cases {
+		cases[i] = c.GoString()
+	}
+	return fmt.Sprintf("branch{%s else:%d}", strings.Join(cases, " "), b.otherwise)
+}
+
 func (branchNode) handle(*Run, Event, time.Time) []Action { return nil }
 func (branchNode) waitsForCaller() bool                   { return false }
 func (b branchNode) edges() []edge {

@@ -3,6 +3,7 @@ package ivr
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,7 @@ func (r *Run) language() string {
 // that fails.
 type transferNode struct {
 	number, extension, agent config.Template
+	allow                    []string
 	trunk                    string
 	timeout                  time.Duration
 	failed                   NodeID
@@ -81,15 +83,22 @@ func (t transferNode) enter(r *Run, now time.Time) []Action {
 		return append([]Action{Note{Text: fmt.Sprintf("transfer target %q is not a number or extension", target)}},
 			r.follow(t.failed, "transfer to an invalid target", now)...)
 	}
+	if tr.Number != "" && len(t.allow) > 0 && !slices.ContainsFunc(t.allow, func(p string) bool { return config.NumberMatches(p, tr.Number) }) {
+		r.vars["transfer_result"] = "not-allowed"
+		return append([]Action{Note{Text: fmt.Sprintf("transfer to %q refused: not in the node's allow list", tr.Number)}},
+			r.follow(t.failed, "transfer to a number not allowed", now)...)
+	}
 	r.deadline = time.Time{}
+	r.transferring = true
 	return []Action{tr}
 }
 
 func (t transferNode) handle(r *Run, ev Event, now time.Time) []Action {
 	e, ok := ev.(EventTransferDone)
-	if !ok {
+	if !ok || !r.transferring {
 		return nil
 	}
+	r.transferring = false
 	if e.Connected {
 		r.done = true
 		return nil
@@ -212,7 +221,7 @@ func (c *compiler) compileCallNode(n *config.Node) (behavior, bool) {
 			return c.missing(n), true
 		}
 		return transferNode{
-			number: t.Number, extension: t.Extension, agent: t.Agent, trunk: t.Trunk.Name, timeout: t.Timeout,
+			number: t.Number, extension: t.Extension, agent: t.Agent, allow: t.Allow, trunk: t.Trunk.Name, timeout: t.Timeout,
 			failed: c.resolve(t.Failed, fmt.Sprintf("node %q: failed: ", n.Name)),
 		}, true
 	case config.NodeSurvey:

@@ -30,7 +30,7 @@ flows:
           fallback: sorry
       speak: {say: {value: "${balance}", as: amount, next: survey}}
       survey: {survey: {flow: nps, next: xfer}}
-      xfer: {transfer: {number: "${tier}", timeout: 20s, failed: sorry}}
+      xfer: {transfer: {number: "${tier}", allow: ["800*"], timeout: 20s, failed: sorry}}
       sorry: {hangup: {prompt: error}}
   - name: nps
     start: ask
@@ -205,6 +205,14 @@ func TestTransferFailureGoesOn(t *testing.T) {
 		t.Fatalf("invalid target = %#v, transfer_result %q", got, r.Var("transfer_result"))
 	}
 
+	// A number outside the allow list is never dialed.
+	r, actions = StartWith(g, t0, map[string]string{"caller": "1"})
+	r.Step(EventFetched{Seq: actions[0].(Fetch).Seq, Status: 200, Body: []byte(`{"customer": {"tier": "0090123", "accounts": [0, {"balance": 3}]}}`)}, t0)
+	got = r.Step(EventPlaybackDone{}, t0)
+	if len(got) != 2 || r.Var("transfer_result") != "not-allowed" {
+		t.Fatalf("number not allowed = %#v, transfer_result %q", got, r.Var("transfer_result"))
+	}
+
 	r, actions = StartWith(g, t0, map[string]string{"caller": "1"})
 	r.Step(EventFetched{Seq: actions[0].(Fetch).Seq, Status: 200, Body: []byte(`{"customer": {"tier": "8001", "accounts": [0, {"balance": 3}]}}`)}, t0)
 	r.Step(EventPlaybackDone{}, t0)
@@ -357,5 +365,50 @@ other: {hangup: {reason: other}}
 		if want := []Action{Hangup{Reason: tc.want}}; !reflect.DeepEqual(got, want) {
 			t.Errorf("balance %q at %s: %#v, want %s", tc.balance, tc.at, got, tc.want)
 		}
+	}
+}
+
+// TestVersionsOfTimeCasesAreStable: a branch's time case holds pointers
+// (its span, its time zone); the flow's version must not depend on them.
+func TestVersionsOfTimeCasesAreStable(t *testing.T) {
+	nodes := `
+start:
+  branch:
+    cases: [{time: "09:00-12:00", days: "mon-fri", timezone: Asia/Shanghai, next: a}]
+    else: a
+a: {hangup: {}}
+`
+	if v1, v2 := compileYAMLWith(t, nodes).Version(), compileYAMLWith(t, nodes).Version(); v1 != v2 {
+		t.Errorf("versions %s and %s for the same flow", v1, v2)
+	}
+	other := strings.Replace(nodes, "09:00-12:00", "09:00-12:30", 1)
+	if compileYAMLWith(t, nodes).Version() == compileYAMLWith(t, other).Version() {
+		t.Error("a changed time window keeps the version")
+	}
+}
+
+func TestLoopInsideASubflowIsReportedOnce(t *testing.T) {
+	src := `agents: [{id: "1001", password: p}]
+queues: [{name: q, agents: ["1001"]}]
+flows:
+  - name: main
+    start: a
+    nodes:
+      a: {subflow: {flow: spin, next: b}}
+      b: {subflow: {flow: spin, next: q}}
+      q: {queue: q}
+  - name: spin
+    start: s
+    nodes:
+      s: {goto: t}
+      t: {goto: s}
+`
+	cfg, err := config.Parse("c.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errs := CompileAll(cfg, hasDemoPrompt)
+	if got := errs.Error(); strings.Count(got, "loop without waiting") != 1 || !strings.Contains(got, `flow "spin"`) {
+		t.Errorf("errors:\n%s", got)
 	}
 }

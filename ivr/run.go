@@ -46,6 +46,8 @@ type Run struct {
 	fetchSeq uint64
 	// survey is the flow a survey node armed for after the call.
 	survey string
+	// transferring is set while a Transfer waits for its EventTransferDone.
+	transferring bool
 
 	// hops counts nodes entered within one Start or Step, to stop a loop
 	// that Compile should have refused.
@@ -163,7 +165,7 @@ func (r *Run) Graph() *Graph { return r.graph }
 // waiting reports whether something outside will move the run on: a
 // playback ending or a deadline. A run that is neither done nor waiting
 // would be stuck; the fuzz test checks this never happens.
-func (r *Run) waiting() bool { return r.playing || !r.deadline.IsZero() }
+func (r *Run) waiting() bool { return r.playing || !r.deadline.IsZero() || r.transferring }
 
 // enter moves the call to node id and runs its entry behaviour. Leaving a
 // node stops its playback and forgets its timers and counters.
@@ -173,6 +175,7 @@ func (r *Run) enter(id NodeID, now time.Time) []Action {
 		actions = append(actions, StopPlayback{})
 	}
 	r.playing, r.interruptible = false, false
+	r.transferring = false
 	r.after = continuation{}
 	r.deadline = time.Time{}
 	r.noInputs, r.invalids = 0, 0
