@@ -46,7 +46,7 @@ func flowFromBytes(shape []byte) *config.Flow {
 	f := &config.Flow{Name: "fuzz", Start: config.Ref{Name: name(b.next())}}
 	for i := range n {
 		node := config.Node{Name: name(i)}
-		switch b.next() % 8 {
+		switch b.next() % 12 {
 		case 0:
 			node.Kind = config.NodeMenu
 			m := &config.MenuNode{
@@ -92,6 +92,22 @@ func flowFromBytes(shape []byte) *config.Flow {
 				Timeout: time.Duration(b.next()%3) * time.Second, DigitTimeout: time.Second,
 				InvalidPrompts: prompts(0), Retries: b.next() % 3, Next: optional(), Invalid: optional(),
 			}
+		case 8:
+			node.Kind = config.NodeHTTP
+			url, _ := config.ParseTemplate("http://crm.test/c/${v}")
+			node.HTTP = &config.HTTPNode{Method: "GET", URL: url, Timeout: time.Duration(1+b.next()%3) * time.Second,
+				Vars: []config.HTTPVar{{Name: "v", Path: "a.b"}}, Next: optional(), Fallback: optional()}
+		case 9:
+			node.Kind = config.NodeSay
+			value, _ := config.ParseTemplate("${v}")
+			node.Say = &config.SayNode{Value: value, As: []string{"number", "digits", "amount", "date", "agent_id"}[b.next()%5], Next: optional()}
+		case 10:
+			node.Kind = config.NodeTransfer
+			number, _ := config.ParseTemplate("${v}")
+			node.Transfer = &config.TransferNode{Number: number, Allow: []string{"1*"}, Timeout: time.Second, Failed: optional()}
+		case 11:
+			node.Kind = config.NodeSurvey
+			node.Survey = &config.SurveyNode{Flow: config.Ref{Name: "nps"}, Next: optional()}
 		}
 		f.Nodes = append(f.Nodes, node)
 	}
@@ -107,7 +123,7 @@ func FuzzCompileAndStep(f *testing.F) {
 	f.Add([]byte{2, 0, 1, 0, 0, 4, 0}, []byte{1, 1, 1})
 	f.Add([]byte{7, 1, 0, 0, 1, 1, 2, 1, 1, 0, 2, 3, 4, 0, 5, 2, 1, 1, 0, 0}, []byte{0, 0, 2, 2, 1, 5, 9})
 	f.Fuzz(func(t *testing.T, shape, events []byte) {
-		g, errs := Compile(flowFromBytes(shape), hasDemoPrompt)
+		g, errs := Compile(flowFromBytes(shape), hasPromptOrSay)
 		if g == nil {
 			if len(errs) == 0 {
 				t.Fatal("no graph and no errors")
@@ -119,6 +135,7 @@ func FuzzCompileAndStep(f *testing.F) {
 		}
 		now := t0
 		r, actions := Start(g, now)
+		var lastFetch uint64
 		check := func(where string, actions []Action) {
 			for i, a := range actions {
 				if h, ok := a.(Hangup); ok && strings.Contains(h.Reason, "loop") {
@@ -133,6 +150,8 @@ func FuzzCompileAndStep(f *testing.F) {
 					if len(a.Prompts) == 0 {
 						t.Fatalf("%s: Play without prompts", where)
 					}
+				case Fetch:
+					lastFetch = a.Seq
 				}
 			}
 			if !r.Done() && !r.waiting() {
@@ -142,7 +161,7 @@ func FuzzCompileAndStep(f *testing.F) {
 		check("start", actions)
 		for i, e := range events {
 			var ev Event
-			switch e % 4 {
+			switch e % 7 {
 			case 0:
 				ev = EventPlaybackDone{}
 			case 1:
@@ -156,6 +175,14 @@ func FuzzCompileAndStep(f *testing.F) {
 			case 3:
 				now = now.Add(time.Duration(e) * 100 * time.Millisecond)
 				ev = EventTimeout{}
+			case 4:
+				// A dip's answer: the latest one's, or a stale one's.
+				bodies := []string{`{"a": {"b": "1"}}`, `{"a": {"b": 12.5}}`, `not json`, `{"a": [1]}`}
+				ev = EventFetched{Seq: lastFetch - uint64(e/7%2), Status: []int{200, 404, 500}[int(e/14)%3], Body: []byte(bodies[int(e/7)%4])}
+			case 5:
+				ev = EventTransferDone{Connected: e/7%3 == 0, Result: "busy"}
+			case 6:
+				ev = EventFetched{Seq: lastFetch, Err: fmt.Errorf("refused")}
 			}
 			check(fmt.Sprintf("event %d (%#v)", i, ev), r.Step(ev, now))
 		}
