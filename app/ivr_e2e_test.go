@@ -637,25 +637,7 @@ func TestIVRTransferToNumberAndMissingExtension(t *testing.T) {
 	h := startHotlineYAML(t, `
 trunks:
   - { name: carrier, acl: [127.0.0.0/8], numbers: ["*"], flow: main, outbound: "`+target.LocalAddr()+`" }
-flows:
-  - name: main
-    start: pick
-    nodes:
-      pick:
-        branch:
-          cases:
-            - { var: called, equals: "6001", next: to_number }
-          else: to_extension
-      to_number: { transfer: { number: "5550123", timeout: 5s, failed: why } }
-      to_extension: { transfer: { extension: "2000", timeout: 2s, failed: why } }
-      why:
-        branch:
-          cases:
-            - { var: transfer_result, equals: unavailable, next: unavailable }
-          else: other_failure
-      unavailable: { hangup: { reason: extension unavailable } }
-      other_failure: { hangup: { reason: transfer failed } }
-`)
+`+transferFlow("to_number", `number: "5550123", timeout: 5s`, "to_extension", `extension: "2000", timeout: 2s`))
 
 	id := h.ivrCall(ctx, "6001", map[string]string{"hangup": "caller", "talk_ms": "2500"})
 	finished(t, target, "the transfer target answers and gets hotline's BYE")
@@ -689,6 +671,33 @@ flows:
 		`hotline_calls_total{result="transferred"}`:                          1,
 		`hotline_calls_total{result="ivr"}`:                                  1,
 	})
+}
+
+// transferFlow is flow main for the transfer tests: a call to 6001 goes to
+// transfer node first (settings firstTo), any other to second; a failed
+// transfer hangs up with reason "unavailable" or "transfer failed" by its
+// transfer_result, so that the path says which.
+func transferFlow(first, firstTo, second, secondTo string) string {
+	return fmt.Sprintf(`
+flows:
+  - name: main
+    start: pick
+    nodes:
+      pick:
+        branch:
+          cases:
+            - { var: called, equals: "6001", next: %[1]s }
+          else: %[3]s
+      %[1]s: { transfer: { %[2]s, failed: why } }
+      %[3]s: { transfer: { %[4]s, failed: why } }
+      why:
+        branch:
+          cases:
+            - { var: transfer_result, equals: unavailable, next: unavailable }
+          else: other_failure
+      unavailable: { hangup: { reason: unavailable } }
+      other_failure: { hangup: { reason: transfer failed } }
+`, first, firstTo, second, secondTo)
 }
 
 // TestIVRTrunkRoutesPickTheFlow: one trunk carries several service
@@ -827,26 +836,7 @@ flows:
 func TestIVRTransferToAnAgent(t *testing.T) {
 	t.Parallel()
 	requirePCAP(t)
-	h := startHotlineYAML(t, ivrTrunk+`
-flows:
-  - name: main
-    start: pick
-    nodes:
-      pick:
-        branch:
-          cases:
-            - { var: called, equals: "6001", next: to_carol }
-          else: to_dave
-      to_carol: { transfer: { agent: "1003", timeout: 5s, failed: why } }
-      to_dave: { transfer: { agent: "${called}", timeout: 5s, failed: why } }
-      why:
-        branch:
-          cases:
-            - { var: transfer_result, equals: unavailable, next: unavailable }
-          else: other_failure
-      unavailable: { hangup: { reason: agent unavailable } }
-      other_failure: { hangup: { reason: transfer failed } }
-`)
+	h := startHotlineYAML(t, ivrTrunk+transferFlow("to_carol", `agent: "1003", timeout: 5s`, "to_dave", `agent: "${called}", timeout: 5s`))
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	agent := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})

@@ -232,25 +232,25 @@ func (d *decoder) surveyNode(v *yaml.Node, ctx string, node *Node) {
 	node.Kind = NodeSurvey
 	s := &SurveyNode{}
 	node.Survey = s
-	d.fields(v, ctx, map[string]field{
-		"flow": d.ref(&s.Flow, ctx+": flow"),
-		"next": d.ref(&s.Next, ctx+": next"),
-	})
-	if s.Flow.Name == "" || s.Next.Name == "" {
-		d.errorf(v, "%s: flow and next are required (the survey flow, and where this call goes on now)", ctx)
-	}
+	d.flowAndNext(v, ctx, &s.Flow, &s.Next, "the survey flow, and where this call goes on now")
 }
 
 func (d *decoder) subflowNode(v *yaml.Node, ctx string, node *Node) {
 	node.Kind = NodeSubflow
 	s := &SubflowNode{}
 	node.Subflow = s
+	d.flowAndNext(v, ctx, &s.Flow, &s.Next, "the flow to run, and where to go when it returns")
+}
+
+// flowAndNext reads the settings of a node that names a flow and a next
+// node, both required; what says what they are for.
+func (d *decoder) flowAndNext(v *yaml.Node, ctx string, flow, next *Ref, what string) {
 	d.fields(v, ctx, map[string]field{
-		"flow": d.ref(&s.Flow, ctx+": flow"),
-		"next": d.ref(&s.Next, ctx+": next"),
+		"flow": d.ref(flow, ctx+": flow"),
+		"next": d.ref(next, ctx+": next"),
 	})
-	if s.Flow.Name == "" || s.Next.Name == "" {
-		d.errorf(v, "%s: flow and next are required (the flow to run, and where to go when it returns)", ctx)
+	if flow.Name == "" || next.Name == "" {
+		d.errorf(v, "%s: flow and next are required (%s)", ctx, what)
 	}
 }
 
