@@ -267,6 +267,7 @@ func TestIVRSimulateExamples(t *testing.T) {
 		// Any other number runs the general flow, through the same subflow.
 		{"crm_survey", []string{"-called", "4008002000", "-digits", "1234"}, []string{"result: queue cards"}},
 	}
+	var all bytes.Buffer
 	for _, tc := range cases {
 		t.Run(tc.file+" "+strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -280,7 +281,23 @@ func TestIVRSimulateExamples(t *testing.T) {
 					t.Errorf("want %q in the transcript:\n%s", want, out.String())
 				}
 			}
+			fmt.Fprintf(&all, "$ hotline ivr simulate %s %s\n%s\n", tc.file, strings.Join(tc.args, " "), out.String())
 		})
+	}
+	// The whole transcripts, as a golden file: prompts, keys, silences and
+	// data dips, line by line.
+	golden := filepath.Join(ivrExamples, "simulate.golden")
+	if *update {
+		if err := os.WriteFile(golden, all.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/hotline -run TestIVRSimulateExamples -update creates it)", err)
+	}
+	if !bytes.Equal(all.Bytes(), want) {
+		t.Errorf("transcripts differ from %s (-update rewrites it after review):\n%s", golden, all.String())
 	}
 }
 
