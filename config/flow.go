@@ -251,7 +251,13 @@ type PlayNode struct {
 // QueueNode hands the caller to the ACD queue named by Queue. The path the
 // caller took through the IVR can set how they are served there.
 type QueueNode struct {
-	Queue Ref
+	// Queue is the queue's name, or a template such as "${target}" that
+	// a set, collect or http node filled in; then the call waits in
+	// Default whenever the value names no queue, and Known lists the
+	// queues it may name.
+	Queue   Ref
+	Default Ref
+	Known   []string
 	// Priority, when HasPriority, is the call's priority (the highest of it,
 	// the queue's, the trunk's and the priority rules' applies).
 	Priority    int

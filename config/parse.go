@@ -860,6 +860,10 @@ func (d *decoder) flows(n *yaml.Node, c *Config) []Flow {
 			switch {
 			case node.Kind == NodeQueue && node.Queue != nil:
 				queueRef = node.Queue.Queue
+				if strings.Contains(queueRef.Name, "${") {
+					queueRef = node.Queue.Default
+					node.Queue.Known = queueNames
+				}
 			case node.Kind == NodeCallback && node.Callback != nil:
 				queueRef = node.Callback.Queue
 			}
@@ -1001,7 +1005,8 @@ func (d *decoder) queueNode(v *yaml.Node, ctx string, node *Node) {
 	}
 	var waitSet bool
 	d.fields(v, ctx, map[string]field{
-		"name": d.ref(&q.Queue, ctx+": name"),
+		"name":    d.ref(&q.Queue, ctx+": name"),
+		"default": d.ref(&q.Default, ctx+": default"),
 		"priority": func(n *yaml.Node) {
 			q.HasPriority = true
 			d.integer(&q.Priority, ctx+": priority", MinPriority, MaxPriority)(n)
@@ -1034,8 +1039,18 @@ func (d *decoder) queueNode(v *yaml.Node, ctx string, node *Node) {
 	if q.Agent != "" && !waitSet {
 		q.AgentWait = DefaultDedicatedWait
 	}
-	if q.Queue.Name == "" {
+	switch {
+	case q.Queue.Name == "":
 		d.errorf(v, "%s: name is required (the queue to wait in)", ctx)
+	case strings.Contains(q.Queue.Name, "${"):
+		if _, err := ParseTemplate(q.Queue.Name); err != nil {
+			d.errs.Add(q.Queue.Pos, "%s: name: %v", ctx, err)
+		}
+		if q.Default.Name == "" {
+			d.errorf(v, "%s: a name made of variables needs default (the queue for a value that names none)", ctx)
+		}
+	case q.Default.Name != "":
+		d.errs.Add(q.Default.Pos, "%s: default is only for a name made of variables", ctx)
 	}
 }
 

@@ -296,10 +296,18 @@ func (c *compiler) compileNode(n *config.Node) behavior {
 			c.add(n.Pos, "%snode %q: queue name is required", c.ctx, n.Name)
 		}
 		qn := n.Queue
-		return queueNode{how: Enqueue{
+		node := queueNode{how: Enqueue{
 			Queue: qn.Queue.Name, Priority: qn.Priority, HasPriority: qn.HasPriority,
 			Tags: qn.Tags, Agent: qn.Agent, AgentWait: qn.AgentWait,
 		}}
+		if strings.Contains(qn.Queue.Name, "${") {
+			name, err := config.ParseTemplate(qn.Queue.Name)
+			if err != nil {
+				c.add(qn.Queue.Pos, "%snode %q: name: %v", c.ctx, n.Name, err)
+			}
+			node.name, node.fallback, node.known = name, qn.Default.Name, qn.Known
+		}
+		return node
 	case config.NodeHangup:
 		if n.Hangup == nil {
 			return missing()

@@ -400,10 +400,27 @@ func (playNode) waitsForCaller() bool                   { return false }
 type queueNode struct {
 	// how is the queue and what the node says of the call.
 	how Enqueue
+	// name, when set, chooses the queue from variables: one of known, else
+	// fallback.
+	name     config.Template
+	fallback string
+	known    []string
 }
 
 func (q queueNode) enter(r *Run, _ time.Time) []Action {
-	return []Action{r.enqueue(q.how)}
+	how := q.how
+	if q.name.Text != "" {
+		how.Queue = q.name.Expand(r.vars, nil)
+		if !slices.Contains(q.known, how.Queue) {
+			how.Queue = q.fallback
+		}
+	}
+	return []Action{r.enqueue(how)}
+}
+
+// GoString prints the node for Graph.Version.
+func (q queueNode) GoString() string {
+	return fmt.Sprintf("queue{%#v name:%q fallback:%q known:%q}", q.how, q.name.Text, q.fallback, q.known)
 }
 
 func (queueNode) handle(*Run, Event, time.Time) []Action { return nil }

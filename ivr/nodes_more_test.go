@@ -412,3 +412,22 @@ flows:
 		t.Errorf("errors:\n%s", got)
 	}
 }
+
+func TestQueueNameFromAVariable(t *testing.T) {
+	g := compileYAMLWith(t, `
+start: {queue: {name: "${target}", default: support, priority: 5}}
+`)
+	for target, want := range map[string]string{"sales": "sales", "nope": "support", "": "support"} {
+		_, got := StartWith(g, t0, map[string]string{"target": target})
+		if want := []Action{Enqueue{Queue: want, Priority: 5, HasPriority: true}}; !reflect.DeepEqual(got, want) {
+			t.Errorf("target %q: %#v, want %#v", target, got, want)
+		}
+	}
+	src := "agents: [{id: \"1\", password: p}]\nqueues: [{name: q, agents: [\"1\"]}]\nflows:\n  - name: f\n    start: s\n    nodes:\n      s: {queue: {name: \"${x}\"}}\n      t: {queue: {name: q, default: q}}\n"
+	_, err := config.Parse("q.yaml", []byte(src))
+	for _, want := range []string{`a name made of variables needs default`, `default is only for a name made of variables`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse = %v\nwant %s", err, want)
+		}
+	}
+}
