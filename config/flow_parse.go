@@ -211,8 +211,8 @@ func (d *decoder) transferNode(v *yaml.Node, ctx string, node *Node) {
 				t.Allow = append(t.Allow, ref.Name)
 			}
 		},
-		"timeout":   d.durationIn(&t.Timeout, ctx+": timeout", time.Second, MaxTransferRing, ""),
-		"failed":    d.ref(&t.Failed, ctx+": failed"),
+		"timeout": d.durationIn(&t.Timeout, ctx+": timeout", time.Second, MaxTransferRing, ""),
+		"failed":  d.ref(&t.Failed, ctx+": failed"),
 	})
 	if targets != 1 {
 		d.errorf(v, "%s: needs exactly one of number, extension or agent", ctx)
