@@ -213,7 +213,7 @@ func Simulate(g *Graph, opts SimOptions) Transcript {
 // run's deadline will pass).
 func simulateFetch(fetch func(Fetch) FetchResult, f Fetch, note func(string, ...any)) Event {
 	if fetch == nil {
-		note("data dip failed: no answer to simulate it with (use an HTTP fixture)")
+		note("data dip not sent: give canned answers with -http-fixture, or send it for real with -http-live")
 		return EventFetched{Seq: f.Seq, Err: errNoFixture}
 	}
 	res := fetch(f)

@@ -17,7 +17,7 @@ import (
 // cmdIVR runs the flow tools: `ivr check` and `ivr graph`.
 func cmdIVR(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: hotline ivr check FILE... | graph [-flow NAME] [-format dot|mermaid] FILE | simulate FILE [-caller N] [-called N] [-digits 2,1234#] [-at TIME] [-http-fixture FILE]")
+		fmt.Fprintln(stderr, "usage: hotline ivr check FILE... | graph [-flow NAME] [-format dot|mermaid] FILE | simulate FILE [-caller N] [-called N] [-digits 2,1234#] [-at TIME] [-http-fixture FILE | -http-live]")
 		return 2
 	}
 	switch args[0] {
@@ -121,7 +121,8 @@ func ivrSimulate(args []string, stdout, stderr io.Writer) int {
 	called := fs.String("called", "", "the number dialed (chooses the trunk, hence the flow)")
 	digits := fs.String("digits", "", "keys pressed, in groups separated by commas: each group when the flow next waits (an empty group lets that wait pass)")
 	at := fs.String("at", "", "when the call starts, RFC 3339 (default now)")
-	fixtures := fs.String("http-fixture", "", "a YAML file of canned answers to data dips (default: send them for real)")
+	fixtures := fs.String("http-fixture", "", "a YAML file of canned answers to data dips")
+	live := fs.Bool("http-live", false, "send data dips for real (they may change things: a POST creates what it creates)")
 	transferResult := fs.String("transfer-result", "", "how transfers go: empty connects them; busy, no-answer, ... takes the failed way")
 	// The file may come first, as in `hotline ivr simulate FILE -digits 2`.
 	var file string
@@ -135,7 +136,7 @@ func ivrSimulate(args []string, stdout, stderr io.Writer) int {
 		file = fs.Arg(0)
 	}
 	if file == "" {
-		fmt.Fprintln(stderr, "usage: hotline ivr simulate FILE [-flow NAME] [-caller N] [-called N] [-digits 2,1234#] [-at 2026-10-01T09:00:00+08:00] [-http-fixture FILE] [-transfer-result busy]")
+		fmt.Fprintln(stderr, "usage: hotline ivr simulate FILE [-flow NAME] [-caller N] [-called N] [-digits 2,1234#] [-at 2026-10-01T09:00:00+08:00] [-http-fixture FILE | -http-live] [-transfer-result busy]")
 		return 2
 	}
 	start := time.Now()
@@ -174,7 +175,10 @@ func ivrSimulate(args []string, stdout, stderr io.Writer) int {
 		groups = strings.Split(*digits, ",")
 	}
 	vars := map[string]string{"caller": *caller, "called": *called}
-	fetch := liveFetch
+	var fetch func(ivr.Fetch) ivr.FetchResult
+	if *live {
+		fetch = liveFetch
+	}
 	if *fixtures != "" {
 		list, err := loadFixtures(*fixtures)
 		if err != nil {

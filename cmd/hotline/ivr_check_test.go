@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -309,4 +311,39 @@ func fixtureFor(example string) string {
 		return filepath.Join(filepath.Dir(example), "fixtures", "none.yaml")
 	}
 	return f
+}
+
+// TestIVRSimulateLive sends the example's data dip for real, to a CRM on
+// loopback, only when asked to with -http-live.
+func TestIVRSimulateLive(t *testing.T) {
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("phone") != "13800000000" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, `{"customer": {"name": "Li Lei", "balance": 12, "language": "en", "advisor": "5002"}}`)
+	}))
+	defer crm.Close()
+	src, err := os.ReadFile(filepath.Join(repoRoot, ivrExamples, "crm_survey.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "crm.yaml")
+	if err := os.WriteFile(file, bytes.ReplaceAll(src, []byte("http://127.0.0.1:8099"), []byte(crm.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	simulate := func(extra ...string) string {
+		var out, errOut bytes.Buffer
+		args := append([]string{"simulate", file, "-called", "4008001000", "-caller", "13800000000", "-digits", "2"}, extra...)
+		if code := cmdIVR(args, &out, &errOut); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		return out.String()
+	}
+	if out := simulate("-http-live"); !strings.Contains(out, "data dip answered 200") || !strings.Contains(out, "balance=12 ") {
+		t.Errorf("live dip:\n%s", out)
+	}
+	if out := simulate(); !strings.Contains(out, "data dip not sent") || !strings.Contains(out, "identify.ask") {
+		t.Errorf("without -http-live:\n%s", out)
+	}
 }
