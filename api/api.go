@@ -50,6 +50,8 @@ type Deps struct {
 	// /api/v1/reload); nil means it cannot. An error wrapping
 	// ErrNoReloadSource answers 409, config.Errors 422 with every problem.
 	Reload func() error
+	// Calls controls live calls (hold, resume); nil answers 503.
+	Calls CallControl
 }
 
 // MaxBodyBytes bounds a request body; a larger one is refused with 413.
@@ -73,6 +75,8 @@ func Handler(d Deps) http.Handler {
 	route(mux, "/api/v1/calls", methods{"GET": a.auth(a.listCalls)})
 	route(mux, "/api/v1/calls/{id}", methods{"GET": a.auth(a.getCall)})
 	route(mux, "/api/v1/calls/{id}/decisions", methods{"GET": a.auth(a.getDecisions)})
+	route(mux, "/api/v1/calls/{id}/hold", methods{"POST": a.auth(a.holdCall(true))})
+	route(mux, "/api/v1/calls/{id}/resume", methods{"POST": a.auth(a.holdCall(false))})
 	route(mux, "/api/v1/agents", methods{"GET": a.auth(a.listAgents)})
 	route(mux, "/api/v1/agents/{id}", methods{"GET": a.auth(a.getAgent)})
 	route(mux, "/api/v1/agents/{id}/state", methods{"PUT": a.auth(a.putAgentState)})

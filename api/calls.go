@@ -40,9 +40,13 @@ type CallJSON struct {
 	Tags     string `json:"tags,omitempty"`
 	// SLOutcome is the service-level verdict: met, missed, excluded, or
 	// empty when the call never waited in a queue.
-	SLOutcome  string  `json:"sl_outcome,omitempty"`
-	Offers     int     `json:"offers"`
-	WrapUpSec  float64 `json:"wrap_up_seconds,omitempty"`
+	SLOutcome string  `json:"sl_outcome,omitempty"`
+	Offers    int     `json:"offers"`
+	WrapUpSec float64 `json:"wrap_up_seconds,omitempty"`
+	// HoldSec is the time the caller spent on hold while connected (part
+	// of talk_seconds); Holds how many times.
+	HoldSec    float64 `json:"hold_seconds"`
+	Holds      int     `json:"holds"`
 	CallbackID int64   `json:"callback_id,omitempty"`
 	// BusinessType is the IVR's business_type variable; TransferTo where an
 	// IVR transfer node sent the call ("number +8610...", "extension 2000",
@@ -64,7 +68,7 @@ func toJSON(c store.CDR) CallJSON {
 		QueueWaitSec: c.QueueWait.Seconds(), TalkSec: c.Talk.Seconds(),
 		Result: c.Result, HangupBy: c.HangupBy, HangupCause: c.HangupCause,
 		Priority: c.Priority, Tags: c.Tags, SLOutcome: c.SLOutcome, Offers: c.Offers,
-		WrapUpSec: c.WrapUp.Seconds(), CallbackID: c.CallbackID,
+		WrapUpSec: c.WrapUp.Seconds(), CallbackID: c.CallbackID, HoldSec: c.Hold.Seconds(), Holds: c.Holds,
 		BusinessType: c.BusinessType, TransferTo: c.TransferTo, VoicemailStart: optTime(c.VoicemailStart),
 	}
 	if c.SurveySet {

@@ -213,7 +213,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		Handler: api.Handler(api.Deps{
 			Config: func() *config.Config { return a.runtime.Load().Config }, ACD: router, Store: a.store,
 			Registrar: sipSrv.Registrar(), Gatherer: reg, Log: log, Version: opts.Version, PINs: pins,
-			Reload: a.ReloadFromSource,
+			Reload: a.ReloadFromSource, Calls: mgr,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,

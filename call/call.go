@@ -143,23 +143,31 @@ type Call struct {
 	// agentTransfer is set while an IVR transfer to an agent waits in
 	// the ACD for that agent alone, and after it connected.
 	agentTransfer bool
+	// holdRequests is an inbox: hold changes from the agent's phone and
+	// the API. holdStart is when the caller went on hold (zero: not).
+	holdRequests chan holdRequest
+	holdStart    time.Time
+	// done is closed when the call's goroutine has finished with it.
+	done chan struct{}
 }
 
 func newCall(m *Manager, in *hsip.InboundCall) *Call {
 	ivrTimer := time.NewTimer(time.Hour)
 	ivrTimer.Stop()
 	return &Call{
-		ivrTimer:    ivrTimer,
-		m:           m,
-		in:          in,
-		rt:          m.deps.Runtime(),
-		log:         in.Log(),
-		acdCommands: make(chan acd.Command, 8),
-		offers:      make(map[uint64]*offer),
-		dialResults: make(chan dialResult, 4),
-		ringing:     make(chan uint64, 4),
-		fetched:     make(chan fetchAnswer, 4),
-		transferred: make(chan transferOutcome, 1),
+		ivrTimer:     ivrTimer,
+		m:            m,
+		in:           in,
+		rt:           m.deps.Runtime(),
+		log:          in.Log(),
+		acdCommands:  make(chan acd.Command, 8),
+		offers:       make(map[uint64]*offer),
+		dialResults:  make(chan dialResult, 4),
+		ringing:      make(chan uint64, 4),
+		fetched:      make(chan fetchAnswer, 4),
+		transferred:  make(chan transferOutcome, 1),
+		holdRequests: make(chan holdRequest, 4),
+		done:         make(chan struct{}),
 	}
 }
 
@@ -167,6 +175,7 @@ func (c *Call) now() time.Time { return c.m.deps.Clock.Now() }
 
 // run answers the call and drives it to its end.
 func (c *Call) run() {
+	defer close(c.done)
 	c.ctx, c.cancelCtx = context.WithCancel(context.Background())
 	defer c.cancelCtx()
 	start := c.now()
@@ -269,6 +278,11 @@ func (c *Call) loop() {
 			}
 		case o := <-c.transferred:
 			c.transferDone(o)
+		case h := <-c.holdRequests:
+			err := c.setHold(h)
+			if h.reply != nil {
+				h.reply <- err
+			}
 		case <-c.in.Done():
 			side, cause := c.in.Ended()
 			c.callerGone(side, cause)
@@ -724,14 +738,12 @@ func (c *Call) dialed(r dialResult) {
 	c.agentEP.SetRemote(media.Remote{Addr: r.leg.Answer.Addr, Codec: codecOf(r.leg.PayloadType), DTMFPayloadType: r.leg.Answer.DTMFPayloadType})
 	agentEP := c.agentEP
 	leg := r.leg
-	callID, acdRouter := c.in.ID, c.m.deps.ACD
+	call := c
 	r.leg.OnReoffer(func(o hsip.MediaOffer) {
 		agentEP.SetRemote(media.Remote{Addr: o.Addr, Codec: codecOf(leg.PayloadType), DTMFPayloadType: o.DTMFPayloadType})
 		// The agent's phone puts the caller on hold with sendonly or
-		// inactive (RFC 3264 §8.4) and takes them off with sendrecv; the
-		// ACD keeps the agent's state (it ignores a repeat).
-		held := o.Direction == hsip.DirectionSendOnly || o.Direction == hsip.DirectionInactive
-		acdRouter.Post(acd.CallHeld{CallID: callID, Held: held})
+		// inactive (RFC 3264 §8.4) and takes them off with sendrecv.
+		call.requestHold(o.Direction == hsip.DirectionSendOnly || o.Direction == hsip.DirectionInactive)
 	})
 	c.stage = StageTalking
 	c.cbMenu, c.playback = callbackMenuOff, 0
@@ -842,6 +854,9 @@ func (c *Call) startSurvey(g *ivr.Graph) {
 func (c *Call) endTalk(end time.Time) {
 	if c.agentLeg == nil {
 		return
+	}
+	if c.onHold() {
+		c.m.deps.Metrics.hold(false, c.endHold(end))
 	}
 	media.Unbridge(c.caller)
 	c.agentEP.Close()

@@ -19,6 +19,9 @@ type Metrics struct {
 	dipSeconds *prometheus.HistogramVec
 	transfers  *prometheus.CounterVec
 	surveys    *prometheus.CounterVec
+	onHold     prometheus.Gauge
+	holds      prometheus.Counter
+	holdTime   prometheus.Histogram
 }
 
 // callResults are touched at start so every series exists before the first call.
@@ -65,12 +68,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "survey", Name: "responses_total",
 			Help: "Post-call surveys, by queue and answer: promoter (9-10), passive (7-8), detractor (0-6), none (no valid score).",
 		}, []string{"queue", "category"}),
+		onHold: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "hotline", Subsystem: "calls", Name: "on_hold",
+			Help: "Callers on hold now (from the agent's phone or the API).",
+		}),
+		holds: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "calls", Name: "holds_total",
+			Help: "Times callers were put on hold.",
+		}),
+		holdTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hotline", Subsystem: "calls", Name: "hold_duration_seconds",
+			Help:    "How long each hold lasted.",
+			Buckets: []float64{5, 15, 30, 60, 120, 300, 600},
+		}),
 	}
 	for _, r := range callResults {
 		m.calls.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.dtmfTotal, m.wait, m.ivrVisits, m.ivrChoices, m.dips, m.dipSeconds, m.transfers, m.surveys)
+		reg.MustRegister(m.calls, m.dtmfTotal, m.wait, m.ivrVisits, m.ivrChoices, m.dips, m.dipSeconds, m.transfers, m.surveys,
+			m.onHold, m.holds, m.holdTime)
 	}
 	return m
 }
@@ -113,4 +130,15 @@ func (m *Metrics) survey(queue, category string) {
 		category = "none"
 	}
 	m.surveys.WithLabelValues(queue, category).Inc()
+}
+
+// hold counts a caller going on hold (held) or coming off it after d.
+func (m *Metrics) hold(held bool, d time.Duration) {
+	if held {
+		m.onHold.Inc()
+		m.holds.Inc()
+		return
+	}
+	m.onHold.Dec()
+	m.holdTime.Observe(d.Seconds())
 }

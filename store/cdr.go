@@ -54,6 +54,10 @@ type CDR struct {
 	// the message is the end of the recording, from then to End. Zero if
 	// the caller left none.
 	VoicemailStart time.Time
+	// Hold is how long the caller was on hold while connected; Holds how
+	// many times they were put on hold.
+	Hold  time.Duration
+	Holds int
 }
 
 // MaxSurveyScore is the highest survey (NPS) score; the lowest is 0.
@@ -75,12 +79,12 @@ INSERT INTO calls (call_id, caller, called, trunk, start_ms, answer_ms, end_ms,
 	ivr_digits, flow_version, queue, agent_id, queue_wait_ms, talk_ms,
 	result, hangup_by, hangup_cause, recording_path,
 	priority, sl_outcome, wrap_up_ms, tags, offers, callback_id, ivr_path,
-	business_type, transfer_to, survey_score, voicemail_start_ms)
+	business_type, transfer_to, survey_score, voicemail_start_ms, hold_ms, holds)
 VALUES (?1, ?2, ?3, ?4,
 	COALESCE(?5, (SELECT start_ms FROM calls WHERE call_id = ?1)),
 	?6, ?7, ?8, ?9, ?10, ?11, COALESCE(?12, 0), COALESCE(?13, 0), ?14, ?15, ?16, ?17,
 	COALESCE(?18, 0), ?19, COALESCE(?20, 0), ?21, COALESCE(?22, 0), COALESCE(?23, 0), ?24,
-	?25, ?26, ?27, ?28)
+	?25, ?26, ?27, ?28, COALESCE(?29, 0), COALESCE(?30, 0))
 ON CONFLICT (call_id) DO UPDATE SET
 	caller         = COALESCE(NULLIF(excluded.caller, ''), caller),
 	called         = COALESCE(NULLIF(excluded.called, ''), called),
@@ -108,13 +112,15 @@ ON CONFLICT (call_id) DO UPDATE SET
 	business_type  = COALESCE(NULLIF(excluded.business_type, ''), business_type),
 	transfer_to    = COALESCE(NULLIF(excluded.transfer_to, ''), transfer_to),
 	survey_score   = COALESCE(excluded.survey_score, survey_score),
-	voicemail_start_ms = COALESCE(excluded.voicemail_start_ms, voicemail_start_ms)`
+	voicemail_start_ms = COALESCE(excluded.voicemail_start_ms, voicemail_start_ms),
+	hold_ms        = COALESCE(?29, hold_ms),
+	holds          = COALESCE(?30, holds)`
 
 const selectColumns = `call_id, caller, called, trunk, start_ms, answer_ms, end_ms,
 	ivr_digits, flow_version, queue, agent_id, queue_wait_ms, talk_ms,
 	result, hangup_by, hangup_cause, recording_path,
 	priority, sl_outcome, wrap_up_ms, tags, offers, callback_id, ivr_path,
-	business_type, transfer_to, survey_score, voicemail_start_ms`
+	business_type, transfer_to, survey_score, voicemail_start_ms, hold_ms, holds`
 
 // CallAnswered writes the row when hotline answers the caller leg, so that
 // every answered call has a row even if hotline dies a moment later. It
@@ -159,6 +165,7 @@ func (s *Store) save(ctx context.Context, op string, c CDR) error {
 			priority, c.SLOutcome, nullDuration(c.WrapUp), c.Tags,
 			nullInt64(int64(c.Offers)), nullInt64(c.CallbackID), c.IVRPath,
 			c.BusinessType, c.TransferTo, survey, nullMillis(c.VoicemailStart),
+			nullDuration(c.Hold), nullInt64(int64(c.Holds)),
 		)
 		return 0, err
 	})
@@ -315,14 +322,14 @@ func scanCDR(row scanner) (CDR, error) {
 		start             int64
 		answer, end       sql.NullInt64
 		queueWait, talkMs int64
-		wrapUp            int64
+		wrapUp, holdMs    int64
 		survey, vmStart   sql.NullInt64
 	)
 	err := row.Scan(&c.CallID, &c.Caller, &c.Called, &c.Trunk, &start, &answer, &end,
 		&c.IVRDigits, &c.FlowVersion, &c.Queue, &c.AgentID, &queueWait, &talkMs,
 		&c.Result, &c.HangupBy, &c.HangupCause, &c.RecordingPath,
 		&c.Priority, &c.SLOutcome, &wrapUp, &c.Tags, &c.Offers, &c.CallbackID, &c.IVRPath,
-		&c.BusinessType, &c.TransferTo, &survey, &vmStart)
+		&c.BusinessType, &c.TransferTo, &survey, &vmStart, &holdMs, &c.Holds)
 	if err != nil {
 		return CDR{}, err
 	}
@@ -338,6 +345,7 @@ func scanCDR(row scanner) (CDR, error) {
 	c.QueueWait = time.Duration(queueWait) * time.Millisecond
 	c.Talk = time.Duration(talkMs) * time.Millisecond
 	c.WrapUp = time.Duration(wrapUp) * time.Millisecond
+	c.Hold = time.Duration(holdMs) * time.Millisecond
 	return c, nil
 }
 

@@ -14,15 +14,16 @@ import (
 
 func TestSchemaVersion(t *testing.T) {
 	// Migration 4 adds business_type, transfer_to, survey_score and
-	// voicemail_start_ms; a new migration must bump this on purpose.
-	if len(migrations) != 4 {
-		t.Fatalf("%d migrations, want 4", len(migrations))
+	// voicemail_start_ms, 5 hold_ms and holds; a new migration must bump
+	// this on purpose.
+	if len(migrations) != 5 {
+		t.Fatalf("%d migrations, want 5", len(migrations))
 	}
 	s, _ := openTemp(t)
 	var version int
 	must(t, s.readDB.QueryRow("PRAGMA user_version").Scan(&version))
-	if version != 4 {
-		t.Errorf("user_version %d, want 4", version)
+	if version != 5 {
+		t.Errorf("user_version %d, want 5", version)
 	}
 }
 
@@ -86,6 +87,8 @@ func TestCDRIVRFields(t *testing.T) {
 			})},
 		{"no survey reads as unset", []CDR{{CallID: "c1", Start: start, BusinessType: "x"}},
 			CDR{CallID: "c1", Start: start, BusinessType: "x"}},
+		{"hold time and count", []CDR{full, {CallID: "c1", Hold: 12345 * time.Millisecond, Holds: 2}, {CallID: "c1", Result: "completed"}},
+			with(func(c *CDR) { c.Hold, c.Holds, c.Result = 12345*time.Millisecond, 2, "completed" })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

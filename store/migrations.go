@@ -118,6 +118,9 @@ var migrations = []string{
 	ALTER TABLE calls ADD COLUMN voicemail_start_ms INTEGER;
 	CREATE INDEX calls_by_business_type ON calls (business_type, start_ms);
 	CREATE INDEX calls_voicemails ON calls (start_ms DESC, call_id DESC) WHERE result = 'voicemail';`,
+	// 5: how long the caller was on hold during the talk, and how often.
+	`ALTER TABLE calls ADD COLUMN hold_ms INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE calls ADD COLUMN holds   INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // migrate brings the schema up to date, one transaction per migration, so a

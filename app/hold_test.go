@@ -1,0 +1,124 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hotline-cc/hotline/api"
+	"github.com/hotline-cc/hotline/internal/sipptest"
+)
+
+// heardSequence sorts what the caller heard after the agent answered, in
+// 100 ms frames: "agent" (the agent phone's 1 kHz tone) or "music" (sound
+// without that tone); quiet frames (and frames that straddle a change,
+// neither one nor the other) are left out and runs of one kind merged.
+func heardSequence(samples []int16) []string {
+	const frame = 800
+	var seq []string
+	answered := false
+	for i := 0; i+frame <= len(samples); i += frame {
+		f := samples[i : i+frame]
+		kind := ""
+		switch lv, r := toneLevel(f, 1000), rms(f); {
+		case lv > 0.5 && r > 300:
+			kind, answered = "agent", true
+		case r > 200 && lv < 0.2:
+			kind = "music"
+		}
+		if !answered || kind == "" || (len(seq) > 0 && seq[len(seq)-1] == kind) {
+			continue
+		}
+		seq = append(seq, kind)
+	}
+	return seq
+}
+
+// TestHoldFromThePhonePlaysMusicAndCounts: the agent's phone holds the
+// caller for 1.5 s (re-INVITE sendonly, then sendrecv). The caller hears
+// the agent, then hold music instead, then the agent again; the CDR has
+// one hold of about 1.5 s; the metrics count it.
+func TestHoldFromThePhonePlaysMusicAndCounts(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	agent := h.startAgent(ctx, "1003", "agent_hold.xml", map[string]string{"hold_after_ms": "800", "hold_ms": "1500"})
+	caller, err := sipptest.Start(ctx, t, sipptest.Scenario{
+		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100", Timeout: 40 * time.Second,
+		Vars: map[string]string{"digit": "2", "talk_ms": "4500"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller.WaitSuccess(t, 1)
+	finished(t, agent, "agent")
+	cdr := h.waitEndedCall()
+	if cdr.Holds != 1 || cdr.HoldSec < 1.3 || cdr.HoldSec > 2.5 {
+		t.Errorf("CDR holds %d, hold %.2f s; want one hold of about 1.5 s", cdr.Holds, cdr.HoldSec)
+	}
+	seq := heardSequence(h.recording(cdr.CallID).right)
+	if !containsRun(seq, "agent", "music", "agent") {
+		t.Errorf("the caller heard %v; want the agent, hold music, then the agent again", seq)
+	}
+	m := h.metrics()
+	if held, now := metricValue(m, "hotline_calls_holds_total"), metricValue(m, "hotline_calls_on_hold"); held != 1 || now != 0 {
+		t.Errorf("hotline_calls_holds_total %v, hotline_calls_on_hold %v; want 1 and 0", held, now)
+	}
+}
+
+// containsRun reports whether want occurs in seq as consecutive items.
+func containsRun(seq []string, want ...string) bool {
+	for i := 0; i+len(want) <= len(seq); i++ {
+		match := true
+		for j, w := range want {
+			match = match && seq[i+j] == w
+		}
+		if match {
+			return true
+		}
+	}
+	return false
+}
+
+// TestHoldFromTheAPI: an agent desktop holds and resumes the caller with
+// POST /api/v1/calls/{id}/hold and /resume; the agent is on-hold in
+// between, and the CDR counts the hold. Unknown calls get 404, repeats are
+// harmless.
+func TestHoldFromTheAPI(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	agent := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+	caller, err := sipptest.Start(ctx, t, sipptest.Scenario{
+		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100", Timeout: 40 * time.Second,
+		Vars: map[string]string{"digit": "2", "talk_ms": "5000"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitAgent("1003", "on-call")
+	var ag api.AgentJSON
+	h.get("/api/v1/agents/1003", &ag)
+	if ag.CallID == "" {
+		t.Fatal("agent 1003 on a call without a call ID")
+	}
+	h.do("POST", "/api/v1/calls/nope/hold", h.token, nil).want(t, "hold an unknown call", 404, nil)
+	h.do("POST", "/api/v1/calls/"+ag.CallID+"/hold", h.token, nil).want(t, "hold", 200, nil)
+	h.waitAgent("1003", "on-hold")
+	h.do("POST", "/api/v1/calls/"+ag.CallID+"/hold", h.token, nil).want(t, "hold again", 200, nil)
+	if v := metricValue(h.metrics(), `hotline_calls_on_hold`); v != 1 {
+		t.Errorf("hotline_calls_on_hold = %v while held, want 1", v)
+	}
+	h.do("POST", "/api/v1/calls/"+ag.CallID+"/resume", h.token, nil).want(t, "resume", 200, nil)
+	h.waitAgent("1003", "on-call")
+	caller.WaitSuccess(t, 1)
+	finished(t, agent, "agent")
+	cdr := h.waitEndedCall()
+	if cdr.Holds != 1 || cdr.HoldSec <= 0 {
+		t.Errorf("CDR holds %d, hold %.2f s; want one hold", cdr.Holds, cdr.HoldSec)
+	}
+}

@@ -1,0 +1,114 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hotline-cc/hotline/acd"
+	"github.com/hotline-cc/hotline/media"
+)
+
+// holdRequest asks a connected call to put the caller on hold (or take
+// them off it): from the agent's phone (a re-INVITE with sendonly,
+// inactive or 0.0.0.0) or from the API. reply, when set, gets the outcome.
+type holdRequest struct {
+	held   bool
+	source string // "phone" or "api"
+	reply  chan error
+}
+
+// Errors of Manager.Hold (the API answers 404 and 409).
+var (
+	ErrNoSuchCall = errors.New("no such call")
+	ErrNotTalking = errors.New("the call is not connected to an agent")
+)
+
+// Hold puts the caller of a connected call on hold (held) or takes them
+// off it, as the agent's desktop asks through the API. The caller hears
+// the queue's music meanwhile; the agent hears silence.
+func (m *Manager) Hold(ctx context.Context, callID string, held bool) error {
+	v, ok := m.calls.Load(callID)
+	if !ok {
+		return ErrNoSuchCall
+	}
+	c := v.(*Call)
+	req := holdRequest{held: held, source: "api", reply: make(chan error, 1)}
+	select {
+	case c.holdRequests <- req:
+	case <-c.done:
+		return ErrNoSuchCall
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.reply:
+		return err
+	case <-c.done:
+		return ErrNoSuchCall
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// requestHold hands a hold change from a SIP goroutine to the call's
+// goroutine; it gives up when the call has ended.
+func (c *Call) requestHold(held bool) {
+	select {
+	case c.holdRequests <- holdRequest{held: held, source: "phone"}:
+	case <-c.done:
+	}
+}
+
+// setHold carries out a hold change on the call's goroutine: on hold, the
+// caller leaves the bridge for the queue's music and the hold clock runs;
+// off hold, the bridge comes back. The ACD learns of both (agent state
+// on-hold).
+func (c *Call) setHold(req holdRequest) error {
+	if c.stage != StageTalking || c.agentLeg == nil {
+		return ErrNotTalking
+	}
+	if req.held == c.onHold() {
+		return nil // a repeat: a phone re-sends its hold as a session refresh
+	}
+	now := c.now()
+	if req.held {
+		media.Unbridge(c.caller)
+		c.holdStart = now
+		c.cdr.Holds++
+		if music := c.holdMusic(); music != nil {
+			c.caller.Play(media.Playlist{Prompts: []*media.Prompt{music}, Loop: true})
+		}
+		c.m.deps.Metrics.hold(true, 0)
+	} else {
+		c.caller.StopPlayback()
+		held := c.endHold(now)
+		c.bridgeWhenIntroduced()
+		c.m.deps.Metrics.hold(false, held)
+	}
+	c.m.deps.ACD.Post(acd.CallHeld{CallID: c.in.ID, Held: req.held})
+	c.log.Info("call hold", "held", req.held, "source", req.source, "agent_id", c.agentID)
+	return nil
+}
+
+func (c *Call) onHold() bool { return !c.holdStart.IsZero() }
+
+// endHold stops the hold clock and adds the time to the CDR.
+func (c *Call) endHold(now time.Time) time.Duration {
+	if !c.onHold() {
+		return 0
+	}
+	d := now.Sub(c.holdStart)
+	c.cdr.Hold += d
+	c.holdStart = time.Time{}
+	return d
+}
+
+// holdMusic is what a caller on hold hears: their queue's music, else the
+// built-in hold music.
+func (c *Call) holdMusic() *media.Prompt {
+	if q := c.rt.Config.Queue(c.queueName); q != nil && c.rt.Prompts[q.Music] != nil {
+		return c.rt.Prompts[q.Music]
+	}
+	return c.rt.Prompts["moh"]
+}
