@@ -37,6 +37,10 @@ func (st *State) callQueued(ev CallQueued, now time.Time) {
 		c.dedicatedUntil = now.Add(max(ev.PreferredWait, 0))
 	}
 	c.exclusive = ev.Exclusive
+	c.transferred = ev.Transferred
+	if ev.Transferred && !ev.QueuedAt.IsZero() && !ev.QueuedAt.After(now) {
+		c.queuedAt = ev.QueuedAt
+	}
 	st.admit(c, q, nil, "", 0, now)
 }
 
@@ -211,9 +215,9 @@ func (st *State) sendTo(c *call, q, asked *queue, dest config.Destination, reaso
 	}
 	sl := SLNone
 	switch {
-	case c.exclusive:
-		// A transfer to one agent who could not take it: no verdict on
-		// the queue, which never had the call to serve.
+	case c.exclusive || c.transferred:
+		// A transfer to one agent who could not take it, or a call that
+		// had its verdict when first answered: none here.
 		sl = SLExcluded
 	case c.queue != nil:
 		// Sent away after waiting: the queue failed this caller.
@@ -262,7 +266,7 @@ func (st *State) exit(c *call, q *queue, how Exit, sl SLOutcome, agentID string,
 // slOutcome is the verdict for call c leaving q after wait: an exclusive
 // call (a transfer to one agent) is none of the queue's business.
 func (c *call) slOutcome(q *queue, how Exit, wait time.Duration) SLOutcome {
-	if c.exclusive {
+	if c.exclusive || c.transferred {
 		return SLExcluded
 	}
 	return q.slOutcome(how, wait)

@@ -141,3 +141,28 @@ func TestExclusiveCallAgentLoggedOutWhileRinging(t *testing.T) {
 	Step(st, exclusive("c1"), t0)
 	checkRoute(t, st, Step(st, AgentLoggedOut{AgentID: "a2"}, t0.Add(sec(1))), "c1", "agent-logged-out")
 }
+
+// TestTransferredCallKeepsItsPlace: a call an agent sends back to a queue
+// keeps its first enqueue time, so it is served before callers who came
+// later, and gets no second service-level verdict.
+func TestTransferredCallKeepsItsPlace(t *testing.T) {
+	st := NewState(twoQueueTopology())
+	Step(st, CallQueued{CallID: "later", Queue: "support"}, t0.Add(sec(50)))
+	Step(st, CallQueued{CallID: "back", Queue: "support", Transferred: true, QueuedAt: t0}, t0.Add(sec(60)))
+	got := routing(Step(st, AgentLoggedIn{AgentID: "a1"}, t0.Add(sec(61))))
+	if len(got) != 1 || got[0].Offer.CallID != "back" {
+		t.Fatalf("offers %v, want the transferred call first", fmtCommands(got))
+	}
+	var exits []CallExit
+	for _, c := range Step(st, OfferAnswered{OfferID: 1, CallID: "back", AgentID: "a1"}, t0.Add(sec(62))) {
+		if c.Kind == CommandCallExit {
+			exits = append(exits, c.Exit)
+		}
+	}
+	if len(exits) != 1 || exits[0].SL != SLExcluded || exits[0].Wait != sec(62) {
+		t.Errorf("exit %+v, want excluded with the wait since t0", exits)
+	}
+	if err := st.Check(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -285,6 +285,8 @@ type call struct {
 	failureCount   int
 	// exclusive calls wait for their preferred agent only.
 	exclusive bool
+	// transferred calls were answered before and sent on by an agent.
+	transferred bool
 	// Callback fields.
 	callback              bool
 	callbackID            int64

@@ -379,6 +379,13 @@ type CallQueued struct {
 	// escalation, max wait and announcements, and counts as excluded from
 	// the service level when it leaves unanswered.
 	Exclusive bool
+	// Transferred: an agent sent the call on (a blind transfer to a queue or
+	// an agent). QueuedAt, when set and not in the future, is when the
+	// caller first queued: the call keeps its place and its wait. It had
+	// its service-level verdict when it was first answered: it gets none
+	// again.
+	Transferred bool
+	QueuedAt    time.Time
 }
 
 // CallAbandoned: the caller hung up before being connected.

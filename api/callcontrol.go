@@ -15,12 +15,48 @@ import (
 type CallControl interface {
 	// Hold puts the caller of a connected call on hold, or takes them off.
 	Hold(ctx context.Context, callID string, held bool) error
+	// Transfer sends a connected call on: a blind transfer.
+	Transfer(ctx context.Context, callID string, to call.Target) error
 }
-
 
 // holdCall serves POST /api/v1/calls/{id}/hold and /resume for an agent
 // desktop: an agent token may only hold its own call.
 func (a *api) holdCall(held bool) http.HandlerFunc {
+	return a.controlCall(func(ctx context.Context, w http.ResponseWriter, r *http.Request, id, agentID string) {
+		if err := a.Calls.Hold(ctx, id, held); !callControlFailed(w, id, err) {
+			writeJSON(w, http.StatusOK, map[string]any{"call_id": id, "agent_id": agentID, "held": held})
+		}
+	})
+}
+
+// transferRequest is the body of POST /api/v1/calls/{id}/transfer.
+type transferRequest struct {
+	To string `json:"to"`
+}
+
+// transferCall serves POST /api/v1/calls/{id}/transfer: a blind transfer
+// to "queue:NAME", "agent:ID", "flow:NAME" or "extension:USER".
+func (a *api) transferCall(w http.ResponseWriter, r *http.Request) {
+	a.controlCall(func(ctx context.Context, w http.ResponseWriter, r *http.Request, id, agentID string) {
+		var req transferRequest
+		if !decodeBody(w, r, &req, false) {
+			return
+		}
+		to, err := call.ParseTarget(req.To)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if err := a.Calls.Transfer(ctx, id, to); !callControlFailed(w, id, err) {
+			writeJSON(w, http.StatusAccepted, map[string]any{"call_id": id, "from_agent": agentID, "to": req.To})
+		}
+	})(w, r)
+}
+
+// controlCall finds the agent connected to the call in the path and checks
+// that the token may act for them (an agent token: only its own calls)
+// before do.
+func (a *api) controlCall(do func(ctx context.Context, w http.ResponseWriter, r *http.Request, id, agentID string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if a.Calls == nil {
 			writeError(w, http.StatusServiceUnavailable, "call control is not available")
@@ -45,18 +81,27 @@ func (a *api) holdCall(held bool) http.HandlerFunc {
 			return
 		}
 		if p := who(r); !p.mayChangeAgent(agentID) {
-			writeError(w, http.StatusForbidden, "token "+strconv.Quote(p.name)+" (role "+p.role.String()+") may not hold agent "+agentID+"'s call")
+			writeError(w, http.StatusForbidden, "token "+strconv.Quote(p.name)+" (role "+p.role.String()+") may not control agent "+agentID+"'s call")
 			return
 		}
-		switch err := a.Calls.Hold(ctx, id, held); {
-		case errors.Is(err, call.ErrNoSuchCall):
-			writeError(w, http.StatusNotFound, "no call "+strconv.Quote(id))
-		case errors.Is(err, call.ErrNotTalking):
-			writeError(w, http.StatusConflict, err.Error())
-		case err != nil:
-			writeError(w, http.StatusServiceUnavailable, err.Error())
-		default:
-			writeJSON(w, http.StatusOK, map[string]any{"call_id": id, "agent_id": agentID, "held": held})
-		}
+		do(ctx, w, r, id, agentID)
 	}
+}
+
+// callControlFailed answers a call control's error, if any: 404 for a call
+// that is gone, 409 for one not connected, 400 for a bad target.
+func callControlFailed(w http.ResponseWriter, id string, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, call.ErrNoSuchCall):
+		writeError(w, http.StatusNotFound, "no call "+strconv.Quote(id))
+	case errors.Is(err, call.ErrNotTalking):
+		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, call.ErrBadTarget):
+		writeError(w, http.StatusBadRequest, err.Error())
+	default:
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -120,5 +121,47 @@ func TestHoldFromTheAPI(t *testing.T) {
 	cdr := h.waitEndedCall()
 	if cdr.Holds != 1 || cdr.HoldSec <= 0 {
 		t.Errorf("CDR holds %d, hold %.2f s; want one hold", cdr.Holds, cdr.HoldSec)
+	}
+}
+
+// TestBlindTransferToAQueueFromTheAPI: agent 1003 (support) sends the
+// caller to sales through the API; 1003's leg is hung up, agent 1001
+// answers from sales, and the CDR keeps the caller's first enqueue (its
+// wait covers both queues) and both talks. A bad target gets 400.
+func TestBlindTransferToAQueueFromTheAPI(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	carol := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+	caller, err := sipptest.Start(ctx, t, sipptest.Scenario{
+		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100", Timeout: 40 * time.Second,
+		Vars: map[string]string{"digit": "2", "talk_ms": "6000"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitAgent("1003", "on-call")
+	var ag api.AgentJSON
+	h.get("/api/v1/agents/1003", &ag)
+	h.do("POST", "/api/v1/calls/"+ag.CallID+"/transfer", h.token, map[string]string{"to": "queue:nope"}).want(t, "unknown queue", 400, nil)
+	h.do("POST", "/api/v1/calls/"+ag.CallID+"/transfer", h.token, map[string]string{"to": "fax:1"}).want(t, "unknown kind", 400, nil)
+	h.do("POST", "/api/v1/calls/"+ag.CallID+"/transfer", h.token, map[string]string{"to": "queue:sales"}).want(t, "transfer", 202, nil)
+	finished(t, carol, "agent 1003 is hung up by the transfer")
+	alice := h.startAgentPhone(ctx, "1001", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+	caller.WaitSuccess(t, 1)
+	finished(t, alice, "agent 1001 answers the transferred call")
+	cdr := h.waitEndedCall()
+	if cdr.CallID != ag.CallID || cdr.AgentID != "1001" || cdr.Queue != "sales" || cdr.TransferTo != "queue sales" ||
+		cdr.Result != "completed" || cdr.TalkSec < 1 {
+		t.Errorf("CDR = %+v; want agent 1001 in sales after a transfer from 1003", cdr)
+	}
+	var events []string
+	for _, e := range h.agentEvents("1003") {
+		events = append(events, e.From+">"+e.To)
+	}
+	if !slices.Contains(events, "on-call>available") && !slices.Contains(events, "on-call>wrap-up") {
+		t.Errorf("1003's trail %v: the transfer did not release them", events)
 	}
 }

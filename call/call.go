@@ -143,10 +143,14 @@ type Call struct {
 	// agentTransfer is set while an IVR transfer to an agent waits in
 	// the ACD for that agent alone, and after it connected.
 	agentTransfer bool
-	// holdRequests is an inbox: hold changes from the agent's phone and
-	// the API. holdStart is when the caller went on hold (zero: not).
-	holdRequests chan holdRequest
-	holdStart    time.Time
+	// controls is an inbox: hold changes and transfers from the agent's
+	// phone and the API. holdStart is when the caller went on hold (zero:
+	// not).
+	controls  chan control
+	holdStart time.Time
+	// transferFallback is the queue a blind transfer's caller goes back to
+	// if its target cannot take them ("": none).
+	transferFallback string
 	// done is closed when the call's goroutine has finished with it.
 	done chan struct{}
 }
@@ -155,19 +159,19 @@ func newCall(m *Manager, in *hsip.InboundCall) *Call {
 	ivrTimer := time.NewTimer(time.Hour)
 	ivrTimer.Stop()
 	return &Call{
-		ivrTimer:     ivrTimer,
-		m:            m,
-		in:           in,
-		rt:           m.deps.Runtime(),
-		log:          in.Log(),
-		acdCommands:  make(chan acd.Command, 8),
-		offers:       make(map[uint64]*offer),
-		dialResults:  make(chan dialResult, 4),
-		ringing:      make(chan uint64, 4),
-		fetched:      make(chan fetchAnswer, 4),
-		transferred:  make(chan transferOutcome, 1),
-		holdRequests: make(chan holdRequest, 4),
-		done:         make(chan struct{}),
+		ivrTimer:    ivrTimer,
+		m:           m,
+		in:          in,
+		rt:          m.deps.Runtime(),
+		log:         in.Log(),
+		acdCommands: make(chan acd.Command, 8),
+		offers:      make(map[uint64]*offer),
+		dialResults: make(chan dialResult, 4),
+		ringing:     make(chan uint64, 4),
+		fetched:     make(chan fetchAnswer, 4),
+		transferred: make(chan transferOutcome, 1),
+		controls:    make(chan control, 4),
+		done:        make(chan struct{}),
 	}
 }
 
@@ -278,10 +282,10 @@ func (c *Call) loop() {
 			}
 		case o := <-c.transferred:
 			c.transferDone(o)
-		case h := <-c.holdRequests:
-			err := c.setHold(h)
-			if h.reply != nil {
-				h.reply <- err
+		case req := <-c.controls:
+			err := c.carryOut(req)
+			if req.reply != nil {
+				req.reply <- err
 			}
 		case <-c.in.Done():
 			side, cause := c.in.Ended()
@@ -860,7 +864,7 @@ func (c *Call) endTalk(end time.Time) {
 	}
 	media.Unbridge(c.caller)
 	c.agentEP.Close()
-	c.cdr.Talk = end.Sub(c.talkStart)
+	c.cdr.Talk += end.Sub(c.talkStart)
 	c.m.deps.ACD.Post(acd.CallEnded{CallID: c.in.ID})
 	c.agentLeg, c.agentEP = nil, nil
 }
@@ -975,7 +979,7 @@ func (c *Call) finish() {
 	if c.targetLeg != nil {
 		media.Unbridge(c.caller)
 		c.targetEP.Close()
-		c.cdr.Talk = end.Sub(c.talkStart)
+		c.cdr.Talk += end.Sub(c.talkStart)
 	}
 	c.surveyScore()
 	c.caller.Record(nil)

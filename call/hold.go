@@ -9,13 +9,15 @@ import (
 	"github.com/hotline-cc/hotline/media"
 )
 
-// holdRequest asks a connected call to put the caller on hold (or take
-// them off it): from the agent's phone (a re-INVITE with sendonly,
-// inactive or 0.0.0.0) or from the API. reply, when set, gets the outcome.
-type holdRequest struct {
-	held   bool
-	source string // "phone" or "api"
-	reply  chan error
+// control asks a connected call, on its goroutine, to do what an agent
+// asked: put the caller on hold or take them off it (from the agent's
+// phone: a re-INVITE with sendonly, inactive or 0.0.0.0; or the API), or
+// send the call on (transfer, when set). reply, when set, gets the outcome.
+type control struct {
+	held     bool
+	transfer *Target
+	source   string // "phone" or "api"
+	reply    chan error
 }
 
 // Errors of Manager.Hold (the API answers 404 and 409).
@@ -32,10 +34,13 @@ func (m *Manager) Hold(ctx context.Context, callID string, held bool) error {
 	if !ok {
 		return ErrNoSuchCall
 	}
-	c := v.(*Call)
-	req := holdRequest{held: held, source: "api", reply: make(chan error, 1)}
+	return v.(*Call).control(ctx, control{held: held, source: "api", reply: make(chan error, 1)})
+}
+
+// control hands req to the call's goroutine and waits for the outcome.
+func (c *Call) control(ctx context.Context, req control) error {
 	select {
-	case c.holdRequests <- req:
+	case c.controls <- req:
 	case <-c.done:
 		return ErrNoSuchCall
 	case <-ctx.Done():
@@ -55,7 +60,7 @@ func (m *Manager) Hold(ctx context.Context, callID string, held bool) error {
 // goroutine; it gives up when the call has ended.
 func (c *Call) requestHold(held bool) {
 	select {
-	case c.holdRequests <- holdRequest{held: held, source: "phone"}:
+	case c.controls <- control{held: held, source: "phone"}:
 	case <-c.done:
 	}
 }
@@ -64,7 +69,7 @@ func (c *Call) requestHold(held bool) {
 // caller leaves the bridge for the queue's music and the hold clock runs;
 // off hold, the bridge comes back. The ACD learns of both (agent state
 // on-hold).
-func (c *Call) setHold(req holdRequest) error {
+func (c *Call) setHold(req control) error {
 	if c.stage != StageTalking || c.agentLeg == nil {
 		return ErrNotTalking
 	}

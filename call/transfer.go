@@ -152,14 +152,6 @@ func (c *Call) agentQueue(id string) (string, string) {
 func (c *Call) agentTransferFailed(r acd.RouteCall) {
 	c.agentTransfer = false
 	c.cancelOffers()
-	if c.ivrRun.Done() {
-		// Cannot happen while agentTransfer is only set until the agent
-		// answers; if it did, the caller must not be left in silence.
-		c.log.Error("agent transfer came back to a finished flow", "reason", r.Reason)
-		c.hangupBy, c.cause, c.result = "system", r.Reason, "failed"
-		c.endCaller(r.Reason)
-		return
-	}
 	c.stage = StageIVR
 	c.cdr.QueueWait = c.now().Sub(c.queuedAt)
 	result := strings.TrimPrefix(r.Reason, "agent-")
@@ -172,6 +164,9 @@ func (c *Call) agentTransferFailed(r acd.RouteCall) {
 	c.caller.StopPlayback()
 	c.m.deps.Metrics.transfer("agent", result)
 	c.log.Info("ivr transfer failed", "target", c.transfer.String(), "result", result)
+	if c.transferCameBack(result) {
+		return
+	}
 	c.apply(c.ivrRun.Step(ivr.EventTransferDone{Result: result}, c.now()))
 }
 
@@ -224,7 +219,9 @@ func (c *Call) transferDone(o transferOutcome) {
 		c.caller.StopPlayback()
 		c.m.deps.Metrics.transfer(kind, o.result)
 		c.log.Info("ivr transfer failed", "target", c.transfer.String(), "result", o.result)
-		c.apply(c.ivrRun.Step(ivr.EventTransferDone{Result: o.result}, c.now()))
+		if !c.transferCameBack(o.result) {
+			c.apply(c.ivrRun.Step(ivr.EventTransferDone{Result: o.result}, c.now()))
+		}
 		return
 	}
 	c.m.deps.Metrics.transfer(kind, "connected")

@@ -1,0 +1,148 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hotline-cc/hotline/acd"
+	"github.com/hotline-cc/hotline/ivr"
+)
+
+// Target is where an agent sends a connected call (a blind transfer):
+// Kind "queue", "agent", "flow" or "extension", and its Name.
+type Target struct {
+	Kind, Name string
+}
+
+func (t Target) String() string { return t.Kind + " " + t.Name }
+
+// ErrBadTarget is a transfer target that names nothing known.
+var ErrBadTarget = errors.New("bad transfer target")
+
+// ParseTarget reads "queue:support", "agent:1004", "flow:survey" or
+// "extension:2000".
+func ParseTarget(s string) (Target, error) {
+	kind, name, ok := strings.Cut(s, ":")
+	switch {
+	case !ok || name == "":
+		return Target{}, fmt.Errorf("%w %q: want KIND:NAME, KIND one of queue, agent, flow, extension", ErrBadTarget, s)
+	case kind != "queue" && kind != "agent" && kind != "flow" && kind != "extension":
+		return Target{}, fmt.Errorf("%w %q: unknown kind %q (queue, agent, flow, extension)", ErrBadTarget, s, kind)
+	case !dialableName(name):
+		return Target{}, fmt.Errorf("%w %q: invalid name", ErrBadTarget, s)
+	}
+	return Target{Kind: kind, Name: name}, nil
+}
+
+// dialableName accepts the names targets have: queue, flow and agent
+// names, SIP user parts of extensions.
+func dialableName(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-+.*#", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// blindTransferRing is how long an agent or extension that a call is
+// blind-transferred to rings (or is waited for) before the call comes back.
+const blindTransferRing = 30 * time.Second
+
+// Transfer sends a connected call on (a blind transfer, as an agent desktop
+// asks through the API): the agent is released, and the caller goes to the
+// target, hearing music until someone answers. A caller sent to a queue
+// keeps their place and wait; one whose target agent or extension cannot
+// take the call comes back to the queue they were answered from.
+func (m *Manager) Transfer(ctx context.Context, callID string, to Target) error {
+	v, ok := m.calls.Load(callID)
+	if !ok {
+		return ErrNoSuchCall
+	}
+	return v.(*Call).control(ctx, control{transfer: &to, source: "api", reply: make(chan error, 1)})
+}
+
+// carryOut does what a control asks.
+func (c *Call) carryOut(req control) error {
+	if req.transfer != nil {
+		return c.blindTransfer(*req.transfer, req.source)
+	}
+	return c.setHold(req)
+}
+
+// blindTransfer releases the agent and sends the caller to t.
+func (c *Call) blindTransfer(t Target, source string) error {
+	if c.stage != StageTalking || c.agentLeg == nil {
+		return ErrNotTalking
+	}
+	cfg := c.rt.Config
+	switch {
+	case t.Kind == "queue" && cfg.Queue(t.Name) == nil,
+		t.Kind == "flow" && c.rt.Flows[t.Name] == nil,
+		t.Kind == "agent" && cfg.Agent(t.Name) == nil:
+		return fmt.Errorf("%w: no %s", ErrBadTarget, t)
+	case t.Kind == "agent" && t.Name == c.agentID:
+		return fmt.Errorf("%w: the call is already with agent %s", ErrBadTarget, t.Name)
+	}
+	from, leg := c.agentID, c.agentLeg
+	c.endTalk(c.now())
+	c.goHangup(leg, "transferred")
+	c.transferFallback = c.queueName
+	c.cdr.TransferTo = t.String()
+	c.m.deps.Metrics.transfer("blind-"+t.Kind, "started")
+	c.log.Info("blind transfer", "from_agent", from, "to", t.String(), "source", source)
+	switch t.Kind {
+	case "queue":
+		c.requeue(t.Name)
+	case "flow":
+		c.stage = StageIVR
+		c.flow = c.rt.Flows[t.Name]
+		run, actions := ivr.StartWith(c.flow, c.now(), c.callVars())
+		c.ivrRun = run
+		c.apply(actions)
+	case "agent":
+		c.stage = StageIVR // transferToAgent queues the call for that agent
+		c.startTransfer(ivr.Transfer{Agent: t.Name, Timeout: blindTransferRing})
+	case "extension":
+		c.stage = StageIVR
+		c.startTransfer(ivr.Transfer{Extension: t.Name, Timeout: blindTransferRing})
+	}
+	return nil
+}
+
+// requeue puts a caller an agent sent on back in a queue, in the place
+// their first enqueue gave them.
+func (c *Call) requeue(queue string) {
+	c.stage = StageQueued
+	c.queueName, c.cdr.Queue = queue, queue
+	c.log = c.log.With("queue", queue)
+	c.playHoldMusic(true)
+	c.m.deps.ACD.Post(acd.CallQueued{
+		CallID: c.in.ID, Queue: queue, Priority: c.cdr.Priority, Transferred: true, QueuedAt: c.queuedAt,
+	})
+}
+
+// transferCameBack handles a transfer whose target could not take the
+// call after the flow was over (a blind transfer): the caller goes back to
+// the queue they came from, or, with none, the call ends. It reports
+// whether it took care of the call; false means the flow is still running
+// and decides.
+func (c *Call) transferCameBack(result string) bool {
+	if !c.ivrRun.Done() {
+		return false
+	}
+	if q := c.transferFallback; q != "" && c.rt.Config.Queue(q) != nil {
+		c.log.Info("transfer failed, back to the queue", "result", result, "queue", q)
+		c.requeue(q)
+		return true
+	}
+	c.hangupBy, c.cause, c.result = "system", "transfer-"+result, "failed"
+	c.endCaller("transfer " + result)
+	return true
+}
