@@ -203,10 +203,7 @@ func (c *Call) run() {
 	c.caller = ep
 	defer c.caller.Close()
 	c.caller.SetRemote(media.Remote{Addr: c.in.Offer.Addr, Codec: codecOf(c.in.PayloadType), DTMFPayloadType: c.in.Offer.DTMFPayloadType})
-	c.in.OnReoffer(func(o hsip.MediaOffer) {
-		// Safe from a SIP goroutine: SetRemote is the endpoint's synchronized setter.
-		ep.SetRemote(media.Remote{Addr: o.Addr, Codec: codecOf(c.in.PayloadType), DTMFPayloadType: o.DTMFPayloadType})
-	})
+	c.in.OnReoffer(func(o hsip.MediaOffer) { reoffered(ep, o) })
 	if err := c.in.Answer(c.sdpAddr(c.caller)); err != nil {
 		if !c.in.Answered() {
 			c.log.Warn("answer failed", "err", err)
@@ -741,13 +738,13 @@ func (c *Call) dialed(r dialResult) {
 	c.agentLeg, c.agentEP, c.agentID = r.leg, cur.endpoint, cur.acd.AgentID
 	c.agentEP.SetRemote(media.Remote{Addr: r.leg.Answer.Addr, Codec: codecOf(r.leg.PayloadType), DTMFPayloadType: r.leg.Answer.DTMFPayloadType})
 	agentEP := c.agentEP
-	leg := r.leg
 	call := c
 	r.leg.OnReoffer(func(o hsip.MediaOffer) {
-		agentEP.SetRemote(media.Remote{Addr: o.Addr, Codec: codecOf(leg.PayloadType), DTMFPayloadType: o.DTMFPayloadType})
-		// The agent's phone puts the caller on hold with sendonly or
-		// inactive (RFC 3264 §8.4) and takes them off with sendrecv.
-		call.requestHold(o.Direction == hsip.DirectionSendOnly || o.Direction == hsip.DirectionInactive)
+		reoffered(agentEP, o)
+		// The agent's phone puts the caller on hold with sendonly,
+		// inactive or c=0.0.0.0 (RFC 3264 §8.4) and takes them off with
+		// sendrecv.
+		call.requestHold(o.Held())
 	})
 	c.stage = StageTalking
 	c.cbMenu, c.playback = callbackMenuOff, 0
@@ -771,6 +768,18 @@ func (c *Call) dialed(r dialResult) {
 	if err := c.m.deps.Store.CallUpdated(context.Background(), update); err != nil {
 		c.log.Error("cdr update", "err", err)
 	}
+}
+
+// reoffered applies a re-INVITE's accepted offer to the leg's endpoint
+// (from a SIP goroutine: SetRemote is synchronized): the codec the answer
+// chose and where to send. A hold with c=0.0.0.0 names no address: the
+// endpoint keeps sending to where it did, so that resuming needs nothing.
+func reoffered(ep *media.Endpoint, o hsip.MediaOffer) {
+	addr := o.Addr
+	if addr.Addr().IsUnspecified() {
+		addr = ep.Remote().Addr
+	}
+	ep.SetRemote(media.Remote{Addr: addr, Codec: codecOf(o.PayloadType), DTMFPayloadType: o.DTMFPayloadType})
 }
 
 func failureOf(err error) acd.OfferFailure {

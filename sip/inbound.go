@@ -50,7 +50,9 @@ type InboundCall struct {
 	AuthUser  string
 	Source    netip.AddrPort
 	Transport string
-	Offer     MediaOffer
+	// Offer is the INVITE's offer, with the codec chosen from it in PayloadType.
+	// Neither changes after a re-INVITE: see OnReoffer and CurrentPayloadType.
+	Offer MediaOffer
 	// PayloadType is the codec chosen from the offer (PCMU or PCMA).
 	PayloadType uint8
 
@@ -58,13 +60,12 @@ type InboundCall struct {
 	session *sipgo.DialogServerSession
 	log     *slog.Logger
 	sdpID   uint64
+	media   mediaSession
 
-	mu        sync.Mutex
-	answered  bool
-	hangup    HangupSide
-	cause     string
-	localSDP  []byte
-	onReoffer func(MediaOffer)
+	mu       sync.Mutex
+	answered bool
+	hangup   HangupSide
+	cause    string
 }
 
 // IsFeatureCode reports whether a dialed number is a feature code: a star
@@ -170,6 +171,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		log:         log,
 		sdpID:       rand.Uint64() >> 1,
 	}
+	call.Offer.PayloadType = pt
+	// Our 200 carries this Contact (sipgo adds the dialog UA's); so do our 2xx to
+	// re-INVITEs.
+	call.media.log, call.media.contact = log, s.dialogUA(req.Transport()).ContactHDR
+	call.media.state.pt = pt
 	s.inbound.Store(session.ID, call)
 	s.wg.Add(1)
 	defer func() {
@@ -202,12 +208,14 @@ func (c *InboundCall) Ended() (HangupSide, string) {
 	return HangupFailure, "transaction"
 }
 
-// OnReoffer registers f for re-INVITE offers on this leg (called on a SIP goroutine).
-func (c *InboundCall) OnReoffer(f func(MediaOffer)) {
-	c.mu.Lock()
-	c.onReoffer = f
-	c.mu.Unlock()
-}
+// OnReoffer registers f for the re-INVITE offers this leg accepts (called on a SIP
+// goroutine before the 200 goes out). The offer's PayloadType is the codec of our
+// answer, from then on the leg's; Held tells a hold from a resume. Offers we
+// refuse (488) are not reported: the session stays as it was.
+func (c *InboundCall) OnReoffer(f func(MediaOffer)) { c.media.setOnReoffer(f) }
+
+// CurrentPayloadType is the codec in use: PayloadType until a re-INVITE changes it.
+func (c *InboundCall) CurrentPayloadType() uint8 { return c.media.payloadType() }
 
 // Answered reports whether our 200 went out (even if its ACK never came).
 func (c *InboundCall) Answered() bool {
@@ -221,16 +229,17 @@ func (c *InboundCall) Ringing() error { return c.respond(180, "Ringing", nil) }
 
 // Answer sends 200 with our SDP for rtp and waits for the ACK (RFC 3261 §13.3.1.4).
 func (c *InboundCall) Answer(rtp netip.AddrPort) error {
-	body, err := BuildSDP(SessionSpec{
+	spec := SessionSpec{
 		Addr: rtp, SessionID: c.sdpID, SessionVersion: c.sdpID,
 		PayloadTypes: []uint8{c.PayloadType}, DTMFPayloadType: c.Offer.DTMFPayloadType,
-	})
+		// An offer may start the call on hold; the answer mirrors it (RFC 3264 §6.1).
+		Direction: answerDirection(c.Offer),
+	}
+	body, err := BuildSDP(spec)
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.localSDP = body
-	c.mu.Unlock()
+	c.media.set(mediaState{spec: spec, sdp: body, pt: c.PayloadType})
 	res := sip.NewSDPResponseFromRequest(c.session.InviteRequest, body)
 	c.srv.metrics.response(res)
 	if err := c.session.WriteResponse(res); err != nil {
@@ -320,55 +329,6 @@ func (c *InboundCall) finish() {
 		c.log.Debug("hangup at handler exit", "err", err)
 	}
 	c.session.Close()
-}
-
-// onReinvite answers an in-dialog INVITE (session refresh, codec or address
-// change) with our current SDP and tells the leg's owner about the new offer.
-func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
-	var local []byte
-	var notify func(MediaOffer)
-	var log *slog.Logger
-	if id, err := sip.DialogIDFromRequestUAS(req); err == nil {
-		if v, ok := s.inbound.Load(id); ok {
-			c := v.(*InboundCall)
-			if err := c.session.ReadRequest(req, tx); err != nil {
-				s.reply(req, tx, sip.StatusInternalServerError, "Server Internal Error")
-				return
-			}
-			c.mu.Lock()
-			local, notify, log = c.localSDP, c.onReoffer, c.log
-			c.mu.Unlock()
-		}
-	}
-	if local == nil {
-		if id, err := sip.DialogIDFromRequestUAC(req); err == nil {
-			if v, ok := s.outbound.Load(id); ok {
-				// No CSeq check here: the agent's requests have their own CSeq space,
-				// which sipgo's client dialog seeds with ours.
-				o := v.(*OutboundCall)
-				o.mu.Lock()
-				local, notify, log = o.localSDP, o.onReoffer, o.log
-				o.mu.Unlock()
-			}
-		}
-	}
-	if local == nil {
-		s.reply(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
-		return
-	}
-	if len(req.Body()) > 0 {
-		offer, err := ParseSDP(req.Body())
-		if err != nil {
-			log.Warn("re-invite with unusable sdp", "err", err, "sip_status", 488)
-			s.reply(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here")
-			return
-		}
-		if notify != nil {
-			notify(offer)
-		}
-	}
-	res := sip.NewSDPResponseFromRequest(req, local)
-	s.send(tx, res)
 }
 
 // payloadList formats payload types for logs (slog would print a []uint8 as text).

@@ -73,19 +73,21 @@ type DialRequest struct {
 
 // OutboundCall is a call we placed to an agent's phone: we are its UAC.
 type OutboundCall struct {
-	ID          string
+	ID string
+	// Answer is the phone's answer to our INVITE, with the codec taken from it in
+	// PayloadType. Neither changes after a re-INVITE: see OnReoffer and
+	// CurrentPayloadType.
 	Answer      MediaOffer
 	PayloadType uint8
 
 	srv     *Server
 	session *sipgo.DialogClientSession
 	log     *slog.Logger
+	media   mediaSession
 
-	mu        sync.Mutex
-	hangup    HangupSide
-	cause     string
-	localSDP  []byte
-	onReoffer func(MediaOffer)
+	mu     sync.Mutex
+	hangup HangupSide
+	cause  string
 }
 
 // Dial sends an INVITE to the target and waits until it is answered, fails, or
@@ -96,8 +98,9 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 		log = s.log
 	}
 	sdpID := rand.Uint64() >> 1
-	offer, err := BuildSDP(SessionSpec{Addr: r.LocalRTP, SessionID: sdpID, SessionVersion: sdpID,
-		PayloadTypes: supportedPayloads, DTMFPayloadType: ourDTMFPayloadType})
+	spec := SessionSpec{Addr: r.LocalRTP, SessionID: sdpID, SessionVersion: sdpID,
+		PayloadTypes: supportedPayloads, DTMFPayloadType: ourDTMFPayloadType}
+	offer, err := BuildSDP(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +130,10 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 	if err != nil {
 		return nil, &DialError{Kind: DialFailureUnreachable, Err: err}
 	}
-	call := &OutboundCall{srv: s, session: session, log: log, localSDP: offer}
+	call := &OutboundCall{srv: s, session: session, log: log}
+	// WriteInvite put the dialog UA's Contact in the INVITE; our 2xx to the
+	// phone's re-INVITEs carry the same (RFC 3261 §12.1.1).
+	call.media.log, call.media.contact = log, ua.ContactHDR
 	if h := session.InviteRequest.CallID(); h != nil {
 		call.ID = string(*h)
 	}
@@ -165,6 +171,13 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 		session.Close()
 		return nil, classifyDialError(ctx, err)
 	}
+	// The answer is read before the leg is published, so that a re-INVITE right
+	// behind the ACK finds the codec in use.
+	answer, perr := ParseSDP(session.InviteResponse.Body())
+	pt, ok := Negotiate(answer, supportedPayloads...)
+	answer.PayloadType = pt
+	call.Answer, call.PayloadType = answer, pt
+	call.media.set(mediaState{spec: spec, sdp: offer, pt: pt})
 	// Known before the ACK leaves, so a BYE or re-INVITE right behind it matches.
 	s.outbound.Store(session.ID, call)
 	if err := session.Ack(context.Background()); err != nil {
@@ -172,8 +185,6 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 		session.Close()
 		return nil, &DialError{Kind: DialFailureUnreachable, Err: fmt.Errorf("ack: %w", err)}
 	}
-	answer, perr := ParseSDP(session.InviteResponse.Body())
-	pt, ok := Negotiate(answer, supportedPayloads...)
 	if perr != nil || !ok {
 		log.Warn("agent answered with unusable sdp", "err", perr, "answer", answer.PayloadTypes)
 		byeCtx, byeCancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -181,7 +192,6 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 		byeCancel()
 		return nil, &DialError{Kind: DialFailureMedia, Status: 200, Err: errors.New("no usable codec in answer")}
 	}
-	call.Answer, call.PayloadType = answer, pt
 	go func() {
 		<-session.Context().Done()
 		s.outbound.Delete(session.ID)
@@ -232,12 +242,14 @@ func (c *OutboundCall) Ended() (HangupSide, string) {
 	return c.hangup, c.cause
 }
 
-// OnReoffer registers f for re-INVITE offers from the agent's phone.
-func (c *OutboundCall) OnReoffer(f func(MediaOffer)) {
-	c.mu.Lock()
-	c.onReoffer = f
-	c.mu.Unlock()
-}
+// OnReoffer registers f for the re-INVITE offers from the agent's phone that the
+// leg accepts (called on a SIP goroutine before the 200 goes out). The offer's
+// PayloadType is the codec of our answer, from then on the leg's; Held tells a
+// hold from a resume. Offers we refuse (488) are not reported.
+func (c *OutboundCall) OnReoffer(f func(MediaOffer)) { c.media.setOnReoffer(f) }
+
+// CurrentPayloadType is the codec in use: PayloadType until a re-INVITE changes it.
+func (c *OutboundCall) CurrentPayloadType() uint8 { return c.media.payloadType() }
 
 // Hangup sends BYE.
 func (c *OutboundCall) Hangup(ctx context.Context, cause string) error {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -48,6 +49,17 @@ type MediaOffer struct {
 	PayloadTypes    []uint8 // audio formats of the first audio m-line, in offer order
 	DTMFPayloadType uint8   // 0 when the peer offers no telephone-event/8000
 	Direction       Direction
+	// PayloadType is the codec negotiated with this SDP: the one our answer (or the
+	// peer's answer to our offer) names. ParseSDP leaves it 0; the legs fill it in
+	// (InboundCall.Offer, OutboundCall.Answer, and every offer given to OnReoffer).
+	PayloadType uint8
+}
+
+// Held reports whether the peer stops listening to us: a=sendonly or a=inactive
+// (RFC 3264 §8.4), or the RFC 2543 hold, an unspecified connection address
+// (c=IN IP4 0.0.0.0, or :: for IPv6).
+func (o MediaOffer) Held() bool {
+	return o.Direction == DirectionSendOnly || o.Direction == DirectionInactive || o.Addr.Addr().IsUnspecified()
 }
 
 // ErrNoAudio is returned for an SDP without a usable audio stream.
@@ -166,7 +178,9 @@ func BuildSDP(spec SessionSpec) ([]byte, error) {
 			attrs = append(attrs, sdp.NewAttribute("rtpmap", "8 PCMA/8000"))
 		}
 	}
-	if spec.DTMFPayloadType != 0 {
+	// A peer's telephone-event on a number we use for audio (an offer can map PCMA
+	// to a dynamic type and telephone-event to 8) would make our SDP ambiguous.
+	if spec.DTMFPayloadType != 0 && !slices.Contains(spec.PayloadTypes, spec.DTMFPayloadType) {
 		pt := strconv.Itoa(int(spec.DTMFPayloadType))
 		formats = append(formats, pt)
 		attrs = append(attrs,

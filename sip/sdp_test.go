@@ -121,10 +121,41 @@ func TestBuildSDPRoundTrips(t *testing.T) {
 func FuzzParseSDP(f *testing.F) {
 	f.Add(sdpOffer("v=0", "o=- 1 1 IN IP4 10.0.0.1", "s=-", "c=IN IP4 192.0.2.10", "t=0 0", "m=audio 4000 RTP/AVP 0 8 101", "a=rtpmap:101 telephone-event/8000"))
 	f.Add([]byte("v=0\r\nm=audio 99999 RTP/AVP 0\r\n"))
+	f.Add(sdpOffer("v=0", "o=- 1 2 IN IP4 10.0.0.1", "s=-", "c=IN IP4 0.0.0.0", "t=0 0", "m=audio 4000 RTP/AVP 18 8", "a=sendonly"))
+	f.Add(sdpOffer("v=0", "o=- 1 2 IN IP6 ::1", "s=-", "c=IN IP6 ::", "t=0 0", "m=audio 4000 RTP/AVP 97 0", "a=rtpmap:97 PCMA/8000", "a=inactive"))
+	f.Add(sdpOffer("v=0", "o=- 1 2 IN IP4 10.0.0.1", "s=-", "c=IN IP4 10.0.0.1", "t=0 0", "m=audio 4000 RTP/AVP 97 8", "a=rtpmap:97 PCMA/8000", "a=rtpmap:8 telephone-event/8000"))
+	// The re-INVITE answer is built from whatever ParseSDP accepts.
+	spec := SessionSpec{Addr: netip.MustParseAddrPort("127.0.0.1:20000"), SessionID: 7, SessionVersion: 7, PayloadTypes: []uint8{PayloadPCMU}}
+	ours, err := BuildSDP(spec)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cur := mediaState{spec: spec, sdp: ours, pt: PayloadPCMU}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		offer, err := ParseSDP(b)
-		if err == nil && !offer.Addr.IsValid() {
+		if err != nil {
+			return
+		}
+		if !offer.Addr.IsValid() {
 			t.Fatalf("accepted an offer without an address: %+v", offer)
+		}
+		next, err := reanswer(cur, offer)
+		if err != nil {
+			if _, ok := Negotiate(offer, supportedPayloads...); ok {
+				t.Fatalf("reanswer: %v for an offer with a codec of ours: %+v", err, offer)
+			}
+			return
+		}
+		answer, err := ParseSDP(next.sdp)
+		if err != nil {
+			t.Fatalf("our answer does not parse: %v\n%s", err, next.sdp)
+		}
+		if answer.Addr != spec.Addr || len(answer.PayloadTypes) != 1 || answer.PayloadTypes[0] != next.pt ||
+			answer.Direction != answerDirection(offer) || (answer.DTMFPayloadType != offer.DTMFPayloadType && offer.DTMFPayloadType != next.pt) {
+			t.Fatalf("answer %+v to offer %+v", answer, offer)
+		}
+		if next.spec.SessionVersion-spec.SessionVersion > 1 {
+			t.Fatalf("version went from %d to %d", spec.SessionVersion, next.spec.SessionVersion)
 		}
 	})
 }
