@@ -250,6 +250,11 @@ func (st *State) leaveQueue(c *call, now time.Time) {
 // exit reports that c left queue q and counts its service-level verdict.
 func (st *State) exit(c *call, q *queue, how Exit, sl SLOutcome, agentID string, now time.Time) {
 	wait := now.Sub(c.queuedAt)
+	if c.transferred {
+		// Its place dates from the first enqueue; this wait does not
+		// include the talk before the transfer.
+		wait = now.Sub(c.enteredAt)
+	}
 	if c.queue == nil {
 		wait = 0
 	}
@@ -259,7 +264,7 @@ func (st *State) exit(c *call, q *queue, how Exit, sl SLOutcome, agentID string,
 	}
 	st.emit(CommandCallExit).Exit = CallExit{
 		CallID: c.id, Queue: q.name, Exit: how, Wait: wait, SL: sl,
-		AgentID: agentID, Priority: c.priority, Offers: c.offers,
+		AgentID: agentID, Priority: c.priority, Offers: c.offers, Transferred: c.transferred,
 	}
 }
 

@@ -144,7 +144,8 @@ func TestExclusiveCallAgentLoggedOutWhileRinging(t *testing.T) {
 
 // TestTransferredCallKeepsItsPlace: a call an agent sends back to a queue
 // keeps its first enqueue time, so it is served before callers who came
-// later, and gets no second service-level verdict.
+// later, and gets no second service-level verdict; its wait counts from
+// the transfer, not the talk before it.
 func TestTransferredCallKeepsItsPlace(t *testing.T) {
 	st := NewState(twoQueueTopology())
 	Step(st, CallQueued{CallID: "later", Queue: "support"}, t0.Add(sec(50)))
@@ -159,8 +160,8 @@ func TestTransferredCallKeepsItsPlace(t *testing.T) {
 			exits = append(exits, c.Exit)
 		}
 	}
-	if len(exits) != 1 || exits[0].SL != SLExcluded || exits[0].Wait != sec(62) {
-		t.Errorf("exit %+v, want excluded with the wait since t0", exits)
+	if len(exits) != 1 || exits[0].SL != SLExcluded || exits[0].Wait != sec(2) || !exits[0].Transferred {
+		t.Errorf("exit %+v, want a transferred exit, excluded, with the wait since the transfer", exits)
 	}
 	if err := st.Check(); err != nil {
 		t.Fatal(err)

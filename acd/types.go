@@ -699,6 +699,10 @@ type CallExit struct {
 	AgentID       string // for ExitConnected
 	Priority      int
 	Offers        int // how many agents were offered the call
+	// Transferred: an agent sent the call back to a queue; its
+	// service-level verdict and offers were reported when it was first
+	// answered, and Wait counts from the transfer.
+	Transferred bool
 }
 
 // RouteCall: the call leaves the ACD for Destination (never a queue: moves

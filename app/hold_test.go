@@ -154,8 +154,8 @@ func TestBlindTransferToAQueueFromTheAPI(t *testing.T) {
 	finished(t, alice, "agent 1001 answers the transferred call")
 	cdr := h.waitEndedCall()
 	if cdr.CallID != ag.CallID || cdr.AgentID != "1001" || cdr.Queue != "sales" || cdr.TransferTo != "queue sales" ||
-		cdr.Result != "completed" || cdr.TalkSec < 1 {
-		t.Errorf("CDR = %+v; want agent 1001 in sales after a transfer from 1003", cdr)
+		cdr.Result != "completed" || cdr.TalkSec < 1 || cdr.SLOutcome != "met" || cdr.QueueWaitSec > cdr.TalkSec {
+		t.Errorf("CDR = %+v; want agent 1001 in sales after a transfer from 1003, the first answer's verdict (met), waits without the talk", cdr)
 	}
 	var events []string
 	for _, e := range h.agentEvents("1003") {
@@ -163,5 +163,32 @@ func TestBlindTransferToAQueueFromTheAPI(t *testing.T) {
 	}
 	if !slices.Contains(events, "on-call>available") && !slices.Contains(events, "on-call>wrap-up") {
 		t.Errorf("1003's trail %v: the transfer did not release them", events)
+	}
+}
+
+// TestBlindTransferByREFER: agent 1003's softphone transfers the caller to
+// the sales queue with REFER (RFC 3515); hotline accepts it (202, NOTIFY
+// 100 Trying, NOTIFY 200 OK), releases 1003 and agent 1001 answers.
+func TestBlindTransferByREFER(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	carol := h.startAgent(ctx, "1003", "agent_refer.xml", map[string]string{"ring_ms": "100", "refer_after_ms": "800", "refer_to": "sales"})
+	alice := h.startAgent(ctx, "1001", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+	caller, err := sipptest.Start(ctx, t, sipptest.Scenario{
+		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100", Timeout: 40 * time.Second,
+		Vars: map[string]string{"digit": "2", "talk_ms": "5000"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller.WaitSuccess(t, 1)
+	finished(t, carol, "agent 1003 refers the call and gets the NOTIFYs and the BYE")
+	finished(t, alice, "agent 1001 answers the transferred call")
+	cdr := h.waitEndedCall()
+	if cdr.AgentID != "1001" || cdr.Queue != "sales" || cdr.TransferTo != "queue sales" || cdr.Result != "completed" {
+		t.Errorf("CDR = %+v; want agent 1001 in sales after 1003's REFER", cdr)
 	}
 }

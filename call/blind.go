@@ -9,6 +9,7 @@ import (
 
 	"github.com/hotline-cc/hotline/acd"
 	"github.com/hotline-cc/hotline/ivr"
+	hsip "github.com/hotline-cc/hotline/sip"
 )
 
 // Target is where an agent sends a connected call (a blind transfer):
@@ -70,15 +71,30 @@ func (m *Manager) Transfer(ctx context.Context, callID string, to Target) error 
 
 // carryOut does what a control asks.
 func (c *Call) carryOut(req control) error {
-	if req.transfer != nil {
-		return c.blindTransfer(*req.transfer, req.source)
+	if req.transfer == nil {
+		return c.setHold(req)
 	}
-	return c.setHold(req)
+	err := c.blindTransfer(*req.transfer, req)
+	if err != nil && req.source == "refer" {
+		// The phone waits for the REFER's outcome (and refuses a new
+		// REFER until it has one): the transfer did not happen.
+		leg := req.leg
+		c.log.Info("refer refused", "err", err)
+		go func() {
+			ctx, cancel := bgTimeout(2 * time.Second)
+			defer cancel()
+			if err := leg.NotifyRefer(ctx, 503, "Service Unavailable"); err != nil {
+				leg.Log().Info("refer notify", "err", err)
+			}
+		}()
+	}
+	return err
 }
 
 // blindTransfer releases the agent and sends the caller to t.
-func (c *Call) blindTransfer(t Target, source string) error {
-	if c.stage != StageTalking || c.agentLeg == nil {
+func (c *Call) blindTransfer(t Target, req control) error {
+	source := req.source
+	if c.stage != StageTalking || c.agentLeg == nil || (req.leg != nil && req.leg != c.agentLeg) {
 		return ErrNotTalking
 	}
 	cfg := c.rt.Config
@@ -92,7 +108,22 @@ func (c *Call) blindTransfer(t Target, source string) error {
 	}
 	from, leg := c.agentID, c.agentLeg
 	c.endTalk(c.now())
-	c.goHangup(leg, "transferred")
+	if source == "refer" {
+		// RFC 3515 §2.4.5: the transferor learns the outcome from a
+		// NOTIFY; ours is that hotline has taken the call over.
+		c.m.wg.Add(1)
+		go func() {
+			defer c.m.wg.Done()
+			ctx, cancel := bgTimeout(2 * time.Second)
+			defer cancel()
+			if err := leg.NotifyRefer(ctx, 200, "OK"); err != nil {
+				leg.Log().Info("refer notify", "err", err)
+			}
+			hangupLeg(leg, "transferred")
+		}()
+	} else {
+		c.goHangup(leg, "transferred")
+	}
 	c.transferFallback = c.queueName
 	c.cdr.TransferTo = t.String()
 	c.m.deps.Metrics.transfer("blind-"+t.Kind, "started")
@@ -121,7 +152,7 @@ func (c *Call) blindTransfer(t Target, source string) error {
 func (c *Call) requeue(queue string) {
 	c.stage = StageQueued
 	c.queueName, c.cdr.Queue = queue, queue
-	c.log = c.log.With("queue", queue)
+	c.waitStart = c.now()
 	c.playHoldMusic(true)
 	c.m.deps.ACD.Post(acd.CallQueued{
 		CallID: c.in.ID, Queue: queue, Priority: c.cdr.Priority, Transferred: true, QueuedAt: c.queuedAt,
@@ -145,4 +176,40 @@ func (c *Call) transferCameBack(result string) bool {
 	c.hangupBy, c.cause, c.result = "system", "transfer-"+result, "failed"
 	c.endCaller("transfer " + result)
 	return true
+}
+
+// referred takes a REFER from the agent's phone (on a SIP goroutine): its
+// target becomes a blind transfer, carried out on the call's goroutine.
+// An agent's ID names that agent, a queue's or a flow's name that queue
+// or flow; anything else is an extension registered here. It accepts the
+// REFER (202) when the call can be transferred at all.
+func (c *Call) referred(leg *hsip.OutboundCall, req hsip.ReferRequest) bool {
+	cfg := c.rt.Config
+	t := Target{Kind: "extension", Name: req.Target}
+	switch {
+	case cfg.Agent(req.Target) != nil:
+		t.Kind = "agent"
+	case cfg.Queue(req.Target) != nil:
+		t.Kind = "queue"
+	case c.rt.Flows[req.Target] != nil:
+		t.Kind = "flow"
+	}
+	select {
+	case c.controls <- control{transfer: &t, source: "refer", leg: leg}:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// waitOver ends the caller's current wait for an agent at now: the CDR's
+// queue wait adds it up across queues and transfers. It returns the wait.
+func (c *Call) waitOver(now time.Time) time.Duration {
+	if c.waitStart.IsZero() {
+		return 0
+	}
+	d := now.Sub(c.waitStart)
+	c.cdr.QueueWait += d
+	c.waitStart = time.Time{}
+	return d
 }

@@ -151,6 +151,10 @@ type Call struct {
 	// transferFallback is the queue a blind transfer's caller goes back to
 	// if its target cannot take them ("": none).
 	transferFallback string
+	// waitStart is when the caller's current wait for an agent began: the
+	// first enqueue, or a blind transfer's. queuedAt (the first enqueue)
+	// keeps the caller's place; the CDR's queue wait adds up the waits.
+	waitStart time.Time
 	// done is closed when the call's goroutine has finished with it.
 	done chan struct{}
 }
@@ -342,7 +346,7 @@ func (c *Call) apply(actions []ivr.Action) {
 			c.ivrDone()
 			// The callback will wait in that queue; the caller never did.
 			c.queueName, c.cdr.Queue = a.Queue, a.Queue
-			c.queuedAt = c.now()
+			c.queuedAt, c.waitStart = c.now(), c.now()
 			c.offerCallback()
 		case ivr.Hangup:
 			c.ivrDone()
@@ -433,7 +437,7 @@ func (c *Call) enqueue(how ivr.Enqueue) {
 	}
 	c.stage = StageQueued
 	c.queueName = name
-	c.queuedAt = c.now()
+	c.queuedAt, c.waitStart = c.now(), c.now()
 	c.cdr.Queue = name
 	c.log = c.log.With("queue", name)
 	c.log.Info("call queued", "ivr_digits", c.cdr.IVRDigits)
@@ -619,7 +623,7 @@ func (c *Call) routed(r acd.RouteCall) {
 	c.cbMenu, c.cbDigits = callbackMenuOff, ""
 	c.ivrTimer.Stop()
 	c.cancelOffers()
-	c.cdr.QueueWait = c.now().Sub(c.queuedAt)
+	c.waitOver(c.now())
 	c.log.Info("call leaves the queue", "destination", r.Destination.String(), "reason", r.Reason)
 	c.stage = StageIVR // out of the ACD: ending now must not report an abandon
 	switch r.Destination.Kind {
@@ -648,6 +652,9 @@ func (c *Call) routed(r acd.RouteCall) {
 // had already withdrawn (ring timeout) and the call is back in its queue.
 func (c *Call) dropLateAgent(cmd acd.CancelOffer) {
 	c.log.Warn("agent answered too late, leg dropped", "reason", cmd.Reason.String())
+	if c.onHold() {
+		c.m.deps.Metrics.hold(false, c.endHold(c.now()))
+	}
 	media.Unbridge(c.caller)
 	leg, ep := c.agentLeg, c.agentEP
 	c.agentLeg, c.agentEP, c.agentID, c.connectedOffer = nil, nil, "", 0
@@ -738,23 +745,29 @@ func (c *Call) dialed(r dialResult) {
 	c.agentLeg, c.agentEP, c.agentID = r.leg, cur.endpoint, cur.acd.AgentID
 	c.agentEP.SetRemote(media.Remote{Addr: r.leg.Answer.Addr, Codec: codecOf(r.leg.PayloadType), DTMFPayloadType: r.leg.Answer.DTMFPayloadType})
 	agentEP := c.agentEP
-	call := c
+	call, leg := c, r.leg
+	phoneHeld := false // only this callback's goroutine (sipgo serializes a dialog's re-INVITEs) touches it
 	r.leg.OnReoffer(func(o hsip.MediaOffer) {
 		reoffered(agentEP, o)
 		// The agent's phone puts the caller on hold with sendonly,
 		// inactive or c=0.0.0.0 (RFC 3264 §8.4) and takes them off with
-		// sendrecv.
-		call.requestHold(o.Held())
+		// sendrecv. Only a change counts: a session refresh or a codec
+		// change must not undo a hold the desktop (API) asked for.
+		if o.Held() != phoneHeld {
+			phoneHeld = o.Held()
+			call.requestHold(leg, phoneHeld)
+		}
 	})
+	r.leg.OnRefer(func(req hsip.ReferRequest) bool { return call.referred(leg, req) })
 	c.stage = StageTalking
 	c.cbMenu, c.playback = callbackMenuOff, 0
 	c.ivrTimer.Stop()
 	c.introduce()
 	c.talkStart = c.now()
 	c.cdr.AgentID = c.agentID
-	c.cdr.QueueWait = c.talkStart.Sub(c.queuedAt)
-	c.log.Info("call connected", "agent_id", c.agentID, "queue_wait", c.cdr.QueueWait.Round(time.Millisecond).String())
-	c.m.deps.Metrics.queueWait(c.queueName, c.cdr.QueueWait)
+	wait := c.waitOver(c.talkStart)
+	c.log.Info("call connected", "agent_id", c.agentID, "queue_wait", wait.Round(time.Millisecond).String())
+	c.m.deps.Metrics.queueWait(c.queueName, wait)
 	c.connectedOffer = r.offerID
 	c.m.deps.ACD.Post(acd.OfferAnswered{OfferID: r.offerID, CallID: c.in.ID, AgentID: c.agentID})
 	if c.agentTransfer {
@@ -805,6 +818,11 @@ func (c *Call) callerGone(side hsip.HangupSide, cause string) {
 			c.hangupBy = "system"
 		}
 	}
+	if c.cdr.AgentID != "" {
+		// The caller talked to an agent who sent them on (a blind
+		// transfer): that call was served, whatever happened after.
+		c.setResult("completed")
+	}
 	switch c.stage {
 	case StageIVR:
 		c.setResult("ivr")
@@ -816,7 +834,7 @@ func (c *Call) callerGone(side hsip.HangupSide, cause string) {
 		c.goHangup(c.targetLeg, "caller-hangup")
 	case StageQueued:
 		c.setResult("abandoned")
-		c.cdr.QueueWait = c.now().Sub(c.queuedAt)
+		c.waitOver(c.now())
 		c.cancelOffers()
 		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.in.ID})
 	case StageTalking:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hotline-cc/hotline/acd"
 	"github.com/hotline-cc/hotline/media"
+	hsip "github.com/hotline-cc/hotline/sip"
 )
 
 // control asks a connected call, on its goroutine, to do what an agent
@@ -16,8 +17,12 @@ import (
 type control struct {
 	held     bool
 	transfer *Target
-	source   string // "phone" or "api"
-	reply    chan error
+	source   string // "phone", "refer" or "api"
+	// leg is the agent leg a phone's request came on; a request from a
+	// leg that is no longer the call's (a late answer dropped, an agent
+	// transferred away) is ignored.
+	leg   *hsip.OutboundCall
+	reply chan error
 }
 
 // Errors of Manager.Hold (the API answers 404 and 409).
@@ -58,9 +63,9 @@ func (c *Call) control(ctx context.Context, req control) error {
 
 // requestHold hands a hold change from a SIP goroutine to the call's
 // goroutine; it gives up when the call has ended.
-func (c *Call) requestHold(held bool) {
+func (c *Call) requestHold(leg *hsip.OutboundCall, held bool) {
 	select {
-	case c.controls <- control{held: held, source: "phone"}:
+	case c.controls <- control{held: held, source: "phone", leg: leg}:
 	case <-c.done:
 	}
 }
@@ -70,7 +75,7 @@ func (c *Call) requestHold(held bool) {
 // off hold, the bridge comes back. The ACD learns of both (agent state
 // on-hold).
 func (c *Call) setHold(req control) error {
-	if c.stage != StageTalking || c.agentLeg == nil {
+	if c.stage != StageTalking || c.agentLeg == nil || (req.leg != nil && req.leg != c.agentLeg) {
 		return ErrNotTalking
 	}
 	if req.held == c.onHold() {
@@ -79,6 +84,9 @@ func (c *Call) setHold(req control) error {
 	now := c.now()
 	if req.held {
 		media.Unbridge(c.caller)
+		// The agent's ID to the caller is given up: the music replaces it,
+		// and no end of it will come to bridge the two.
+		c.introID = 0
 		c.holdStart = now
 		c.cdr.Holds++
 		if music := c.holdMusic(); music != nil {

@@ -109,6 +109,13 @@ func (j *Journal) write(at time.Time, cmd *acd.Command) {
 		if e.Exit == acd.ExitCallback && e.SL == acd.SLNone {
 			return
 		}
+		if e.Transferred {
+			// The first answer's verdict and offers stand.
+			if e.AgentID != "" {
+				err = j.store.CallUpdated(ctx, store.CDR{CallID: e.CallID, AgentID: e.AgentID})
+			}
+			break
+		}
 		err = j.store.CallUpdated(ctx, store.CDR{
 			CallID: e.CallID, SLOutcome: e.SL.String(), Offers: e.Offers,
 			Priority: e.Priority, PrioritySet: true, AgentID: e.AgentID,

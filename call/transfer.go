@@ -121,7 +121,10 @@ func (c *Call) transferToAgent(t ivr.Transfer) {
 	c.agentTransfer = true
 	c.stage = StageQueued
 	c.queueName, c.cdr.Queue = queue, queue
-	c.queuedAt = c.now()
+	if c.queuedAt.IsZero() {
+		c.queuedAt = c.now() // a blind transfer keeps the first enqueue
+	}
+	c.waitStart = c.now()
 	c.ivrTimer.Stop()
 	c.log.Info("ivr transfer to an agent", "agent_id", t.Agent, "queue", queue)
 	c.playHoldMusic(false)
@@ -153,7 +156,7 @@ func (c *Call) agentTransferFailed(r acd.RouteCall) {
 	c.agentTransfer = false
 	c.cancelOffers()
 	c.stage = StageIVR
-	c.cdr.QueueWait = c.now().Sub(c.queuedAt)
+	c.waitOver(c.now())
 	result := strings.TrimPrefix(r.Reason, "agent-")
 	switch result {
 	case "ring-timeout":

@@ -197,7 +197,7 @@ func (c *Call) bookCallback(number string) {
 	}
 	c.cdr.CallbackID = id
 	c.cbNumber, c.cbMaxAttempts = number, q.CallbackMaxAttempts
-	c.cdr.QueueWait = c.now().Sub(c.queuedAt)
+	c.waitOver(c.now())
 	// Out of the ACD now: hanging up is not an abandon.
 	c.stage = StageCallbackMenu
 	c.cbMenu = callbackMenuBooked

@@ -61,6 +61,7 @@ type InboundCall struct {
 	log     *slog.Logger
 	sdpID   uint64
 	media   mediaSession
+	refer   referSession
 
 	mu       sync.Mutex
 	answered bool
@@ -176,6 +177,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// re-INVITEs.
 	call.media.log, call.media.contact = log, s.dialogUA(req.Transport()).ContactHDR
 	call.media.state.pt = pt
+	call.refer.init(log, session.Context().Done(), s.metrics.request, session.Do, func() sip.Uri {
+		if h := session.InviteRequest.Contact(); h != nil {
+			return *h.Address.Clone()
+		}
+		return *session.InviteRequest.From().Address.Clone()
+	})
 	s.inbound.Store(session.ID, call)
 	s.wg.Add(1)
 	defer func() {

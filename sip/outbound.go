@@ -84,6 +84,7 @@ type OutboundCall struct {
 	session *sipgo.DialogClientSession
 	log     *slog.Logger
 	media   mediaSession
+	refer   referSession
 
 	mu     sync.Mutex
 	hangup HangupSide
@@ -178,6 +179,13 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 	answer.PayloadType = pt
 	call.Answer, call.PayloadType = answer, pt
 	call.media.set(mediaState{spec: spec, sdp: offer, pt: pt})
+	call.refer.init(log, session.Context().Done(), s.metrics.request, session.Do, func() sip.Uri {
+		// The remote target: the 2xx's Contact (RFC 3261 §12.1.2).
+		if h := session.InviteResponse.Contact(); h != nil {
+			return *h.Address.Clone()
+		}
+		return *session.InviteRequest.Recipient.Clone()
+	})
 	// Known before the ACK leaves, so a BYE or re-INVITE right behind it matches.
 	s.outbound.Store(session.ID, call)
 	if err := session.Ack(context.Background()); err != nil {

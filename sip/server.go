@@ -278,7 +278,7 @@ func (s *Server) dialogUA(transport string) *sipgo.DialogUA {
 }
 
 // allowed methods, for 405 and the Allow header (RFC 3261 §20.5).
-const allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"
+const allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, REFER"
 
 func (s *Server) routes() {
 	s.srv.OnInvite(s.counted(s.onInvite))
@@ -287,6 +287,7 @@ func (s *Server) routes() {
 	s.srv.OnCancel(s.counted(s.onStrayCancel))
 	s.srv.OnRegister(s.counted(s.onRegister))
 	s.srv.OnOptions(s.counted(s.onOptions))
+	s.srv.OnRefer(s.counted(s.onRefer))
 	s.srv.OnNoRoute(s.counted(func(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil)
 		res.AppendHeader(sip.NewHeader("Allow", allowHeader))

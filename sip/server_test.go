@@ -376,9 +376,13 @@ func TestByeForUnknownDialog(t *testing.T) {
 }
 
 // agentPhone registers and answers INVITEs as told.
-func agentPhone(t *testing.T, ts *testServer, answer func(req *sip.Request, tx sip.ServerTransaction)) *phone {
+// Each setup runs first, to register more handlers before the phone is used.
+func agentPhone(t *testing.T, ts *testServer, answer func(req *sip.Request, tx sip.ServerTransaction), setup ...func(*phone)) *phone {
 	t.Helper()
 	p := newPhone(t)
+	for _, f := range setup {
+		f(p)
+	}
 	p.srv.OnInvite(answer)
 	p.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {})
 	p.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
