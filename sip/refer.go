@@ -126,27 +126,22 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		s.rejectMalformed(req, tx, why)
 		return
 	}
-	if id, err := sip.DialogIDFromRequestUAS(req); err == nil {
-		if v, ok := s.inbound.Load(id); ok {
-			c := v.(*InboundCall)
-			if !c.Answered() {
-				// No confirmed dialog yet to send our NOTIFYs in.
-				s.reply(req, tx, sip.StatusForbidden, "Forbidden (call not answered)")
-				return
-			}
-			if err := c.session.ReadRequest(req, tx); err != nil {
-				s.reply(req, tx, sip.StatusInternalServerError, "Server Internal Error")
-				return
-			}
-			s.answerRefer(&c.refer, req, tx)
+	in, out := s.legOf(req)
+	switch {
+	case in != nil && !in.Answered():
+		// No confirmed dialog yet to send our NOTIFYs in.
+		s.reply(req, tx, sip.StatusForbidden, "Forbidden (call not answered)")
+		return
+	case in != nil:
+		if err := in.session.ReadRequest(req, tx); err != nil {
+			s.reply(req, tx, sip.StatusInternalServerError, "Server Internal Error")
 			return
 		}
-	}
-	if id, err := sip.DialogIDFromRequestUAC(req); err == nil {
-		if v, ok := s.outbound.Load(id); ok {
-			s.answerRefer(&v.(*OutboundCall).refer, req, tx)
-			return
-		}
+		s.answerRefer(&in.refer, req, tx)
+		return
+	case out != nil:
+		s.answerRefer(&out.refer, req, tx)
+		return
 	}
 	s.log.Info("refer outside a known dialog", "call_id", callID(req), "src", req.Source())
 	s.reply(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")

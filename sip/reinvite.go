@@ -116,27 +116,37 @@ func reanswer(cur mediaState, offer MediaOffer) (mediaState, error) {
 // onReinvite answers an in-dialog INVITE (hold, resume, codec or address change,
 // session refresh) on either leg and tells the leg's owner about the new offer.
 func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	switch in, out := s.legOf(req); {
+	case in != nil:
+		if err := in.session.ReadRequest(req, tx); err != nil {
+			// A CSeq lower than the last one (RFC 3261 §12.2.2).
+			s.reply(req, tx, sip.StatusInternalServerError, "Server Internal Error")
+			return
+		}
+		s.answerReinvite(&in.media, req, tx)
+	case out != nil:
+		// No CSeq check here: the agent's requests have their own CSeq space,
+		// which sipgo's client dialog seeds with ours.
+		s.answerReinvite(&out.media, req, tx)
+	default:
+		s.reply(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	}
+}
+
+// legOf finds the leg an in-dialog request belongs to: a caller's leg (we
+// are its UAS) or an agent leg (we are its UAC); both nil for neither.
+func (s *Server) legOf(req *sip.Request) (*InboundCall, *OutboundCall) {
 	if id, err := sip.DialogIDFromRequestUAS(req); err == nil {
 		if v, ok := s.inbound.Load(id); ok {
-			c := v.(*InboundCall)
-			if err := c.session.ReadRequest(req, tx); err != nil {
-				// A CSeq lower than the last one (RFC 3261 §12.2.2).
-				s.reply(req, tx, sip.StatusInternalServerError, "Server Internal Error")
-				return
-			}
-			s.answerReinvite(&c.media, req, tx)
-			return
+			return v.(*InboundCall), nil
 		}
 	}
 	if id, err := sip.DialogIDFromRequestUAC(req); err == nil {
 		if v, ok := s.outbound.Load(id); ok {
-			// No CSeq check here: the agent's requests have their own CSeq space,
-			// which sipgo's client dialog seeds with ours.
-			s.answerReinvite(&v.(*OutboundCall).media, req, tx)
-			return
+			return nil, v.(*OutboundCall)
 		}
 	}
-	s.reply(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	return nil, nil
 }
 
 func (s *Server) answerReinvite(m *mediaSession, req *sip.Request, tx sip.ServerTransaction) {
