@@ -71,7 +71,13 @@ func (m *Manager) Transfer(ctx context.Context, callID string, to Target) error 
 
 // carryOut does what a control asks.
 func (c *Call) carryOut(req control) error {
-	if req.transfer == nil {
+	switch {
+	case req.monitor != nil:
+		return c.startMonitor(req.monitor)
+	case req.unmonitor != nil:
+		c.stopMonitor(req.unmonitor)
+		return nil
+	case req.transfer == nil:
 		return c.setHold(req)
 	}
 	err := c.blindTransfer(*req.transfer, req)

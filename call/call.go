@@ -157,6 +157,10 @@ type Call struct {
 	waitStart time.Time
 	// done is closed when the call's goroutine has finished with it.
 	done chan struct{}
+	// mix replaces the caller-agent bridge while supervisors monitor the
+	// call; monitors are their sessions.
+	mix      *media.Mix
+	monitors []*monitor
 }
 
 func newCall(m *Manager, in *hsip.InboundCall) *Call {
@@ -889,6 +893,7 @@ func (c *Call) endTalk(end time.Time) {
 	if c.onHold() {
 		c.m.deps.Metrics.hold(false, c.endHold(end))
 	}
+	c.endMonitors()
 	media.Unbridge(c.caller)
 	c.agentEP.Close()
 	c.cdr.Talk += end.Sub(c.talkStart)

@@ -37,6 +37,10 @@ type featureRequest struct {
 // is refused with 404 before answering.
 func (m *Manager) featureCall(in *hsip.InboundCall) {
 	cfg := m.deps.Runtime().Config
+	if mode, agentID, ok := monitorCode(cfg.FeatureCodes, in.Called); ok {
+		m.monitorCall(in, mode, agentID)
+		return
+	}
 	log := in.Log().With("feature_code", in.Called)
 	req, known := m.parseFeature(cfg, in.AuthUser, in.Called)
 	if !known {

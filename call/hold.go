@@ -17,7 +17,9 @@ import (
 type control struct {
 	held     bool
 	transfer *Target
-	source   string // "phone", "refer" or "api"
+	// monitor and unmonitor start and end a supervisor's session.
+	monitor, unmonitor *monitor
+	source             string // "phone", "refer" or "api"
 	// leg is the agent leg a phone's request came on; a request from a
 	// leg that is no longer the call's (a late answer dropped, an agent
 	// transferred away) is ignored.
@@ -83,7 +85,11 @@ func (c *Call) setHold(req control) error {
 	}
 	now := c.now()
 	if req.held {
-		media.Unbridge(c.caller)
+		if c.mix != nil {
+			c.mix.Leave(c.caller) // the others go on talking
+		} else {
+			media.Unbridge(c.caller)
+		}
 		// The agent's ID to the caller is given up: the music replaces it,
 		// and no end of it will come to bridge the two.
 		c.introID = 0
@@ -96,6 +102,11 @@ func (c *Call) setHold(req control) error {
 	} else {
 		c.caller.StopPlayback()
 		held := c.endHold(now)
+		if c.mix != nil {
+			if err := c.mix.Join(c.caller, media.Speaker()); err != nil {
+				c.log.Error("caller back into the mix", "err", err)
+			}
+		}
 		c.bridgeWhenIntroduced()
 		c.m.deps.Metrics.hold(false, held)
 	}

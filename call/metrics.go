@@ -22,6 +22,7 @@ type Metrics struct {
 	onHold     prometheus.Gauge
 	holds      prometheus.Counter
 	holdTime   prometheus.Histogram
+	monitors   *prometheus.GaugeVec
 }
 
 // callResults are touched at start so every series exists before the first call.
@@ -81,13 +82,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "How long each hold lasted.",
 			Buckets: []float64{5, 15, 30, 60, 120, 300, 600},
 		}),
+		monitors: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "hotline", Subsystem: "calls", Name: "monitoring_sessions",
+			Help: "Supervisors monitoring agents' calls now, by mode: listen, whisper, barge.",
+		}, []string{"mode"}),
 	}
 	for _, r := range callResults {
 		m.calls.WithLabelValues(r)
 	}
 	if reg != nil {
 		reg.MustRegister(m.calls, m.dtmfTotal, m.wait, m.ivrVisits, m.ivrChoices, m.dips, m.dipSeconds, m.transfers, m.surveys,
-			m.onHold, m.holds, m.holdTime)
+			m.onHold, m.holds, m.holdTime, m.monitors)
 	}
 	return m
 }
@@ -141,4 +146,14 @@ func (m *Metrics) hold(held bool, d time.Duration) {
 	}
 	m.onHold.Dec()
 	m.holdTime.Observe(d.Seconds())
+}
+
+// monitoring counts a supervisor session starting (on) or ending.
+func (m *Metrics) monitoring(mode MonitorMode, on bool) {
+	g := m.monitors.WithLabelValues(mode.String())
+	if on {
+		g.Inc()
+		return
+	}
+	g.Dec()
 }

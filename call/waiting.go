@@ -260,7 +260,7 @@ const vipPriority = 10
 // bridgeWhenIntroduced bridges agent and caller once no introduction is
 // playing.
 func (c *Call) bridgeWhenIntroduced() {
-	if c.whisperID != 0 || c.introID != 0 || c.stage != StageTalking || c.onHold() {
+	if c.whisperID != 0 || c.introID != 0 || c.stage != StageTalking || c.onHold() || c.mix != nil {
 		return
 	}
 	media.Bridge(c.caller, c.agentEP)

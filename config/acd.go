@@ -385,12 +385,18 @@ type FeatureCodes struct {
 	Ready    string
 	NotReady string
 	Logout   string
+	// Listen, Whisper and Barge, followed by an agent's ID, let a
+	// supervisor monitor that agent's call: hear it silently, speak to
+	// the agent only, or join it as a third party.
+	Listen  string
+	Whisper string
+	Barge   string
 }
 
 // DefaultFeatureCodes returns the feature codes of a file that leaves
 // feature_codes out.
 func DefaultFeatureCodes() FeatureCodes {
-	return FeatureCodes{Login: "*20", Ready: "*21", NotReady: "*22", Logout: "*23"}
+	return FeatureCodes{Login: "*20", Ready: "*21", NotReady: "*22", Logout: "*23", Listen: "*31", Whisper: "*32", Barge: "*33"}
 }
 
 // DefaultQueue returns a queue with every default a file may leave out.

@@ -274,6 +274,9 @@ type Agent struct {
 	// PIN is 4 to 12 digits, for logging in from any phone (hot-desking,
 	// with a feature code or through the API). Empty means no hot-desking.
 	PIN string
+	// Supervisor lets the agent listen to, whisper to and barge into other
+	// agents' calls (feature codes and API).
+	Supervisor bool
 	// Skills are the agent's skills, sorted by name.
 	Skills []SkillLevel
 	Pos    Pos

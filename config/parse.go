@@ -540,7 +540,8 @@ func (d *decoder) agents(n *yaml.Node, c *Config) []Agent {
 				}
 				a.PIN = s
 			},
-			"skills": func(v *yaml.Node) { a.Skills = d.skillLevels(v, ctx, c.Skills) },
+			"skills":     func(v *yaml.Node) { a.Skills = d.skillLevels(v, ctx, c.Skills) },
+			"supervisor": d.boolean(&a.Supervisor, ctx+": supervisor"),
 		})
 		if !hasPassword && !hasPIN && item.Kind == yaml.MappingNode {
 			d.errorf(item, "%s: needs a password (own phone) or a pin (hot-desking)", ctx)

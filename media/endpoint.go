@@ -44,10 +44,10 @@ type Playlist struct {
 
 // Tap receives the audio of an endpoint, 20 ms at a time, from the pacer
 // goroutine: in is what the remote sent in that interval (silence where
-// nothing came), out is what was sent to it (prompt, relayed audio or
-// silence); 160 samples each at 8 kHz. The slices are only valid during the
-// call. Frame runs with the endpoint locked: it must not block and must not
-// call back into media. Recordings implement it.
+// nothing came), out is what was sent to it (prompt, relayed audio, its
+// Mix's mix or silence); 160 samples each at 8 kHz. The slices are only
+// valid during the call. Frame runs with the endpoint locked: it must not
+// block and must not call back into media. Recordings implement it.
 type Tap interface {
 	Frame(in, out []int16)
 }
@@ -60,6 +60,7 @@ const (
 	outQuiet
 	outPlaying
 	outRelaying // packets received on peer
+	outMixing   // the mix of the endpoint's Mix (see mix.go)
 )
 
 // playback is the position in a playlist.
@@ -166,6 +167,9 @@ type Endpoint struct {
 	play playback
 	tx   txState
 
+	mix   *Mix     // the mix ep is in; changed only under bridgeMu
+	mixIn *pcmRing // received audio not yet taken by the mix
+
 	tap    Tap
 	tapIn  *pcmRing // received audio not yet handed to the tap
 	tapOut *pcmRing // relayed audio sent to the remote, not yet handed to the tap
@@ -253,8 +257,9 @@ func (ep *Endpoint) Play(pl Playlist) uint64 {
 	return id
 }
 
-// StopPlayback silences the outgoing direction if it is playing; a relay
-// (Bridge) is left alone, Unbridge ends it.
+// StopPlayback silences the outgoing direction if it is playing (an
+// endpoint in a Mix hears the mix again); a relay (Bridge) is left alone,
+// Unbridge ends it.
 func (ep *Endpoint) StopPlayback() {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
@@ -282,8 +287,9 @@ func (ep *Endpoint) Record(t Tap) {
 	ep.reschedule()
 }
 
-// bridgeMu serializes changes of the bridge topology (Bridge, Unbridge,
-// Close), which lock two endpoints one after the other.
+// bridgeMu serializes changes of the bridge and mix topology (Bridge,
+// Unbridge, Close, Mix.Join, Mix.Leave, Mix.Close), which lock two
+// endpoints, or a mix and its endpoints, one after the other.
 var bridgeMu sync.Mutex
 
 // Bridge relays packets received on a out of b, to b's remote, and those
@@ -291,7 +297,8 @@ var bridgeMu sync.Mutex
 // differ. Playback on both stops. RFC 4733 events pass through with the
 // payload type remapped, or are dropped when the receiving side negotiated
 // none; they are still reported as digits on the endpoint that received
-// them. An endpoint already bridged elsewhere is unbridged first.
+// them. An endpoint already bridged elsewhere is unbridged first; one in a
+// Mix leaves it.
 func Bridge(a, b *Endpoint) {
 	if a == nil || b == nil || a == b {
 		return
@@ -300,6 +307,8 @@ func Bridge(a, b *Endpoint) {
 	defer bridgeMu.Unlock()
 	unbridgeLocked(a)
 	unbridgeLocked(b)
+	leaveMixLocked(a)
+	leaveMixLocked(b)
 	if a.isClosed() || b.isClosed() {
 		return
 	}
@@ -355,12 +364,15 @@ func (ep *Endpoint) disconnectPeer(want *Endpoint) *Endpoint {
 	return peer
 }
 
-// Close stops the reader, unbridges, detaches the tap and returns the port
-// to the pool. It is idempotent and always returns nil (the error is for
-// interface symmetry with io.Closer).
+// Close stops the reader, unbridges, leaves its Mix, detaches the tap and
+// returns the port to the pool. It is idempotent and always returns nil (the
+// error is for interface symmetry with io.Closer).
 func (ep *Endpoint) Close() error {
 	ep.closeOnce.Do(func() {
-		Unbridge(ep)
+		bridgeMu.Lock()
+		unbridgeLocked(ep)
+		leaveMixLocked(ep)
+		bridgeMu.Unlock()
 		ep.mu.Lock()
 		ep.setMode(outQuiet)
 		ep.tap = nil
@@ -376,8 +388,12 @@ func (ep *Endpoint) Close() error {
 	return nil
 }
 
-// setMode switches the outgoing direction; the caller holds ep.mu.
+// setMode switches the outgoing direction; the caller holds ep.mu. An
+// endpoint in a Mix is never quiet: it hears the mix instead.
 func (ep *Endpoint) setMode(m outMode) {
+	if m == outQuiet && ep.mix != nil {
+		m = outMixing
+	}
 	if (ep.mode == outPlaying) != (m == outPlaying) {
 		if m == outPlaying {
 			ep.engine.playing.Add(1)
@@ -438,7 +454,7 @@ func (ep *Endpoint) pace(p *pacer, now time.Time) {
 			ep.setMode(outQuiet)
 			ep.emit(Event{Kind: EventPlaybackDone, PlaybackID: id})
 		}
-	case outRelaying:
+	case outRelaying, outMixing:
 		if tapped {
 			ep.tapOut.pull(p.out[:])
 		}

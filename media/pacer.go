@@ -13,9 +13,11 @@ import (
 type pacer struct {
 	mu      sync.Mutex
 	streams []*Endpoint // endpoints playing or tapped; Endpoint.pacerIndex is its index
+	mixes   []*Mix      // mixes with participants (mix.go)
 
 	// Owned by the pacer goroutine (or by whoever calls tick in tests).
 	snapshot []*Endpoint
+	mixSnap  []*Mix
 	sendBuf  []byte
 	in, out  [samplesPerFrame]int16
 
@@ -63,11 +65,16 @@ func (p *pacer) run(e *Engine) {
 func (p *pacer) tick(e *Engine, now time.Time) {
 	p.mu.Lock()
 	p.snapshot = append(p.snapshot[:0], p.streams...)
+	p.mixSnap = append(p.mixSnap[:0], p.mixes...)
 	p.mu.Unlock()
 	for _, ep := range p.snapshot {
 		ep.pace(p, now)
 	}
+	for _, m := range p.mixSnap {
+		m.tick(now)
+	}
 	clear(p.snapshot) // do not keep closed endpoints reachable
+	clear(p.mixSnap)
 	p.ticks.Add(1)
 }
 

@@ -113,6 +113,13 @@ func (ep *Endpoint) handlePacket(r *reader, datagram []byte, src netip.AddrPort,
 			decoded = true
 			ep.tapIn.push(r.pcm[:len(pkt.Payload)])
 		}
+		if ep.mix != nil {
+			if !decoded {
+				srcCodec.decodeInto(r.pcm, pkt.Payload)
+				decoded = true
+			}
+			ep.pushMix(r.pcm[:len(pkt.Payload)])
+		}
 	}
 	peer := ep.peer
 	ep.mu.Unlock()

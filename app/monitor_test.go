@@ -1,0 +1,203 @@
+package app_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/zaf/g711"
+
+	"github.com/hotline-cc/hotline/config"
+	"github.com/hotline-cc/hotline/internal/sipptest"
+	hsip "github.com/hotline-cc/hotline/sip"
+)
+
+// supervisorSession is a supervisor's phone in a monitoring call: it sends
+// a 2 kHz tone (the supervisor speaking) and keeps what it hears.
+type supervisorSession struct {
+	sess  *sipgo.DialogClientSession
+	heard chan []int16 // 20 ms frames received, decoded
+}
+
+// dialMonitor has user (password demoUSER) dial code at hotline; it
+// returns the final status, and the session when answered.
+func (p *featurePhone) dialMonitor(t *testing.T, ctx context.Context, h *hotline, user, code string) (int, *supervisorSession) {
+	t.Helper()
+	port := p.rtp.LocalAddr().(*net.UDPAddr).Port
+	sdp := fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n", port)
+	target := sip.Uri{Scheme: "sip", User: code, Host: h.app.SIPAddr.Addr().String(), Port: int(h.app.SIPAddr.Port())}
+	dua := sipgo.DialogUA{Client: p.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1"}}}
+	req := sip.NewRequest(sip.INVITE, target)
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: target.Host}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(from)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody([]byte(sdp))
+	sess, err := dua.WriteInvite(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{Username: user, Password: "demo" + user})
+	var de *sipgo.ErrDialogResponse
+	if errors.As(err, &de) {
+		return de.Res.StatusCode, nil
+	}
+	if err != nil {
+		t.Fatalf("dial %s: %v", code, err)
+	}
+	if err := sess.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := hsip.ParseSDP(sess.InviteResponse.Body())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &supervisorSession{sess: sess, heard: make(chan []int16, 500)}
+	go s.receive(p.rtp)
+	go s.speak(ctx, p.rtp, answer.Addr)
+	return 200, s
+}
+
+// receive decodes PCMU frames as they come, until the socket closes.
+func (s *supervisorSession) receive(conn *net.UDPConn) {
+	buf := make([]byte, 1500)
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			return
+		}
+		if n <= 12 || buf[1]&0x7f != 0 {
+			continue // not PCMU audio
+		}
+		pcm := g711.DecodeUlaw(buf[12:n])
+		frame := make([]int16, len(pcm)/2)
+		for i := range frame {
+			frame[i] = int16(binary.LittleEndian.Uint16(pcm[2*i:]))
+		}
+		select {
+		case s.heard <- frame:
+		default:
+		}
+	}
+}
+
+// speak sends a 2 kHz tone, 20 ms at a time, for at most 10 s.
+func (s *supervisorSession) speak(ctx context.Context, conn *net.UDPConn, to netip.AddrPort) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	pkt := make([]byte, 12+160)
+	pcm := make([]byte, 320)
+	for i := range 500 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for j := range 160 {
+			v := int16(8000 * sinTable[(i*160+j)%4])
+			binary.LittleEndian.PutUint16(pcm[2*j:], uint16(v))
+		}
+		pkt[0], pkt[1] = 0x80, 0
+		binary.BigEndian.PutUint16(pkt[2:], uint16(i))
+		binary.BigEndian.PutUint32(pkt[4:], uint32(i*160))
+		binary.BigEndian.PutUint32(pkt[8:], 0x5eed)
+		copy(pkt[12:], g711.EncodeUlaw(pcm))
+		if _, err := conn.WriteToUDPAddrPort(pkt, to); err != nil {
+			return
+		}
+	}
+}
+
+// sinTable is 2 kHz at 8 kHz: four samples a period.
+var sinTable = [4]float64{0, 1, 0, -1}
+
+// hears reports whether, within d, the session receives frames with freq.
+func (s *supervisorSession) hears(freq float64, d time.Duration) bool {
+	deadline := time.After(d)
+	for {
+		select {
+		case f := <-s.heard:
+			if toneLevel(f, freq) > 0.3 && rms(f) > 200 {
+				return true
+			}
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+// monitoredCall starts hotline with supervisor 1004, agent 1003 talking to
+// a caller (440 Hz) on support; it returns when 1003 is on the call.
+func monitoredCall(t *testing.T, ctx context.Context) (*hotline, *sipptest.Process) {
+	h := startHotline(t, func(c *config.Config) {
+		for i := range c.Agents {
+			c.Agents[i].Supervisor = c.Agents[i].ID == "1004"
+		}
+	})
+	h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+	caller, err := sipptest.Start(ctx, t, sipptest.Scenario{
+		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100", Timeout: 40 * time.Second,
+		Vars: map[string]string{"digit": "2", "talk_ms": "4000"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitAgent("1003", "on-call")
+	return h, caller
+}
+
+// TestSupervisorListensAndWhispers: supervisor 1004 dials *311003 and hears
+// the agent and the caller; an agent without the role gets 403; with *32
+// the supervisor whispers and the caller never hears it, with *33 they
+// barge in and the caller does.
+func TestSupervisorListensWhispersAndBarges(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	for _, tc := range []struct {
+		code        string
+		callerHears bool
+	}{{"*311003", false}, {"*321003", false}, {"*331003", true}} {
+		t.Run(tc.code, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+			defer cancel()
+			h, caller := monitoredCall(t, ctx)
+			if tc.code == "*311003" {
+				if status, _ := newFeaturePhone(t).dialMonitor(t, ctx, h, "1002", tc.code); status != 403 {
+					t.Errorf("agent 1002 (no supervisor) monitoring: %d, want 403", status)
+				}
+			}
+			status, sup := newFeaturePhone(t).dialMonitor(t, ctx, h, "1004", tc.code)
+			if status != 200 {
+				t.Fatalf("supervisor 1004 dials %s: %d", tc.code, status)
+			}
+			if !sup.hears(1000, 3*time.Second) || !sup.hears(440, 3*time.Second) {
+				t.Errorf("%s: the supervisor does not hear both the agent (1 kHz) and the caller (440 Hz)", tc.code)
+			}
+			if v := metricValue(h.metrics(), `hotline_calls_monitoring_sessions{mode="`+map[string]string{"*31": "listen", "*32": "whisper", "*33": "barge"}[tc.code[:3]]+`"}`); v != 1 {
+				t.Errorf("monitoring sessions gauge %v, want 1", v)
+			}
+			caller.WaitSuccess(t, 1)
+			cdr := h.waitEndedCall()
+			// What the caller heard: the supervisor's 2 kHz only on barge.
+			right := h.recording(cdr.CallID).right
+			heard := false
+			for i := 0; i+800 <= len(right); i += 800 {
+				if toneLevel(right[i:i+800], 2000) > 0.2 && rms(right[i:i+800]) > 200 {
+					heard = true
+				}
+			}
+			if heard != tc.callerHears {
+				t.Errorf("%s: the caller heard the supervisor: %v, want %v", tc.code, heard, tc.callerHears)
+			}
+		})
+	}
+}

@@ -1,0 +1,230 @@
+package call
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/hotline-cc/hotline/config"
+	"github.com/hotline-cc/hotline/media"
+	hsip "github.com/hotline-cc/hotline/sip"
+)
+
+// MonitorMode is how a supervisor takes part in an agent's call.
+type MonitorMode uint8
+
+const (
+	// Listen: the supervisor hears caller and agent; nobody hears them.
+	Listen MonitorMode = iota + 1
+	// Whisper: as Listen, and the agent (only) hears the supervisor.
+	Whisper
+	// Barge: a three-way call; everyone hears everyone.
+	Barge
+)
+
+func (m MonitorMode) String() string {
+	switch m {
+	case Listen:
+		return "listen"
+	case Whisper:
+		return "whisper"
+	case Barge:
+		return "barge"
+	}
+	return "unknown"
+}
+
+// role is the supervisor's part in the call's mix.
+func (m MonitorMode) role(agent *media.Endpoint) media.Role {
+	switch m {
+	case Whisper:
+		return media.Whisperer(agent)
+	case Barge:
+		return media.Speaker()
+	}
+	return media.Listener()
+}
+
+// monitor is a supervisor's session on an agent's call. ended is closed by
+// the monitored call when the session is over (the call ended, or the
+// supervisor left).
+type monitor struct {
+	supervisor string
+	mode       MonitorMode
+	ep         *media.Endpoint
+	ended      chan struct{}
+}
+
+// ErrNotSupervisor refuses monitoring to an agent without the role.
+var ErrNotSupervisor = errors.New("not a supervisor")
+
+// monitorCode recognizes a monitoring feature code: the mode and the
+// monitored agent's ID.
+func monitorCode(codes config.FeatureCodes, code string) (MonitorMode, string, bool) {
+	for _, c := range []struct {
+		prefix string
+		mode   MonitorMode
+	}{{codes.Listen, Listen}, {codes.Whisper, Whisper}, {codes.Barge, Barge}} {
+		if c.prefix != "" && strings.HasPrefix(code, c.prefix) && len(code) > len(c.prefix) {
+			return c.mode, code[len(c.prefix):], true
+		}
+	}
+	return 0, "", false
+}
+
+// monitorCall serves a supervisor's phone dialing a monitoring code (*31
+// AGENT listen, *32 whisper, *33 barge): the supervisor joins the agent's
+// call until either side hangs up. Anyone who is not a supervisor gets
+// 403 before the call is answered; an agent not on a call, 404.
+func (m *Manager) monitorCall(in *hsip.InboundCall, mode MonitorMode, agentID string) {
+	cfg := m.deps.Runtime().Config
+	log := in.Log().With("feature_code", in.Called, "mode", mode.String(), "agent_id", agentID)
+	sup := m.supervisorOf(cfg, in.AuthUser)
+	if sup == "" {
+		log.Warn("monitoring refused: not a supervisor", "device", in.AuthUser, "sip_status", 403)
+		_ = in.Reject(403, "Forbidden")
+		return
+	}
+	target := m.callOfAgent(agentID)
+	if target == nil || agentID == sup {
+		log.Info("monitoring: agent not on a call", "supervisor", sup, "sip_status", 404)
+		_ = in.Reject(404, "Not Found")
+		return
+	}
+	ep, err := m.deps.Media.NewEndpoint(in.ID, "supervisor")
+	if err != nil {
+		log.Error("no media endpoint for monitoring", "err", err, "sip_status", 503)
+		_ = in.Reject(503, "Service Unavailable")
+		return
+	}
+	defer ep.Close()
+	ep.SetRemote(media.Remote{Addr: in.Offer.Addr, Codec: codecOf(in.PayloadType), DTMFPayloadType: in.Offer.DTMFPayloadType})
+	in.OnReoffer(func(o hsip.MediaOffer) { reoffered(ep, o) })
+	if err := in.Answer(advertisedAddr(cfg, ep)); err != nil {
+		log.Info("monitoring answer", "err", err)
+		return
+	}
+	session := &monitor{supervisor: sup, mode: mode, ep: ep, ended: make(chan struct{})}
+	ctx, cancel := bgTimeout(5 * time.Second)
+	err = target.control(ctx, control{monitor: session, source: "feature-code", reply: make(chan error, 1)})
+	cancel()
+	if err != nil {
+		log.Info("monitoring refused by the call", "err", err)
+		m.hangupFeature(in, log)
+		return
+	}
+	m.deps.Metrics.monitoring(mode, true)
+	log.Info("monitoring started", "supervisor", sup, "call_id", target.in.ID)
+	select {
+	case <-in.Done():
+		ctx, cancel := bgTimeout(5 * time.Second)
+		_ = target.control(ctx, control{unmonitor: session, source: "feature-code", reply: make(chan error, 1)})
+		cancel()
+	case <-session.ended:
+		m.hangupFeature(in, log)
+	case <-m.stopping:
+		m.hangupFeature(in, log)
+	}
+	m.deps.Metrics.monitoring(mode, false)
+	log.Info("monitoring ended", "supervisor", sup)
+}
+
+// supervisorOf returns the supervisor logged in on device (or whose own
+// phone it is), or "".
+func (m *Manager) supervisorOf(cfg *config.Config, device string) string {
+	id := device
+	ctx, cancel := bgTimeout(5 * time.Second)
+	defer cancel()
+	if snap, err := m.deps.ACD.Snapshot(ctx); err == nil {
+		for _, a := range snap.Agents {
+			if a.Device == device {
+				id = a.ID
+			}
+		}
+	}
+	if a := cfg.Agent(id); a != nil && a.Supervisor {
+		return id
+	}
+	return ""
+}
+
+// callOfAgent returns the live call agentID is connected to, or nil.
+func (m *Manager) callOfAgent(agentID string) *Call {
+	ctx, cancel := bgTimeout(5 * time.Second)
+	defer cancel()
+	snap, err := m.deps.ACD.Snapshot(ctx)
+	if err != nil {
+		return nil
+	}
+	for _, a := range snap.Agents {
+		if a.ID == agentID && a.CallID != "" {
+			if v, ok := m.calls.Load(a.CallID); ok {
+				return v.(*Call)
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Manager) hangupFeature(in *hsip.InboundCall, log interface{ Info(string, ...any) }) {
+	ctx, cancel := bgTimeout(5 * time.Second)
+	defer cancel()
+	if err := in.Hangup(ctx, "monitoring-ended"); err != nil {
+		log.Info("monitoring hangup", "err", err)
+	}
+}
+
+// startMonitor puts the call into a mix (caller and agent speak, the
+// supervisor takes the part the mode gives) on the call's goroutine.
+func (c *Call) startMonitor(s *monitor) error {
+	if c.stage != StageTalking || c.agentEP == nil {
+		return ErrNotTalking
+	}
+	if c.mix == nil {
+		c.mix = c.m.deps.Media.NewMix()
+		media.Unbridge(c.caller)
+		if !c.onHold() {
+			if err := c.mix.Join(c.caller, media.Speaker()); err != nil {
+				return err
+			}
+		}
+		if err := c.mix.Join(c.agentEP, media.Speaker()); err != nil {
+			return err
+		}
+	}
+	if err := c.mix.Join(s.ep, s.mode.role(c.agentEP)); err != nil {
+		return err
+	}
+	c.monitors = append(c.monitors, s)
+	c.log.Info("supervisor joined", "supervisor", s.supervisor, "mode", s.mode.String())
+	return nil
+}
+
+// stopMonitor takes a supervisor out; with none left, caller and agent
+// are bridged again.
+func (c *Call) stopMonitor(s *monitor) {
+	for i, m := range c.monitors {
+		if m != s {
+			continue
+		}
+		c.monitors = append(c.monitors[:i], c.monitors[i+1:]...)
+		if c.mix != nil {
+			c.mix.Leave(s.ep)
+		}
+		close(s.ended)
+		c.log.Info("supervisor left", "supervisor", s.supervisor)
+		break
+	}
+	if len(c.monitors) == 0 && c.mix != nil {
+		c.mix.Close()
+		c.mix = nil
+		c.bridgeWhenIntroduced()
+	}
+}
+
+// endMonitors ends every supervisor session (the talk is over).
+func (c *Call) endMonitors() {
+	for len(c.monitors) > 0 {
+		c.stopMonitor(c.monitors[0])
+	}
+}
