@@ -174,6 +174,9 @@ func TestSupervisorListensWhispersAndBarges(t *testing.T) {
 				if status, _ := newFeaturePhone(t).dialMonitor(t, ctx, h, "1002", tc.code); status != 403 {
 					t.Errorf("agent 1002 (no supervisor) monitoring: %d, want 403", status)
 				}
+				if status, _ := newFeaturePhone(t).dialMonitor(t, ctx, h, "1004", "*311001"); status != 404 {
+					t.Errorf("monitoring agent 1001, who is not on a call: %d, want 404", status)
+				}
 			}
 			status, sup := newFeaturePhone(t).dialMonitor(t, ctx, h, "1004", tc.code)
 			if status != 200 {
@@ -187,6 +190,10 @@ func TestSupervisorListensWhispersAndBarges(t *testing.T) {
 			}
 			caller.WaitSuccess(t, 1)
 			cdr := h.waitEndedCall()
+			waitFor(t, 5*time.Second, "the monitoring session to end with the call", func() (bool, string) {
+				v := metricValue(h.metrics(), `hotline_calls_monitoring_sessions{mode="`+map[string]string{"*31": "listen", "*32": "whisper", "*33": "barge"}[tc.code[:3]]+`"}`)
+				return v == 0, fmt.Sprint(v)
+			})
 			// What the caller heard: the supervisor's 2 kHz only on barge.
 			right := h.recording(cdr.CallID).right
 			heard := false

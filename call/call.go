@@ -659,6 +659,7 @@ func (c *Call) dropLateAgent(cmd acd.CancelOffer) {
 	if c.onHold() {
 		c.m.deps.Metrics.hold(false, c.endHold(c.now()))
 	}
+	c.endMonitors()
 	media.Unbridge(c.caller)
 	leg, ep := c.agentLeg, c.agentEP
 	c.agentLeg, c.agentEP, c.agentID, c.connectedOffer = nil, nil, "", 0
@@ -916,6 +917,7 @@ func (c *Call) abort() {
 		c.cancelOffers()
 		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.in.ID})
 	case StageTalking:
+		c.endMonitors()
 		if c.agentLeg != nil {
 			c.goHangup(c.agentLeg, "internal-error")
 		}

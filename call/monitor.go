@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-cc/hotline/acd"
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/media"
 	hsip "github.com/hotline-cc/hotline/sip"
@@ -50,13 +51,14 @@ func (m MonitorMode) role(agent *media.Endpoint) media.Role {
 // supervisor left).
 type monitor struct {
 	supervisor string
+	agent      string // the monitored agent
 	mode       MonitorMode
 	ep         *media.Endpoint
 	ended      chan struct{}
 }
 
-// ErrNotSupervisor refuses monitoring to an agent without the role.
-var ErrNotSupervisor = errors.New("not a supervisor")
+// ErrAlreadyMonitoring refuses a supervisor a second session on one call.
+var ErrAlreadyMonitoring = errors.New("already monitoring this call")
 
 // monitorCode recognizes a monitoring feature code: the mode and the
 // monitored agent's ID.
@@ -104,7 +106,7 @@ func (m *Manager) monitorCall(in *hsip.InboundCall, mode MonitorMode, agentID st
 		log.Info("monitoring answer", "err", err)
 		return
 	}
-	session := &monitor{supervisor: sup, mode: mode, ep: ep, ended: make(chan struct{})}
+	session := &monitor{supervisor: sup, agent: agentID, mode: mode, ep: ep, ended: make(chan struct{})}
 	ctx, cancel := bgTimeout(5 * time.Second)
 	err = target.control(ctx, control{monitor: session, source: "feature-code", reply: make(chan error, 1)})
 	cancel()
@@ -122,6 +124,9 @@ func (m *Manager) monitorCall(in *hsip.InboundCall, mode MonitorMode, agentID st
 		cancel()
 	case <-session.ended:
 		m.hangupFeature(in, log)
+	case <-target.done:
+		// The monitored call's goroutine is over, whatever path it took.
+		m.hangupFeature(in, log)
 	case <-m.stopping:
 		m.hangupFeature(in, log)
 	}
@@ -135,11 +140,13 @@ func (m *Manager) supervisorOf(cfg *config.Config, device string) string {
 	id := device
 	ctx, cancel := bgTimeout(5 * time.Second)
 	defer cancel()
-	if snap, err := m.deps.ACD.Snapshot(ctx); err == nil {
-		for _, a := range snap.Agents {
-			if a.Device == device {
-				id = a.ID
-			}
+	snap, err := m.deps.ACD.Snapshot(ctx)
+	if err != nil {
+		return "" // refuse rather than guess who holds the phone
+	}
+	for _, a := range snap.Agents {
+		if a.Device == device {
+			id = a.ID
 		}
 	}
 	if a := cfg.Agent(id); a != nil && a.Supervisor {
@@ -157,7 +164,8 @@ func (m *Manager) callOfAgent(agentID string) *Call {
 		return nil
 	}
 	for _, a := range snap.Agents {
-		if a.ID == agentID && a.CallID != "" {
+		// Ringing is not on a call yet.
+		if a.ID == agentID && a.CallID != "" && (a.State == acd.AgentStateOnCall || a.State == acd.AgentStateOnHold) {
 			if v, ok := m.calls.Load(a.CallID); ok {
 				return v.(*Call)
 			}
@@ -177,9 +185,30 @@ func (m *Manager) hangupFeature(in *hsip.InboundCall, log interface{ Info(string
 // startMonitor puts the call into a mix (caller and agent speak, the
 // supervisor takes the part the mode gives) on the call's goroutine.
 func (c *Call) startMonitor(s *monitor) error {
-	if c.stage != StageTalking || c.agentEP == nil {
+	// The agent is checked here, on the call's goroutine: the call may
+	// have moved to another agent since the supervisor dialed.
+	if c.stage != StageTalking || c.agentEP == nil || c.agentID != s.agent {
 		return ErrNotTalking
 	}
+	for _, m := range c.monitors {
+		if m.supervisor == s.supervisor {
+			return ErrAlreadyMonitoring
+		}
+	}
+	if err := c.joinMix(s); err != nil {
+		if len(c.monitors) == 0 {
+			c.closeMix(true) // no half-built mix may stay between caller and agent
+		}
+		return err
+	}
+	c.monitors = append(c.monitors, s)
+	c.log.Info("supervisor joined", "supervisor", s.supervisor, "mode", s.mode.String())
+	return nil
+}
+
+// joinMix puts the supervisor into the call's mix, making it first (caller
+// and agent as speakers) if there is none.
+func (c *Call) joinMix(s *monitor) error {
 	if c.mix == nil {
 		c.mix = c.m.deps.Media.NewMix()
 		media.Unbridge(c.caller)
@@ -192,17 +221,29 @@ func (c *Call) startMonitor(s *monitor) error {
 			return err
 		}
 	}
-	if err := c.mix.Join(s.ep, s.mode.role(c.agentEP)); err != nil {
-		return err
+	return c.mix.Join(s.ep, s.mode.role(c.agentEP))
+}
+
+// closeMix ends the call's mix; rebridge puts caller and agent back on a
+// direct bridge (not when the talk itself is ending).
+func (c *Call) closeMix(rebridge bool) {
+	if c.mix == nil {
+		return
 	}
-	c.monitors = append(c.monitors, s)
-	c.log.Info("supervisor joined", "supervisor", s.supervisor, "mode", s.mode.String())
-	return nil
+	c.mix.Close()
+	c.mix = nil
+	if rebridge {
+		c.bridgeWhenIntroduced()
+	}
 }
 
 // stopMonitor takes a supervisor out; with none left, caller and agent
 // are bridged again.
 func (c *Call) stopMonitor(s *monitor) {
+	c.leaveMonitor(s, true)
+}
+
+func (c *Call) leaveMonitor(s *monitor, rebridge bool) {
 	for i, m := range c.monitors {
 		if m != s {
 			continue
@@ -215,16 +256,16 @@ func (c *Call) stopMonitor(s *monitor) {
 		c.log.Info("supervisor left", "supervisor", s.supervisor)
 		break
 	}
-	if len(c.monitors) == 0 && c.mix != nil {
-		c.mix.Close()
-		c.mix = nil
-		c.bridgeWhenIntroduced()
+	if len(c.monitors) == 0 {
+		c.closeMix(rebridge)
 	}
 }
 
-// endMonitors ends every supervisor session (the talk is over).
+// endMonitors ends every supervisor session and the mix: the talk is over
+// (or its agent is gone).
 func (c *Call) endMonitors() {
 	for len(c.monitors) > 0 {
-		c.stopMonitor(c.monitors[0])
+		c.leaveMonitor(c.monitors[0], false)
 	}
+	c.closeMix(false)
 }

@@ -275,7 +275,7 @@ type Agent struct {
 	// with a feature code or through the API). Empty means no hot-desking.
 	PIN string
 	// Supervisor lets the agent listen to, whisper to and barge into other
-	// agents' calls (feature codes and API).
+	// agents' calls (the listen, whisper and barge feature codes).
 	Supervisor bool
 	// Skills are the agent's skills, sorted by name.
 	Skills []SkillLevel
