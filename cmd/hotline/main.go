@@ -267,10 +267,14 @@ func printBanner(w io.Writer, cfg *config.Config, a *app.App) {
 			if ag.PIN != "" {
 				pin = ", PIN " + ag.PIN
 			}
+			if ag.Supervisor {
+				pin += ", supervisor"
+			}
 			fmt.Fprintf(w, "    %s / %s  (%s, queue %s%s)\n", ag.ID, ag.Password, ag.Name, strings.Join(queues, ", "), pin)
 		}
 		fc := cfg.FeatureCodes
 		fmt.Fprintf(w, "  agents dial %s ready, %s1 break, %s log out; %sID*PIN logs in on any phone\n", fc.Ready, fc.NotReady, fc.Logout, fc.Login)
+		fmt.Fprintf(w, "  supervisors dial %sID listen, %sID whisper, %sID barge in (e.g. %s1003)\n", fc.Listen, fc.Whisper, fc.Barge, fc.Listen)
 		for _, t := range cfg.HTTP.Tokens {
 			if t.Token != "" {
 				fmt.Fprintf(w, "  demo API token: %s  (curl -H 'Authorization: Bearer %s' http://%s/api/v1/calls)\n", t.Token, t.Token, a.HTTPAddr)
