@@ -57,6 +57,27 @@ func (p *featurePhone) dial(t *testing.T, h *hotline, user, password, code strin
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	sess, req, status := p.invite(t, ctx, h, user, password, code)
+	if status != 200 {
+		return status
+	}
+	defer sess.Close()
+	select {
+	case id := <-p.byes:
+		if id != req.CallID().Value() {
+			t.Fatalf("BYE for %s, want %s", id, req.CallID().Value())
+		}
+	case <-ctx.Done():
+		t.Fatalf("dial %s: hotline never hung up after the confirmation", code)
+	}
+	return 200
+}
+
+// invite calls code at hotline as user (digest password), offering the
+// phone's RTP socket; it returns the final status and, when answered (and
+// acknowledged), the session and its INVITE.
+func (p *featurePhone) invite(t *testing.T, ctx context.Context, h *hotline, user, password, code string) (*sipgo.DialogClientSession, *sip.Request, int) {
+	t.Helper()
 	port := p.rtp.LocalAddr().(*net.UDPAddr).Port
 	sdp := fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n", port)
 	target := sip.Uri{Scheme: "sip", User: code, Host: h.app.SIPAddr.Addr().String(), Port: int(h.app.SIPAddr.Port())}
@@ -71,11 +92,11 @@ func (p *featurePhone) dial(t *testing.T, h *hotline, user, password, code strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sess.Close()
 	err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{Username: user, Password: password})
 	var de *sipgo.ErrDialogResponse
 	if errors.As(err, &de) {
-		return de.Res.StatusCode
+		sess.Close()
+		return nil, req, de.Res.StatusCode
 	}
 	if err != nil {
 		t.Fatalf("dial %s: %v", code, err)
@@ -83,15 +104,7 @@ func (p *featurePhone) dial(t *testing.T, h *hotline, user, password, code strin
 	if err := sess.Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case id := <-p.byes:
-		if id != req.CallID().Value() {
-			t.Fatalf("BYE for %s, want %s", id, req.CallID().Value())
-		}
-	case <-ctx.Done():
-		t.Fatalf("dial %s: hotline never hung up after the confirmation", code)
-	}
-	return 200
+	return sess, req, 200
 }
 
 // TestFeatureCodes: agents change state from their phones. Carol (1003)

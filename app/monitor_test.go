@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo"
-	"github.com/emiago/sipgo/sip"
 	"github.com/zaf/g711"
 
 	"github.com/hotline-cc/hotline/config"
@@ -30,32 +28,11 @@ type supervisorSession struct {
 // returns the final status, and the session when answered.
 func (p *featurePhone) dialMonitor(t *testing.T, ctx context.Context, h *hotline, user, code string) (int, *supervisorSession) {
 	t.Helper()
-	port := p.rtp.LocalAddr().(*net.UDPAddr).Port
-	sdp := fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n", port)
-	target := sip.Uri{Scheme: "sip", User: code, Host: h.app.SIPAddr.Addr().String(), Port: int(h.app.SIPAddr.Port())}
-	dua := sipgo.DialogUA{Client: p.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1"}}}
-	req := sip.NewRequest(sip.INVITE, target)
-	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: target.Host}, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(8))
-	req.AppendHeader(from)
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody([]byte(sdp))
-	sess, err := dua.WriteInvite(ctx, req)
-	if err != nil {
-		t.Fatal(err)
+	sess, _, status := p.invite(t, ctx, h, user, "demo"+user, code)
+	if status != 200 {
+		return status, nil
 	}
 	t.Cleanup(func() { sess.Close() })
-	err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{Username: user, Password: "demo" + user})
-	var de *sipgo.ErrDialogResponse
-	if errors.As(err, &de) {
-		return de.Res.StatusCode, nil
-	}
-	if err != nil {
-		t.Fatalf("dial %s: %v", code, err)
-	}
-	if err := sess.Ack(ctx); err != nil {
-		t.Fatal(err)
-	}
 	answer, err := hsip.ParseSDP(sess.InviteResponse.Body())
 	if err != nil {
 		t.Fatal(err)

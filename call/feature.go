@@ -167,20 +167,34 @@ func (m *Manager) agentReached(req featureRequest) bool {
 	return false
 }
 
+// answerFeature answers a feature-code call with a media endpoint (leg
+// names its part in logs), which follows the phone's re-INVITEs; nil when
+// the call could not be answered (the phone has its answer: 503, or the
+// call is gone). The caller closes the endpoint.
+func (m *Manager) answerFeature(in *hsip.InboundCall, log *slog.Logger, leg string) *media.Endpoint {
+	ep, err := m.deps.Media.NewEndpoint(in.ID, leg)
+	if err != nil {
+		log.Error("no media endpoint for a feature code", "err", err, "sip_status", 503)
+		_ = in.Reject(503, "Service Unavailable")
+		return nil
+	}
+	ep.SetRemote(media.Remote{Addr: in.Offer.Addr, Codec: codecOf(in.PayloadType), DTMFPayloadType: in.Offer.DTMFPayloadType})
+	in.OnReoffer(func(o hsip.MediaOffer) { reoffered(ep, o) })
+	if err := in.Answer(advertisedAddr(m.deps.Runtime().Config, ep)); err != nil {
+		log.Info("feature code answer", "err", err)
+		ep.Close()
+		return nil
+	}
+	return ep
+}
+
 // answerAndSay answers a feature-code call, plays one prompt and hangs up.
 func (m *Manager) answerAndSay(in *hsip.InboundCall, log *slog.Logger, prompt string) {
-	ep, err := m.deps.Media.NewEndpoint(in.ID, "caller")
-	if err != nil {
-		log.Error("no media endpoint for feature code", "err", err, "sip_status", 503)
-		_ = in.Reject(503, "Service Unavailable")
+	ep := m.answerFeature(in, log, "caller")
+	if ep == nil {
 		return
 	}
 	defer ep.Close()
-	ep.SetRemote(media.Remote{Addr: in.Offer.Addr, Codec: codecOf(in.PayloadType), DTMFPayloadType: in.Offer.DTMFPayloadType})
-	if err := in.Answer(advertisedAddr(m.deps.Runtime().Config, ep)); err != nil {
-		log.Info("feature code answer", "err", err)
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), featureAnswerTimeout)
 	defer cancel()
 	if p := m.deps.Runtime().Prompts[prompt]; p != nil {

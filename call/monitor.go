@@ -93,22 +93,14 @@ func (m *Manager) monitorCall(in *hsip.InboundCall, mode MonitorMode, agentID st
 		_ = in.Reject(404, "Not Found")
 		return
 	}
-	ep, err := m.deps.Media.NewEndpoint(in.ID, "supervisor")
-	if err != nil {
-		log.Error("no media endpoint for monitoring", "err", err, "sip_status", 503)
-		_ = in.Reject(503, "Service Unavailable")
+	ep := m.answerFeature(in, log, "supervisor")
+	if ep == nil {
 		return
 	}
 	defer ep.Close()
-	ep.SetRemote(media.Remote{Addr: in.Offer.Addr, Codec: codecOf(in.PayloadType), DTMFPayloadType: in.Offer.DTMFPayloadType})
-	in.OnReoffer(func(o hsip.MediaOffer) { reoffered(ep, o) })
-	if err := in.Answer(advertisedAddr(cfg, ep)); err != nil {
-		log.Info("monitoring answer", "err", err)
-		return
-	}
 	session := &monitor{supervisor: sup, agent: agentID, mode: mode, ep: ep, ended: make(chan struct{})}
 	ctx, cancel := bgTimeout(5 * time.Second)
-	err = target.control(ctx, control{monitor: session, source: "feature-code", reply: make(chan error, 1)})
+	err := target.control(ctx, control{monitor: session, source: "feature-code", reply: make(chan error, 1)})
 	cancel()
 	if err != nil {
 		log.Info("monitoring refused by the call", "err", err)
