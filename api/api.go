@@ -78,6 +78,7 @@ func Handler(d Deps) http.Handler {
 	route(mux, "/api/v1/calls/{id}/hold", methods{"POST": a.auth(a.holdCall(true))})
 	route(mux, "/api/v1/calls/{id}/resume", methods{"POST": a.auth(a.holdCall(false))})
 	route(mux, "/api/v1/calls/{id}/transfer", methods{"POST": a.auth(a.transferCall)})
+	route(mux, "/api/v1/calls/{id}/conference", methods{"POST": a.auth(a.conferenceCall)})
 	route(mux, "/api/v1/agents", methods{"GET": a.auth(a.listAgents)})
 	route(mux, "/api/v1/agents/{id}", methods{"GET": a.auth(a.getAgent)})
 	route(mux, "/api/v1/agents/{id}/state", methods{"PUT": a.auth(a.putAgentState)})

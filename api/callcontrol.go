@@ -17,6 +17,8 @@ type CallControl interface {
 	Hold(ctx context.Context, callID string, held bool) error
 	// Transfer sends a connected call on: a blind transfer.
 	Transfer(ctx context.Context, callID string, to call.Target) error
+	// Conference adds a third party to a connected call.
+	Conference(ctx context.Context, callID string, to call.Target) error
 }
 
 // holdCall serves POST /api/v1/calls/{id}/hold and /resume for an agent
@@ -37,6 +39,18 @@ type transferRequest struct {
 // transferCall serves POST /api/v1/calls/{id}/transfer: a blind transfer
 // to "queue:NAME", "agent:ID", "flow:NAME" or "extension:USER".
 func (a *api) transferCall(w http.ResponseWriter, r *http.Request) {
+	a.sendCall(w, r, func(ctx context.Context, id string, to call.Target) error { return a.Calls.Transfer(ctx, id, to) })
+}
+
+// conferenceCall serves POST /api/v1/calls/{id}/conference: a third party
+// ("extension:USER", "agent:ID" for the agent's own phone) joins.
+func (a *api) conferenceCall(w http.ResponseWriter, r *http.Request) {
+	a.sendCall(w, r, func(ctx context.Context, id string, to call.Target) error { return a.Calls.Conference(ctx, id, to) })
+}
+
+// sendCall reads {"to": TARGET} and hands it to do (a transfer or a
+// conference), answering 202 once the call took it.
+func (a *api) sendCall(w http.ResponseWriter, r *http.Request, do func(context.Context, string, call.Target) error) {
 	a.controlCall(func(ctx context.Context, w http.ResponseWriter, r *http.Request, id, agentID string) {
 		var req transferRequest
 		if !decodeBody(w, r, &req, false) {
@@ -47,7 +61,7 @@ func (a *api) transferCall(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		if err := a.Calls.Transfer(ctx, id, to); !callControlFailed(w, id, err) {
+		if err := do(ctx, id, to); !callControlFailed(w, id, err) {
 			writeJSON(w, http.StatusAccepted, map[string]any{"call_id": id, "from_agent": agentID, "to": req.To})
 		}
 	})(w, r)
@@ -96,7 +110,7 @@ func callControlFailed(w http.ResponseWriter, id string, err error) bool {
 		return false
 	case errors.Is(err, call.ErrNoSuchCall):
 		writeError(w, http.StatusNotFound, "no call "+strconv.Quote(id))
-	case errors.Is(err, call.ErrNotTalking):
+	case errors.Is(err, call.ErrNotTalking), errors.Is(err, call.ErrConferenceBusy):
 		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, call.ErrBadTarget):
 		writeError(w, http.StatusBadRequest, err.Error())

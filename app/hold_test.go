@@ -94,27 +94,15 @@ func TestHoldFromTheAPI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	agent := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})
-	caller, err := sipptest.Start(ctx, t, sipptest.Scenario{
-		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100", Timeout: 40 * time.Second,
-		Vars: map[string]string{"digit": "2", "talk_ms": "5000"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.waitAgent("1003", "on-call")
-	var ag api.AgentJSON
-	h.get("/api/v1/agents/1003", &ag)
-	if ag.CallID == "" {
-		t.Fatal("agent 1003 on a call without a call ID")
-	}
+	caller, callID := h.callTo1003(ctx, "5000")
 	h.do("POST", "/api/v1/calls/nope/hold", h.token, nil).want(t, "hold an unknown call", 404, nil)
-	h.do("POST", "/api/v1/calls/"+ag.CallID+"/hold", h.token, nil).want(t, "hold", 200, nil)
+	h.do("POST", "/api/v1/calls/"+callID+"/hold", h.token, nil).want(t, "hold", 200, nil)
 	h.waitAgent("1003", "on-hold")
-	h.do("POST", "/api/v1/calls/"+ag.CallID+"/hold", h.token, nil).want(t, "hold again", 200, nil)
+	h.do("POST", "/api/v1/calls/"+callID+"/hold", h.token, nil).want(t, "hold again", 200, nil)
 	if v := metricValue(h.metrics(), `hotline_calls_on_hold`); v != 1 {
 		t.Errorf("hotline_calls_on_hold = %v while held, want 1", v)
 	}
-	h.do("POST", "/api/v1/calls/"+ag.CallID+"/resume", h.token, nil).want(t, "resume", 200, nil)
+	h.do("POST", "/api/v1/calls/"+callID+"/resume", h.token, nil).want(t, "resume", 200, nil)
 	h.waitAgent("1003", "on-call")
 	caller.WaitSuccess(t, 1)
 	finished(t, agent, "agent")
@@ -135,25 +123,16 @@ func TestBlindTransferToAQueueFromTheAPI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	carol := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})
-	caller, err := sipptest.Start(ctx, t, sipptest.Scenario{
-		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100", Timeout: 40 * time.Second,
-		Vars: map[string]string{"digit": "2", "talk_ms": "6000"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.waitAgent("1003", "on-call")
-	var ag api.AgentJSON
-	h.get("/api/v1/agents/1003", &ag)
-	h.do("POST", "/api/v1/calls/"+ag.CallID+"/transfer", h.token, map[string]string{"to": "queue:nope"}).want(t, "unknown queue", 400, nil)
-	h.do("POST", "/api/v1/calls/"+ag.CallID+"/transfer", h.token, map[string]string{"to": "fax:1"}).want(t, "unknown kind", 400, nil)
-	h.do("POST", "/api/v1/calls/"+ag.CallID+"/transfer", h.token, map[string]string{"to": "queue:sales"}).want(t, "transfer", 202, nil)
+	caller, callID := h.callTo1003(ctx, "6000")
+	h.do("POST", "/api/v1/calls/"+callID+"/transfer", h.token, map[string]string{"to": "queue:nope"}).want(t, "unknown queue", 400, nil)
+	h.do("POST", "/api/v1/calls/"+callID+"/transfer", h.token, map[string]string{"to": "fax:1"}).want(t, "unknown kind", 400, nil)
+	h.do("POST", "/api/v1/calls/"+callID+"/transfer", h.token, map[string]string{"to": "queue:sales"}).want(t, "transfer", 202, nil)
 	finished(t, carol, "agent 1003 is hung up by the transfer")
 	alice := h.startAgentPhone(ctx, "1001", "agent_answer.xml", map[string]string{"ring_ms": "100"})
 	caller.WaitSuccess(t, 1)
 	finished(t, alice, "agent 1001 answers the transferred call")
 	cdr := h.waitEndedCall()
-	if cdr.CallID != ag.CallID || cdr.AgentID != "1001" || cdr.Queue != "sales" || cdr.TransferTo != "queue sales" ||
+	if cdr.CallID != callID || cdr.AgentID != "1001" || cdr.Queue != "sales" || cdr.TransferTo != "queue sales" ||
 		cdr.Result != "completed" || cdr.TalkSec < 1 || cdr.SLOutcome != "met" || cdr.QueueWaitSec > cdr.TalkSec {
 		t.Errorf("CDR = %+v; want agent 1001 in sales after a transfer from 1003, the first answer's verdict (met), waits without the talk", cdr)
 	}
@@ -191,4 +170,60 @@ func TestBlindTransferByREFER(t *testing.T) {
 	if cdr.AgentID != "1001" || cdr.Queue != "sales" || cdr.TransferTo != "queue sales" || cdr.Result != "completed" {
 		t.Errorf("CDR = %+v; want agent 1001 in sales after 1003's REFER", cdr)
 	}
+}
+
+// TestThreeWayConferenceFromTheAPI: agent 1003 adds the phone of 1004 to
+// the call; the three are mixed until 1004 hangs up, then caller and 1003
+// go on (the caller hears 1003 to the end). A second conference while one
+// is on is refused.
+func TestThreeWayConferenceFromTheAPI(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	carol := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+	// 1004's phone answers the conference and leaves after a second. 1003
+	// logged in first: the longest idle, the call goes to them.
+	dave := h.startAgentPhone(ctx, "1004", "agent_answer.xml", map[string]string{"ring_ms": "100", "hangup": "agent", "talk_ms": "1000"})
+	h.waitAgent("1004", "available")
+	caller, callID := h.callTo1003(ctx, "5000")
+	h.do("POST", "/api/v1/calls/"+callID+"/conference", h.token, map[string]string{"to": "queue:sales"}).want(t, "a queue is no conference party", 400, nil)
+	h.do("POST", "/api/v1/calls/"+callID+"/conference", h.token, map[string]string{"to": "extension:1004"}).want(t, "conference", 202, nil)
+	finished(t, dave, "1004 joins the conference and leaves")
+	caller.WaitSuccess(t, 1)
+	finished(t, carol, "1003 talks to the caller to the end")
+	cdr := h.waitEndedCall()
+	if cdr.AgentID != "1003" || cdr.Result != "completed" {
+		t.Errorf("CDR = %+v; want completed with 1003", cdr)
+	}
+	if v := metricSum(h.metrics(), "hotline_ivr_transfers_total", `kind="conference"`, `result="connected"`); v != 1 {
+		t.Errorf("conference connected %v times, want 1", v)
+	}
+	// The caller hears 1003 (1 kHz) in the last second, after 1004 left.
+	right := h.recording(cdr.CallID).right
+	if n := len(right); n < 16000 || toneLevel(right[n-12000:n-4000], 1000) < 0.3 {
+		t.Errorf("the caller does not hear the agent after the third party left")
+	}
+}
+
+// callTo1003 has a carrier caller (440 Hz) press 2 for support, where agent
+// 1003 answers; it returns the caller's SIPp and the call's ID once 1003
+// is on the call. The caller talks for talkMs and hangs up.
+func (h *hotline) callTo1003(ctx context.Context, talkMs string) (*sipptest.Process, string) {
+	h.t.Helper()
+	caller, err := sipptest.Start(ctx, h.t, sipptest.Scenario{
+		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100", Timeout: 40 * time.Second,
+		Vars: map[string]string{"digit": "2", "talk_ms": talkMs},
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.waitAgent("1003", "on-call")
+	var ag api.AgentJSON
+	h.get("/api/v1/agents/1003", &ag)
+	if ag.CallID == "" {
+		h.t.Fatal("agent 1003 on a call without a call ID")
+	}
+	return caller, ag.CallID
 }

@@ -62,16 +62,14 @@ const blindTransferRing = 30 * time.Second
 // keeps their place and wait; one whose target agent or extension cannot
 // take the call comes back to the queue they were answered from.
 func (m *Manager) Transfer(ctx context.Context, callID string, to Target) error {
-	v, ok := m.calls.Load(callID)
-	if !ok {
-		return ErrNoSuchCall
-	}
-	return v.(*Call).control(ctx, control{transfer: &to, source: "api", reply: make(chan error, 1)})
+	return m.controlCall(ctx, callID, control{transfer: &to, source: "api"})
 }
 
 // carryOut does what a control asks.
 func (c *Call) carryOut(req control) error {
 	switch {
+	case req.conference != nil:
+		return c.startConference(*req.conference)
 	case req.monitor != nil:
 		return c.startMonitor(req.monitor)
 	case req.unmonitor != nil:
@@ -102,6 +100,9 @@ func (c *Call) blindTransfer(t Target, req control) error {
 	source := req.source
 	if c.stage != StageTalking || c.agentLeg == nil || (req.leg != nil && req.leg != c.agentLeg) {
 		return ErrNotTalking
+	}
+	if c.thirdLeg != nil || c.conferenceCancel != nil {
+		return ErrConferenceBusy
 	}
 	cfg := c.rt.Config
 	switch {

@@ -161,6 +161,12 @@ type Call struct {
 	// call; monitors are their sessions.
 	mix      *media.Mix
 	monitors []*monitor
+	// thirdLeg and thirdEP are a conference's third party; conferenced is
+	// the inbox of its dialer, conferenceCancel stops it (nil: none).
+	thirdLeg         *hsip.OutboundCall
+	thirdEP          *media.Endpoint
+	conferenced      chan transferOutcome
+	conferenceCancel context.CancelFunc
 }
 
 func newCall(m *Manager, in *hsip.InboundCall) *Call {
@@ -179,6 +185,7 @@ func newCall(m *Manager, in *hsip.InboundCall) *Call {
 		fetched:     make(chan fetchAnswer, 4),
 		transferred: make(chan transferOutcome, 1),
 		controls:    make(chan control, 4),
+		conferenced: make(chan transferOutcome, 1),
 		done:        make(chan struct{}),
 	}
 }
@@ -278,7 +285,15 @@ func (c *Call) loop() {
 		if c.targetLeg != nil {
 			targetDone = c.targetLeg.Done()
 		}
+		var thirdDone <-chan struct{}
+		if c.thirdLeg != nil {
+			thirdDone = c.thirdLeg.Done()
+		}
 		select {
+		case <-thirdDone:
+			c.thirdGone()
+		case o := <-c.conferenced:
+			c.conferenceDone(o)
 		case <-targetDone:
 			c.targetGone()
 		case a := <-c.fetched:
@@ -855,6 +870,10 @@ func (c *Call) callerGone(side hsip.HangupSide, cause string) {
 
 // agentGone handles the agent hanging up a connected call.
 func (c *Call) agentGone() {
+	if c.thirdLeg != nil {
+		c.agentLeftConference()
+		return
+	}
 	if c.hangupBy == "" {
 		c.hangupBy, c.cause = "agent", "bye"
 		if side, cause := c.agentLeg.Ended(); side != hsip.HangupRemote {
@@ -894,6 +913,7 @@ func (c *Call) endTalk(end time.Time) {
 	if c.onHold() {
 		c.m.deps.Metrics.hold(false, c.endHold(end))
 	}
+	c.endConference("call-over")
 	c.endMonitors()
 	media.Unbridge(c.caller)
 	c.agentEP.Close()
@@ -994,22 +1014,11 @@ func (c *Call) finish() {
 		}()
 	}
 	c.endTalk(end)
-	if c.transferCancel != nil {
-		// A transfer still ringing: its dialer reports once canceled, and
-		// a leg that answered meanwhile must not stay up.
-		c.transferCancel()
-		c.m.wg.Add(1)
-		go func() {
-			defer c.m.wg.Done()
-			o := <-c.transferred
-			if o.leg != nil {
-				hangupLeg(o.leg, "caller-gone")
-			}
-			if o.ep != nil {
-				o.ep.Close()
-			}
-		}()
-	}
+	// A transfer or a conference's third party still ringing: the dialer
+	// reports once canceled, and a leg that answered meanwhile must not
+	// stay up.
+	c.abandonDial(c.conferenceCancel, c.conferenced)
+	c.abandonDial(c.transferCancel, c.transferred)
 	if c.targetLeg != nil {
 		media.Unbridge(c.caller)
 		c.targetEP.Close()

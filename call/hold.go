@@ -19,7 +19,9 @@ type control struct {
 	transfer *Target
 	// monitor and unmonitor start and end a supervisor's session.
 	monitor, unmonitor *monitor
-	source             string // "phone", "refer" or "api"
+	// conference adds a third party.
+	conference *Target
+	source     string // "phone", "refer" or "api"
 	// leg is the agent leg a phone's request came on; a request from a
 	// leg that is no longer the call's (a late answer dropped, an agent
 	// transferred away) is ignored.
@@ -37,11 +39,17 @@ var (
 // off it, as the agent's desktop asks through the API. The caller hears
 // the queue's music meanwhile; the agent hears silence.
 func (m *Manager) Hold(ctx context.Context, callID string, held bool) error {
+	return m.controlCall(ctx, callID, control{held: held, source: "api"})
+}
+
+// controlCall hands req to the live call callID and waits for the outcome.
+func (m *Manager) controlCall(ctx context.Context, callID string, req control) error {
 	v, ok := m.calls.Load(callID)
 	if !ok {
 		return ErrNoSuchCall
 	}
-	return v.(*Call).control(ctx, control{held: held, source: "api", reply: make(chan error, 1)})
+	req.reply = make(chan error, 1)
+	return v.(*Call).control(ctx, req)
 }
 
 // control hands req to the call's goroutine and waits for the outcome.

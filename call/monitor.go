@@ -201,19 +201,26 @@ func (c *Call) startMonitor(s *monitor) error {
 // joinMix puts the supervisor into the call's mix, making it first (caller
 // and agent as speakers) if there is none.
 func (c *Call) joinMix(s *monitor) error {
-	if c.mix == nil {
-		c.mix = c.m.deps.Media.NewMix()
-		media.Unbridge(c.caller)
-		if !c.onHold() {
-			if err := c.mix.Join(c.caller, media.Speaker()); err != nil {
-				return err
-			}
-		}
-		if err := c.mix.Join(c.agentEP, media.Speaker()); err != nil {
+	if err := c.ensureMix(); err != nil {
+		return err
+	}
+	return c.mix.Join(s.ep, s.mode.role(c.agentEP))
+}
+
+// ensureMix moves caller and agent from their bridge into a mix, as
+// speakers, unless the call has one already.
+func (c *Call) ensureMix() error {
+	if c.mix != nil {
+		return nil
+	}
+	c.mix = c.m.deps.Media.NewMix()
+	media.Unbridge(c.caller)
+	if !c.onHold() {
+		if err := c.mix.Join(c.caller, media.Speaker()); err != nil {
 			return err
 		}
 	}
-	return c.mix.Join(s.ep, s.mode.role(c.agentEP))
+	return c.mix.Join(c.agentEP, media.Speaker())
 }
 
 // closeMix ends the call's mix; rebridge puts caller and agent back on a
@@ -248,7 +255,7 @@ func (c *Call) leaveMonitor(s *monitor, rebridge bool) {
 		c.log.Info("supervisor left", "supervisor", s.supervisor)
 		break
 	}
-	if len(c.monitors) == 0 {
+	if len(c.monitors) == 0 && c.thirdLeg == nil {
 		c.closeMix(rebridge)
 	}
 }

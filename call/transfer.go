@@ -64,15 +64,7 @@ func (c *Call) startTransfer(t ivr.Transfer) {
 		Target: binding, CallerID: callerID, CallerName: c.in.CallerName,
 		LocalRTP: c.sdpAddr(ep), Log: c.log.With("transfer", t.String()),
 	}
-	go func() {
-		defer cancel()
-		leg, err := c.m.deps.SIP.Dial(ctx, req)
-		out := transferOutcome{leg: leg, ep: ep}
-		if err != nil {
-			out.result = transferFailure(err, ctx)
-		}
-		c.transferred <- out // buffered: one transfer at a time
-	}()
+	go c.dialInto(ctx, cancel, req, ep, c.transferred)
 }
 
 // transferTarget finds where a transfer rings, or says why it cannot.
@@ -251,4 +243,38 @@ func (c *Call) targetGone() {
 	}
 	c.setResult("transferred")
 	c.endCaller("transfer-target-hangup")
+}
+
+// dialInto dials req (on its own goroutine) and reports the outcome into
+// inbox, which is buffered for the one dial a call has in flight of its
+// kind; cancel releases ctx.
+func (c *Call) dialInto(ctx context.Context, cancel context.CancelFunc, req hsip.DialRequest, ep *media.Endpoint, inbox chan<- transferOutcome) {
+	defer cancel()
+	leg, err := c.m.deps.SIP.Dial(ctx, req)
+	out := transferOutcome{leg: leg, ep: ep}
+	if err != nil {
+		out.result = transferFailure(err, ctx)
+	}
+	inbox <- out
+}
+
+// abandonDial stops a dial still in flight at the end of the call (cancel
+// nil: none) and, in the background, hangs up a leg that answered anyway
+// and closes its endpoint.
+func (c *Call) abandonDial(cancel context.CancelFunc, inbox <-chan transferOutcome) {
+	if cancel == nil {
+		return
+	}
+	cancel()
+	c.m.wg.Add(1)
+	go func() {
+		defer c.m.wg.Done()
+		o := <-inbox
+		if o.leg != nil {
+			hangupLeg(o.leg, "caller-gone")
+		}
+		if o.ep != nil {
+			o.ep.Close()
+		}
+	}()
 }

@@ -1,0 +1,134 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hotline-cc/hotline/media"
+	hsip "github.com/hotline-cc/hotline/sip"
+)
+
+// ErrConferenceBusy refuses a second conference (or a transfer) while one
+// is in progress or being dialed.
+var ErrConferenceBusy = errors.New("a conference is already in progress")
+
+// Conference adds a third party to a connected call, as an agent desktop
+// asks through the API: the extension (a phone registered here, an
+// agent's own phone) is dialed while caller and agent go on talking; when
+// it answers, the three hear each other through a mix. Any of them may
+// leave; the two left go on.
+func (m *Manager) Conference(ctx context.Context, callID string, to Target) error {
+	return m.controlCall(ctx, callID, control{conference: &to, source: "api"})
+}
+
+// startConference dials the third party in the background; conferenced
+// picks the outcome up in the call's loop.
+func (c *Call) startConference(t Target) error {
+	if c.stage != StageTalking || c.agentLeg == nil {
+		return ErrNotTalking
+	}
+	if t.Kind != "extension" && t.Kind != "agent" {
+		return fmt.Errorf("%w: a conference adds an extension or an agent's phone", ErrBadTarget)
+	}
+	if c.thirdLeg != nil || c.conferenceCancel != nil {
+		return ErrConferenceBusy
+	}
+	binding, ok := c.m.deps.SIP.Registrar().Lookup(t.Name)
+	if !ok || t.Name == c.agentID {
+		return fmt.Errorf("%w: %s is not registered here", ErrBadTarget, t)
+	}
+	ep, err := c.m.deps.Media.NewEndpoint(c.in.ID, "third")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, blindTransferRing)
+	c.conferenceCancel = cancel
+	c.log.Info("conference: dialing", "to", t.String(), "contact", binding.Contact.String())
+	req := hsip.DialRequest{
+		Target: binding, CallerID: c.in.Caller, CallerName: c.in.CallerName,
+		LocalRTP: c.sdpAddr(ep), Log: c.log.With("conference", t.String()),
+	}
+	go c.dialInto(ctx, cancel, req, ep, c.conferenced)
+	return nil
+}
+
+// conferenceDone takes the third party's answer: into the mix with caller
+// and agent, or, if they did not answer, nothing changes.
+func (c *Call) conferenceDone(o transferOutcome) {
+	c.conferenceCancel = nil
+	if o.result != "" || c.stage != StageTalking || c.agentLeg == nil {
+		if o.leg != nil {
+			c.goHangup(o.leg, "conference-over")
+		}
+		o.ep.Close()
+		c.log.Info("conference: third party not added", "result", o.result)
+		c.m.deps.Metrics.transfer("conference", nonEmpty(o.result, "call-gone"))
+		return
+	}
+	o.ep.SetRemote(media.Remote{Addr: o.leg.Answer.Addr, Codec: codecOf(o.leg.PayloadType), DTMFPayloadType: o.leg.Answer.DTMFPayloadType})
+	ep := o.ep
+	o.leg.OnReoffer(func(mo hsip.MediaOffer) { reoffered(ep, mo) })
+	err := c.ensureMix()
+	if err == nil {
+		err = c.mix.Join(o.ep, media.Speaker())
+	}
+	if err != nil {
+		// The three cannot be mixed: caller and agent stay as they were.
+		c.log.Error("conference: mix", "err", err)
+		c.goHangup(o.leg, "conference-failed")
+		o.ep.Close()
+		if len(c.monitors) == 0 {
+			c.closeMix(true)
+		}
+		c.m.deps.Metrics.transfer("conference", "failed")
+		return
+	}
+	c.thirdLeg, c.thirdEP = o.leg, o.ep
+	c.m.deps.Metrics.transfer("conference", "connected")
+	c.log.Info("conference: three-way")
+}
+
+// thirdGone: the third party hung up; caller and agent go on.
+func (c *Call) thirdGone() {
+	if c.mix != nil {
+		c.mix.Leave(c.thirdEP)
+	}
+	c.thirdEP.Close()
+	c.thirdLeg, c.thirdEP = nil, nil
+	c.log.Info("conference: the third party left")
+	if len(c.monitors) == 0 {
+		c.closeMix(true)
+	}
+}
+
+// agentLeftConference: the agent hung up a three-way call; caller and
+// third party go on, bridged, as after a transfer.
+func (c *Call) agentLeftConference() {
+	third, ep := c.thirdLeg, c.thirdEP
+	c.thirdLeg, c.thirdEP = nil, nil
+	c.endTalk(c.now()) // the agent is released; the mix is closed
+	c.targetLeg, c.targetEP = third, ep
+	c.stage = StageTransferred
+	c.talkStart = c.now()
+	media.Bridge(c.caller, ep)
+	c.log.Info("conference: the agent left; caller and third party go on")
+}
+
+// endConference hangs up a third party still in the call (the call is
+// ending) and closes its endpoint.
+func (c *Call) endConference(cause string) {
+	if c.thirdLeg == nil {
+		return
+	}
+	c.goHangup(c.thirdLeg, cause)
+	c.thirdEP.Close()
+	c.thirdLeg, c.thirdEP = nil, nil
+}
+
+func nonEmpty(s, otherwise string) string {
+	if s == "" {
+		return otherwise
+	}
+	return s
+}
