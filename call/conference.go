@@ -111,6 +111,7 @@ func (c *Call) agentLeftConference() {
 	c.targetLeg, c.targetEP = third, ep
 	c.stage = StageTransferred
 	c.talkStart = c.now()
+	c.caller.StopPlayback() // hold music, if the agent left with the caller on hold
 	media.Bridge(c.caller, ep)
 	c.log.Info("conference: the agent left; caller and third party go on")
 }
