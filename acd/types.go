@@ -2,6 +2,7 @@ package acd
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -524,6 +525,30 @@ func CallbackCallID(cbID int64) string { return fmt.Sprintf("%s%d", callbackIDPr
 func IsCallbackCallID(id string) bool { return strings.HasPrefix(id, callbackIDPrefix) }
 
 const callbackIDPrefix = "callback-"
+
+// ConsultCallID is the ACD's ID for the n-th consultation an agent of call
+// callID asked for ("consult the tier-2 queue"): the ACD routes it like a
+// caller's call to an agent of a queue, or to one agent, but it has no
+// CDR of its own.
+func ConsultCallID(callID string, n int) string {
+	return consultIDPrefix + strconv.Itoa(n) + "-" + callID
+}
+
+// ConsultedCall returns the call a consultation's ID (ConsultCallID)
+// belongs to, or false for any other ID.
+func ConsultedCall(id string) (string, bool) {
+	rest, ok := strings.CutPrefix(id, consultIDPrefix)
+	if !ok {
+		return "", false
+	}
+	n, callID, ok := strings.Cut(rest, "-")
+	if _, err := strconv.Atoi(n); err != nil || !ok || callID == "" {
+		return "", false
+	}
+	return callID, true
+}
+
+const consultIDPrefix = "consult-"
 
 // CommandKind says which payload of a Command is set.
 type CommandKind uint8

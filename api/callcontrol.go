@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hotline-cc/hotline/acd"
 	"github.com/hotline-cc/hotline/call"
 )
 
@@ -19,6 +20,11 @@ type CallControl interface {
 	Transfer(ctx context.Context, callID string, to call.Target) error
 	// Conference adds a third party to a connected call.
 	Conference(ctx context.Context, callID string, to call.Target) error
+	// Consult puts the caller on hold and calls a consultee for the agent.
+	Consult(ctx context.Context, callID string, to call.Target) error
+	// EndConsult completes the consultation (an attended transfer) or
+	// cancels it (back to the caller).
+	EndConsult(ctx context.Context, callID string, complete bool) error
 }
 
 // holdCall serves POST /api/v1/calls/{id}/hold and /resume for an agent
@@ -46,6 +52,24 @@ func (a *api) transferCall(w http.ResponseWriter, r *http.Request) {
 // ("extension:USER", "agent:ID" for the agent's own phone) joins.
 func (a *api) conferenceCall(w http.ResponseWriter, r *http.Request) {
 	a.sendCall(w, r, func(ctx context.Context, id string, to call.Target) error { return a.Calls.Conference(ctx, id, to) })
+}
+
+// consultCall serves POST /api/v1/calls/{id}/consult: the caller goes on
+// hold and the agent is connected to "queue:NAME" (an agent the ACD
+// picks), "agent:ID", "extension:USER" or an allowed "number:N".
+func (a *api) consultCall(w http.ResponseWriter, r *http.Request) {
+	a.sendCall(w, r, func(ctx context.Context, id string, to call.Target) error { return a.Calls.Consult(ctx, id, to) })
+}
+
+// endConsult serves POST /api/v1/calls/{id}/consult/complete (the caller
+// and the consultee are connected, the agent leaves) and .../cancel (the
+// consultee is hung up, the caller taken off hold).
+func (a *api) endConsult(complete bool) http.HandlerFunc {
+	return a.controlCall(func(ctx context.Context, w http.ResponseWriter, r *http.Request, id, agentID string) {
+		if err := a.Calls.EndConsult(ctx, id, complete); !callControlFailed(w, id, err) {
+			writeJSON(w, http.StatusOK, map[string]any{"call_id": id, "agent_id": agentID, "completed": complete})
+		}
+	})
 }
 
 // sendCall reads {"to": TARGET} and hands it to do (a transfer or a
@@ -86,7 +110,9 @@ func (a *api) controlCall(do func(ctx context.Context, w http.ResponseWriter, r 
 		}
 		agentID := ""
 		for _, ag := range snap.Agents {
-			if ag.CallID == id {
+			// The call's agent, or one who took it over from a
+			// consultation (under the ACD's ID of that).
+			if consulted, ok := acd.ConsultedCall(ag.CallID); ag.CallID == id || ok && consulted == id && agentID == "" {
 				agentID = ag.ID
 			}
 		}
@@ -110,8 +136,11 @@ func callControlFailed(w http.ResponseWriter, id string, err error) bool {
 		return false
 	case errors.Is(err, call.ErrNoSuchCall):
 		writeError(w, http.StatusNotFound, "no call "+strconv.Quote(id))
-	case errors.Is(err, call.ErrNotTalking), errors.Is(err, call.ErrConferenceBusy):
+	case errors.Is(err, call.ErrNotTalking), errors.Is(err, call.ErrConferenceBusy),
+		errors.Is(err, call.ErrConsultBusy), errors.Is(err, call.ErrNoConsult):
 		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, call.ErrNotAllowed):
+		writeError(w, http.StatusForbidden, err.Error())
 	case errors.Is(err, call.ErrBadTarget):
 		writeError(w, http.StatusBadRequest, err.Error())
 	default:

@@ -111,16 +111,25 @@ func (a *api) listCalls(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) getCall(w http.ResponseWriter, r *http.Request) {
+	if c, ok := a.pathCall(w, r); ok {
+		writeJSON(w, http.StatusOK, toJSON(c))
+	}
+}
+
+// pathCall reads the call named by the path's {id}, or answers 404 (or 500)
+// and returns false. Every view of one call goes through it, so that they
+// all show the same calls to the same tokens.
+func (a *api) pathCall(w http.ResponseWriter, r *http.Request) (store.CDR, bool) {
 	c, err := a.Store.Call(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "no call with that id")
-		return
+		return store.CDR{}, false
 	}
 	if err != nil {
 		a.serverError(w, r, err)
-		return
+		return store.CDR{}, false
 	}
-	writeJSON(w, http.StatusOK, toJSON(c))
+	return c, true
 }
 
 // DecisionJSON is one routing decision: why an offer went to its agent.

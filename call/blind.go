@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/acd"
+	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/ivr"
 	hsip "github.com/hotline-cc/hotline/sip"
 )
 
-// Target is where an agent sends a connected call (a blind transfer):
-// Kind "queue", "agent", "flow" or "extension", and its Name.
+// Target is where an agent sends a connected call: Kind "queue", "agent",
+// "flow", "extension" or "number" (through an outbound trunk, when
+// transfers.external allows it), and its Name.
 type Target struct {
 	Kind, Name string
 }
@@ -23,15 +25,15 @@ func (t Target) String() string { return t.Kind + " " + t.Name }
 // ErrBadTarget is a transfer target that names nothing known.
 var ErrBadTarget = errors.New("bad transfer target")
 
-// ParseTarget reads "queue:support", "agent:1004", "flow:survey" or
-// "extension:2000".
+// ParseTarget reads "queue:support", "agent:1004", "flow:survey",
+// "extension:2000" or "number:+493012345".
 func ParseTarget(s string) (Target, error) {
 	kind, name, ok := strings.Cut(s, ":")
 	switch {
 	case !ok || name == "":
-		return Target{}, fmt.Errorf("%w %q: want KIND:NAME, KIND one of queue, agent, flow, extension", ErrBadTarget, s)
-	case kind != "queue" && kind != "agent" && kind != "flow" && kind != "extension":
-		return Target{}, fmt.Errorf("%w %q: unknown kind %q (queue, agent, flow, extension)", ErrBadTarget, s, kind)
+		return Target{}, fmt.Errorf("%w %q: want KIND:NAME, KIND one of queue, agent, flow, extension, number", ErrBadTarget, s)
+	case kind != "queue" && kind != "agent" && kind != "flow" && kind != "extension" && kind != "number":
+		return Target{}, fmt.Errorf("%w %q: unknown kind %q (queue, agent, flow, extension, number)", ErrBadTarget, s, kind)
 	case !dialableName(name):
 		return Target{}, fmt.Errorf("%w %q: invalid name", ErrBadTarget, s)
 	}
@@ -56,11 +58,21 @@ func dialableName(s string) bool {
 // blind-transferred to rings (or is waited for) before the call comes back.
 const blindTransferRing = 30 * time.Second
 
+// blindState follows a blind transfer until its target answers: from is
+// the agent who sent the call; recall is set once the call, which the
+// target did not take, is on its way back to them.
+type blindState struct {
+	from   string
+	target Target
+	recall bool
+}
+
 // Transfer sends a connected call on (a blind transfer, as an agent desktop
 // asks through the API): the agent is released, and the caller goes to the
 // target, hearing music until someone answers. A caller sent to a queue
-// keeps their place and wait; one whose target agent or extension cannot
-// take the call comes back to the queue they were answered from.
+// keeps their place and wait; one whose target agent, extension or
+// number cannot take the call comes back as transfers.failed_return says:
+// to the agent who sent it, or to the queue they were answered from.
 func (m *Manager) Transfer(ctx context.Context, callID string, to Target) error {
 	return m.controlCall(ctx, callID, control{transfer: &to, source: "api"})
 }
@@ -68,6 +80,17 @@ func (m *Manager) Transfer(ctx context.Context, callID string, to Target) error 
 // carryOut does what a control asks.
 func (c *Call) carryOut(req control) error {
 	switch {
+	case req.consult != nil:
+		return c.startConsult(*req.consult, req.phone, req.source)
+	case req.completeConsult:
+		err := c.completeConsult(req)
+		if err != nil {
+			c.log.Info("attended transfer refused", "err", err, "source", req.source)
+			go notifyReferOutcome(req.referrer, 503, "Service Unavailable")
+		}
+		return err
+	case req.cancelConsult:
+		return c.cancelConsult()
 	case req.conference != nil:
 		return c.startConference(*req.conference)
 	case req.monitor != nil:
@@ -79,18 +102,11 @@ func (c *Call) carryOut(req control) error {
 		return c.setHold(req)
 	}
 	err := c.blindTransfer(*req.transfer, req)
-	if err != nil && req.source == "refer" {
+	if err != nil && req.referrer != nil {
 		// The phone waits for the REFER's outcome (and refuses a new
 		// REFER until it has one): the transfer did not happen.
-		leg := req.leg
 		c.log.Info("refer refused", "err", err)
-		go func() {
-			ctx, cancel := bgTimeout(2 * time.Second)
-			defer cancel()
-			if err := leg.NotifyRefer(ctx, 503, "Service Unavailable"); err != nil {
-				leg.Log().Info("refer notify", "err", err)
-			}
-		}()
+		go notifyReferOutcome(req.referrer, 503, "Service Unavailable")
 	}
 	return err
 }
@@ -112,28 +128,28 @@ func (c *Call) blindTransfer(t Target, req control) error {
 		return fmt.Errorf("%w: no %s", ErrBadTarget, t)
 	case t.Kind == "agent" && t.Name == c.agentID:
 		return fmt.Errorf("%w: the call is already with agent %s", ErrBadTarget, t.Name)
+	case t.Kind == "number":
+		if err := c.checkPersonTarget(t); err != nil {
+			return err
+		}
+	}
+	if c.consult != nil {
+		return ErrConsultBusy
 	}
 	from, leg := c.agentID, c.agentLeg
 	c.endTalk(c.now())
-	if source == "refer" {
-		// RFC 3515 §2.4.5: the transferor learns the outcome from a
-		// NOTIFY; ours is that hotline has taken the call over.
-		c.m.wg.Add(1)
-		go func() {
-			defer c.m.wg.Done()
-			ctx, cancel := bgTimeout(2 * time.Second)
-			defer cancel()
-			if err := leg.NotifyRefer(ctx, 200, "OK"); err != nil {
-				leg.Log().Info("refer notify", "err", err)
-			}
-			hangupLeg(leg, "transferred")
-		}()
-	} else {
-		c.goHangup(leg, "transferred")
-	}
+	// RFC 3515 §2.4.5: the transferor learns the outcome from a NOTIFY;
+	// ours is that hotline has taken the call over.
+	c.m.wg.Add(1)
+	go func() {
+		defer c.m.wg.Done()
+		notifyReferOutcome(req.referrer, 200, "OK")
+		hangupLeg(leg, "transferred")
+	}()
 	c.transferFallback = c.queueName
 	c.cdr.TransferTo = t.String()
-	c.m.deps.Metrics.transfer("blind-"+t.Kind, "started")
+	c.blind = &blindState{from: from, target: t}
+	c.m.deps.Metrics.agentTransfer("blind", t.Kind, "started")
 	c.log.Info("blind transfer", "from_agent", from, "to", t.String(), "source", source)
 	switch t.Kind {
 	case "queue":
@@ -143,6 +159,7 @@ func (c *Call) blindTransfer(t Target, req control) error {
 		c.flow = c.rt.Flows[t.Name]
 		run, actions := ivr.StartWith(c.flow, c.now(), c.callVars())
 		c.ivrRun = run
+		c.countTransfer("", "connected")
 		c.apply(actions)
 	case "agent":
 		c.stage = StageIVR // transferToAgent queues the call for that agent
@@ -150,6 +167,9 @@ func (c *Call) blindTransfer(t Target, req control) error {
 	case "extension":
 		c.stage = StageIVR
 		c.startTransfer(ivr.Transfer{Extension: t.Name, Timeout: blindTransferRing})
+	case "number":
+		c.stage = StageIVR
+		c.startTransfer(ivr.Transfer{Number: t.Name, Trunk: c.rt.Config.Transfers.Trunk, Timeout: blindTransferRing})
 	}
 	return nil
 }
@@ -167,15 +187,25 @@ func (c *Call) requeue(queue string) {
 }
 
 // transferCameBack handles a transfer whose target could not take the
-// call after the flow was over (a blind transfer): the caller goes back to
-// the queue they came from, or, with none, the call ends. It reports
-// whether it took care of the call; false means the flow is still running
-// and decides.
+// call after the flow was over (a blind transfer): the agent who sent it
+// gets it back (transfers.failed_return: agent, the default), else the
+// caller goes back to the queue they came from, or, with none, the call
+// ends. It reports whether it took care of the call; false means the flow
+// is still running and decides.
 func (c *Call) transferCameBack(result string) bool {
 	if !c.ivrRun.Done() {
 		return false
 	}
-	if q := c.transferFallback; q != "" && c.rt.Config.Queue(q) != nil {
+	cfg := c.rt.Config
+	if b := c.blind; b != nil && !b.recall && cfg.Transfers.FailedReturn == config.FailedReturnAgent && cfg.Agent(b.from) != nil {
+		b.recall = true
+		c.log.Info("transfer failed, back to the agent", "result", result, "agent_id", b.from)
+		c.stage = StageIVR
+		c.startTransfer(ivr.Transfer{Agent: b.from, Timeout: blindTransferRing})
+		return true
+	}
+	c.blind = nil // what happens next is the queue's, not the transfer's
+	if q := c.transferFallback; q != "" && cfg.Queue(q) != nil {
 		c.log.Info("transfer failed, back to the queue", "result", result, "queue", q)
 		c.requeue(q)
 		return true
@@ -191,18 +221,18 @@ func (c *Call) transferCameBack(result string) bool {
 // or flow; anything else is an extension registered here. It accepts the
 // REFER (202) when the call can be transferred at all.
 func (c *Call) referred(leg *hsip.OutboundCall, req hsip.ReferRequest) bool {
-	cfg := c.rt.Config
-	t := Target{Kind: "extension", Name: req.Target}
-	switch {
-	case cfg.Agent(req.Target) != nil:
-		t.Kind = "agent"
-	case cfg.Queue(req.Target) != nil:
-		t.Kind = "queue"
-	case c.rt.Flows[req.Target] != nil:
+	t := c.m.dialedTarget(c.rt.Config, req.Target)
+	if t.Kind == "number" && c.rt.Flows[req.Target] != nil {
 		t.Kind = "flow"
 	}
+	req0 := control{transfer: &t, source: "refer", leg: leg, referrer: leg}
+	if req.Replaces != nil {
+		// An attended transfer: the REFER names the phone's consultation
+		// call, which is to replace this leg.
+		req0 = control{completeConsult: true, replaces: req.Replaces, source: "refer", leg: leg, referrer: leg}
+	}
 	select {
-	case c.controls <- control{transfer: &t, source: "refer", leg: leg}:
+	case c.controls <- req0:
 		return true
 	case <-c.done:
 		return false

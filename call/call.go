@@ -167,7 +167,27 @@ type Call struct {
 	thirdEP          *media.Endpoint
 	conferenced      chan transferOutcome
 	conferenceCancel context.CancelFunc
+	conferenceKind   string // the third party's target kind, for metrics
+	// consult is the agent's consultation in progress (nil: none);
+	// consulted is the inbox of its dials, consultDials how many run.
+	// consults numbers the ACD's consultation IDs, consultIDs lists those
+	// the manager routes to this call.
+	consult      *consult
+	consulted    chan transferOutcome
+	consultDials int
+	consults     int
+	consultIDs   []string
+	// blind follows an agent's blind transfer until its target answers.
+	blind *blindState
+	// agentACDID is the ACD's ID of the connected agent's call when it is
+	// not the caller's: an agent who took the call over from a
+	// consultation ("": the call's ID).
+	agentACDID string
 }
+
+// agentCallID is the ID under which the ACD has the connected agent on
+// this call.
+func (c *Call) agentCallID() string { return nonEmpty(c.agentACDID, c.in.ID) }
 
 func newCall(m *Manager, in *hsip.InboundCall) *Call {
 	ivrTimer := time.NewTimer(time.Hour)
@@ -186,6 +206,7 @@ func newCall(m *Manager, in *hsip.InboundCall) *Call {
 		transferred: make(chan transferOutcome, 1),
 		controls:    make(chan control, 4),
 		conferenced: make(chan transferOutcome, 1),
+		consulted:   make(chan transferOutcome, 8),
 		done:        make(chan struct{}),
 	}
 }
@@ -285,11 +306,26 @@ func (c *Call) loop() {
 		if c.targetLeg != nil {
 			targetDone = c.targetLeg.Done()
 		}
-		var thirdDone <-chan struct{}
+		var thirdDone, consulteeDone, consultPhoneDone <-chan struct{}
 		if c.thirdLeg != nil {
 			thirdDone = c.thirdLeg.Done()
 		}
+		if k := c.consult; k != nil && k.leg != nil {
+			consulteeDone = k.leg.Done()
+		}
+		if k := c.consult; k != nil && k.phone != nil {
+			consultPhoneDone = k.phone.in.Done()
+		}
 		select {
+		case <-consulteeDone:
+			c.consulteeGone()
+		case <-consultPhoneDone:
+			// The agent hung up their consultation call: canceled; their
+			// phone takes the caller off hold.
+			c.m.deps.Metrics.agentTransfer("consult", c.consult.target.Kind, "canceled")
+			c.endConsult("consult-canceled", false)
+		case o := <-c.consulted:
+			c.consultDialed(o)
 		case <-thirdDone:
 			c.thirdGone()
 		case o := <-c.conferenced:
@@ -573,6 +609,10 @@ func (c *Call) playHoldMusic(entering bool) {
 }
 
 func (c *Call) acdCommand(command acd.Command) {
+	if id := command.CallID(); id != c.in.ID && id != c.agentACDID {
+		c.consultCommand(command)
+		return
+	}
 	switch command.Kind {
 	case acd.CommandOffer:
 		c.startOffer(command.Offer)
@@ -762,23 +802,7 @@ func (c *Call) dialed(r dialResult) {
 		c.goHangup(r.leg, "caller-gone")
 		return
 	}
-	c.agentLeg, c.agentEP, c.agentID = r.leg, cur.endpoint, cur.acd.AgentID
-	c.agentEP.SetRemote(media.Remote{Addr: r.leg.Answer.Addr, Codec: codecOf(r.leg.PayloadType), DTMFPayloadType: r.leg.Answer.DTMFPayloadType})
-	agentEP := c.agentEP
-	call, leg := c, r.leg
-	phoneHeld := false // only this callback's goroutine (sipgo serializes a dialog's re-INVITEs) touches it
-	r.leg.OnReoffer(func(o hsip.MediaOffer) {
-		reoffered(agentEP, o)
-		// The agent's phone puts the caller on hold with sendonly,
-		// inactive or c=0.0.0.0 (RFC 3264 §8.4) and takes them off with
-		// sendrecv. Only a change counts: a session refresh or a codec
-		// change must not undo a hold the desktop (API) asked for.
-		if o.Held() != phoneHeld {
-			phoneHeld = o.Held()
-			call.requestHold(leg, phoneHeld)
-		}
-	})
-	r.leg.OnRefer(func(req hsip.ReferRequest) bool { return call.referred(leg, req) })
+	c.takeAgentLeg(r.leg, cur.endpoint, cur.acd.AgentID)
 	c.stage = StageTalking
 	c.cbMenu, c.playback = callbackMenuOff, 0
 	c.ivrTimer.Stop()
@@ -792,6 +816,8 @@ func (c *Call) dialed(r dialResult) {
 	c.m.deps.ACD.Post(acd.OfferAnswered{OfferID: r.offerID, CallID: c.in.ID, AgentID: c.agentID})
 	if c.agentTransfer {
 		c.agentTransferConnected()
+	} else if c.blind != nil {
+		c.countTransfer("", "connected") // a blind transfer to a queue
 	}
 	// The agent goes into the row when the call ends, or from the journal
 	// once the ACD accepted the answer: the store cannot take a name back
@@ -801,6 +827,28 @@ func (c *Call) dialed(r dialResult) {
 	if err := c.m.deps.Store.CallUpdated(context.Background(), update); err != nil {
 		c.log.Error("cdr update", "err", err)
 	}
+}
+
+// takeAgentLeg makes leg, answered by agentID, the call's agent leg: the
+// phone's re-INVITEs put the caller on hold and take them off it, its
+// REFERs transfer the call.
+func (c *Call) takeAgentLeg(leg *hsip.OutboundCall, ep *media.Endpoint, agentID string) {
+	c.agentLeg, c.agentEP, c.agentID = leg, ep, agentID
+	ep.SetRemote(media.Remote{Addr: leg.Answer.Addr, Codec: codecOf(leg.PayloadType), DTMFPayloadType: leg.Answer.DTMFPayloadType})
+	call := c
+	phoneHeld := false // only this callback's goroutine (sipgo serializes a dialog's re-INVITEs) touches it
+	leg.OnReoffer(func(o hsip.MediaOffer) {
+		reoffered(ep, o)
+		// The agent's phone puts the caller on hold with sendonly,
+		// inactive or c=0.0.0.0 (RFC 3264 §8.4) and takes them off with
+		// sendrecv. Only a change counts: a session refresh or a codec
+		// change must not undo a hold the desktop (API) asked for.
+		if o.Held() != phoneHeld {
+			phoneHeld = o.Held()
+			call.requestHold(leg, phoneHeld)
+		}
+	})
+	leg.OnRefer(func(req hsip.ReferRequest) bool { return call.referred(leg, req) })
 }
 
 // reoffered applies a re-INVITE's accepted offer to the leg's endpoint
@@ -870,6 +918,16 @@ func (c *Call) callerGone(side hsip.HangupSide, cause string) {
 
 // agentGone handles the agent hanging up a connected call.
 func (c *Call) agentGone() {
+	if k := c.consult; k != nil {
+		if k.leg != nil {
+			// Hanging up with the consultee on the line completes the
+			// transfer, as Asterisk's and FreeSWITCH's attended transfers do.
+			if c.completeConsult(control{source: "agent-hangup"}) == nil {
+				return
+			}
+		}
+		c.endConsult("agent-hangup", false)
+	}
 	if c.thirdLeg != nil {
 		c.agentLeftConference()
 		return
@@ -918,8 +976,8 @@ func (c *Call) endTalk(end time.Time) {
 	media.Unbridge(c.caller)
 	c.agentEP.Close()
 	c.cdr.Talk += end.Sub(c.talkStart)
-	c.m.deps.ACD.Post(acd.CallEnded{CallID: c.in.ID})
-	c.agentLeg, c.agentEP = nil, nil
+	c.m.deps.ACD.Post(acd.CallEnded{CallID: c.agentCallID()})
+	c.agentLeg, c.agentEP, c.agentACDID = nil, nil, ""
 }
 
 // abort finishes a call whose goroutine panicked, as far as it safely can: the
@@ -1013,6 +1071,8 @@ func (c *Call) finish() {
 			}
 		}()
 	}
+	c.endConsult("call-over", false)
+	c.abandonConsultDials()
 	c.endTalk(end)
 	// A transfer or a conference's third party still ringing: the dialer
 	// reports once canceled, and a leg that answered meanwhile must not

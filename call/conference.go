@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
 	hsip "github.com/hotline-cc/hotline/sip"
 )
@@ -28,28 +29,39 @@ func (c *Call) startConference(t Target) error {
 	if c.stage != StageTalking || c.agentLeg == nil {
 		return ErrNotTalking
 	}
-	if t.Kind != "extension" && t.Kind != "agent" {
-		return fmt.Errorf("%w: a conference adds an extension or an agent's phone", ErrBadTarget)
+	if t.Kind != "extension" && t.Kind != "agent" && t.Kind != "number" {
+		return fmt.Errorf("%w: a conference adds an extension, an agent's phone or a number", ErrBadTarget)
 	}
 	if c.thirdLeg != nil || c.conferenceCancel != nil {
 		return ErrConferenceBusy
 	}
-	binding, ok := c.m.deps.SIP.Registrar().Lookup(t.Name)
-	if !ok || t.Name == c.agentID {
-		return fmt.Errorf("%w: %s is not registered here", ErrBadTarget, t)
+	if c.consult != nil {
+		return ErrConsultBusy
+	}
+	tr := ivr.Transfer{Extension: t.Name}
+	if t.Kind == "number" {
+		if err := c.checkPersonTarget(t); err != nil {
+			return err
+		}
+		tr = ivr.Transfer{Number: t.Name, Trunk: c.rt.Config.Transfers.Trunk}
+	}
+	binding, callerID, result := c.transferTarget(tr)
+	if result != "" || t.Name == c.agentID {
+		return fmt.Errorf("%w: %s cannot be reached (%s)", ErrBadTarget, t, nonEmpty(result, "the call's own agent"))
 	}
 	ep, err := c.m.deps.Media.NewEndpoint(c.in.ID, "third")
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, blindTransferRing)
-	c.conferenceCancel = cancel
+	c.conferenceCancel, c.conferenceKind = cancel, t.Kind
+	c.m.deps.Metrics.agentTransfer("conference", t.Kind, "started")
 	c.log.Info("conference: dialing", "to", t.String(), "contact", binding.Contact.String())
 	req := hsip.DialRequest{
-		Target: binding, CallerID: c.in.Caller, CallerName: c.in.CallerName,
+		Target: binding, CallerID: callerID, CallerName: c.in.CallerName,
 		LocalRTP: c.sdpAddr(ep), Log: c.log.With("conference", t.String()),
 	}
-	go c.dialInto(ctx, cancel, req, ep, c.conferenced)
+	go c.dialInto(ctx, cancel, req, ep, func(o transferOutcome) { c.conferenced <- o })
 	return nil
 }
 
@@ -63,7 +75,7 @@ func (c *Call) conferenceDone(o transferOutcome) {
 		}
 		o.ep.Close()
 		c.log.Info("conference: third party not added", "result", o.result)
-		c.m.deps.Metrics.transfer("conference", nonEmpty(o.result, "call-gone"))
+		c.m.deps.Metrics.agentTransfer("conference", c.conferenceKind, nonEmpty(o.result, "call-gone"))
 		return
 	}
 	o.ep.SetRemote(media.Remote{Addr: o.leg.Answer.Addr, Codec: codecOf(o.leg.PayloadType), DTMFPayloadType: o.leg.Answer.DTMFPayloadType})
@@ -81,11 +93,11 @@ func (c *Call) conferenceDone(o transferOutcome) {
 		if len(c.monitors) == 0 {
 			c.closeMix(true)
 		}
-		c.m.deps.Metrics.transfer("conference", "failed")
+		c.m.deps.Metrics.agentTransfer("conference", c.conferenceKind, "failed")
 		return
 	}
 	c.thirdLeg, c.thirdEP = o.leg, o.ep
-	c.m.deps.Metrics.transfer("conference", "connected")
+	c.m.deps.Metrics.agentTransfer("conference", c.conferenceKind, "connected")
 	c.log.Info("conference: three-way")
 }
 

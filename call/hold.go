@@ -21,12 +21,22 @@ type control struct {
 	monitor, unmonitor *monitor
 	// conference adds a third party.
 	conference *Target
-	source     string // "phone", "refer" or "api"
+	// consult starts a consultation (phone: placed by the agent's phone);
+	// completeConsult and cancelConsult end it, the first by connecting
+	// the caller to the consultee (replaces: as a REFER named the dialog
+	// to replace).
+	consult                        *Target
+	phone                          *phoneConsult
+	completeConsult, cancelConsult bool
+	replaces                       *hsip.Replaces
+	source                         string // "phone", "refer" or "api"
 	// leg is the agent leg a phone's request came on; a request from a
 	// leg that is no longer the call's (a late answer dropped, an agent
 	// transferred away) is ignored.
-	leg   *hsip.OutboundCall
-	reply chan error
+	leg *hsip.OutboundCall
+	// referrer is the leg a REFER came on: it gets the final NOTIFY.
+	referrer referNotifier
+	reply    chan error
 }
 
 // Errors of Manager.Hold (the API answers 404 and 409).
@@ -118,7 +128,7 @@ func (c *Call) setHold(req control) error {
 		c.bridgeWhenIntroduced()
 		c.m.deps.Metrics.hold(false, held)
 	}
-	c.m.deps.ACD.Post(acd.CallHeld{CallID: c.in.ID, Held: req.held})
+	c.m.deps.ACD.Post(acd.CallHeld{CallID: c.agentCallID(), Held: req.held})
 	c.log.Info("call hold", "held", req.held, "source", req.source, "agent_id", c.agentID)
 	return nil
 }

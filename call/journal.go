@@ -97,8 +97,7 @@ func (j *Journal) write(at time.Time, cmd *acd.Command) {
 			At: at, AgentID: s.AgentID, From: s.From.String(), To: s.To.String(),
 			Reason: s.Reason, Source: s.Source, Device: s.Device, CallID: s.CallID,
 		})
-		if err == nil && s.From == acd.AgentStateWrapUp && s.To != acd.AgentStateWrapUp && s.CallID != "" &&
-			!acd.IsCallbackCallID(s.CallID) {
+		if err == nil && s.From == acd.AgentStateWrapUp && s.To != acd.AgentStateWrapUp && hasCDR(s.CallID) {
 			// The call's CDR gets the after-call work it cost.
 			err = j.store.CallUpdated(context.Background(), store.CDR{CallID: s.CallID, WrapUp: s.InStateFor})
 		}
@@ -106,7 +105,7 @@ func (j *Journal) write(at time.Time, cmd *acd.Command) {
 		err = j.store.RecordDecision(ctx, decisionRecord(at, &cmd.Offer))
 	case acd.CommandCallExit:
 		e := &cmd.Exit
-		if e.Exit == acd.ExitCallback && e.SL == acd.SLNone {
+		if _, consult := acd.ConsultedCall(e.CallID); consult || e.Exit == acd.ExitCallback && e.SL == acd.SLNone {
 			return
 		}
 		if e.Transferred {
@@ -129,6 +128,13 @@ func (j *Journal) write(at time.Time, cmd *acd.Command) {
 	if err != nil {
 		j.log.Error("acd journal write", "command", cmd.Kind.String(), "call_id", cmd.CallID(), "err", err)
 	}
+}
+
+// hasCDR reports whether the ACD's call ID is a caller's call, with a CDR:
+// callbacks and consultations have none.
+func hasCDR(callID string) bool {
+	_, consult := acd.ConsultedCall(callID)
+	return callID != "" && !consult && !acd.IsCallbackCallID(callID)
 }
 
 func decisionRecord(at time.Time, o *acd.OfferCall) store.Decision {

@@ -60,6 +60,8 @@ type Deps struct {
 type Manager struct {
 	deps  Deps
 	calls sync.Map // call ID → *Call
+	// consults routes the ACD's consultation IDs to their calls.
+	consults sync.Map // ACD call ID → *Call
 	// callbacks holds the callback attempts in progress, by offer.
 	callbacks sync.Map // offer ID → *callbackAttempt
 	active    atomic.Int64
@@ -135,6 +137,9 @@ func (m *Manager) Dispatch(cmd acd.Command) {
 	id := cmd.CallID()
 	v, ok := m.calls.Load(id)
 	if !ok {
+		v, ok = m.consults.Load(id)
+	}
+	if !ok {
 		// The call ended while the command was on its way; the ACD has (or will
 		// have) CallAbandoned, so only an offer needs an answer.
 		if cmd.Kind == acd.CommandOffer {
@@ -175,6 +180,7 @@ func (m *Manager) Reconcile(ctx context.Context, interval time.Duration) error {
 			return true
 		}
 		m.calls.Range(live)
+		m.consults.Range(live)
 		m.callbacks.Range(func(_, att any) bool {
 			ev.LiveCalls[att.(*callbackAttempt).offer.CallID] = true
 			return true
@@ -257,7 +263,11 @@ func (m *Manager) HandleCall(in *hsip.InboundCall) {
 	m.wg.Add(1)
 	defer m.wg.Done()
 	if in.AuthUser != "" {
-		m.featureCall(in)
+		if hsip.IsFeatureCode(in.Called) {
+			m.featureCall(in)
+		} else {
+			m.phoneCall(in)
+		}
 		return
 	}
 	m.active.Add(1)
@@ -269,6 +279,11 @@ func (m *Manager) HandleCall(in *hsip.InboundCall) {
 		return
 	}
 	defer m.calls.Delete(in.ID)
+	defer func() {
+		for _, id := range c.consultIDs {
+			m.consults.Delete(id)
+		}
+	}()
 	defer func() {
 		// One call's bug must not take every other call down with the process.
 		if r := recover(); r != nil {

@@ -18,6 +18,8 @@ type Metrics struct {
 	dips       *prometheus.CounterVec
 	dipSeconds *prometheus.HistogramVec
 	transfers  *prometheus.CounterVec
+	// agentTransfers are what agents do with connected calls.
+	agentTransfers *prometheus.CounterVec
 	surveys    *prometheus.CounterVec
 	onHold     prometheus.Gauge
 	holds      prometheus.Counter
@@ -65,6 +67,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "ivr", Name: "transfers_total",
 			Help: "IVR transfer nodes, by kind (number, extension, agent) and result (connected, busy, no-answer, rejected, unavailable, no-trunk, failed).",
 		}, []string{"kind", "result"}),
+		agentTransfers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Name: "transfers_total",
+			Help: "Agents' transfers, by kind (blind, consult, attended, conference), target (queue, agent, flow, extension, number) and result: started, connected, completed (an attended transfer), canceled, returned (a failed blind transfer came back), busy, no-answer, rejected, unavailable, failed.",
+		}, []string{"kind", "target", "result"}),
 		surveys: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "survey", Name: "responses_total",
 			Help: "Post-call surveys, by queue and answer: promoter (9-10), passive (7-8), detractor (0-6), none (no valid score).",
@@ -91,7 +97,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.calls.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.dtmfTotal, m.wait, m.ivrVisits, m.ivrChoices, m.dips, m.dipSeconds, m.transfers, m.surveys,
+		reg.MustRegister(m.calls, m.dtmfTotal, m.wait, m.ivrVisits, m.ivrChoices, m.dips, m.dipSeconds, m.transfers, m.agentTransfers, m.surveys,
 			m.onHold, m.holds, m.holdTime, m.monitors)
 	}
 	return m
@@ -128,6 +134,12 @@ func (m *Metrics) dip(flow, node, result string, took time.Duration) {
 }
 
 func (m *Metrics) transfer(kind, result string) { m.transfers.WithLabelValues(kind, result).Inc() }
+
+// agentTransfer counts an agent's transfer (kind blind, consult, attended
+// or conference) to a target kind.
+func (m *Metrics) agentTransfer(kind, target, result string) {
+	m.agentTransfers.WithLabelValues(kind, target, result).Inc()
+}
 
 // survey counts a survey's answer; an empty category is no answer.
 func (m *Metrics) survey(queue, category string) {

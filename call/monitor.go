@@ -161,6 +161,10 @@ func (m *Manager) callOfAgent(agentID string) *Call {
 			if v, ok := m.calls.Load(a.CallID); ok {
 				return v.(*Call)
 			}
+			// An agent who took a call over from a consultation.
+			if v, ok := m.consults.Load(a.CallID); ok {
+				return v.(*Call)
+			}
 		}
 	}
 	return nil

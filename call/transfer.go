@@ -20,6 +20,9 @@ type transferOutcome struct {
 	leg    *hsip.OutboundCall
 	ep     *media.Endpoint
 	result string // "" when leg answered
+	err    error  // why the dial failed
+	// offerID is the ACD offer dialed (a consultation's), else 0.
+	offerID uint64
 }
 
 // transferKind names a transfer for metrics and logs.
@@ -64,7 +67,7 @@ func (c *Call) startTransfer(t ivr.Transfer) {
 		Target: binding, CallerID: callerID, CallerName: c.in.CallerName,
 		LocalRTP: c.sdpAddr(ep), Log: c.log.With("transfer", t.String()),
 	}
-	go c.dialInto(ctx, cancel, req, ep, c.transferred)
+	go c.dialInto(ctx, cancel, req, ep, func(o transferOutcome) { c.transferred <- o })
 }
 
 // transferTarget finds where a transfer rings, or says why it cannot.
@@ -157,7 +160,7 @@ func (c *Call) agentTransferFailed(r acd.RouteCall) {
 		result = "unavailable"
 	}
 	c.caller.StopPlayback()
-	c.m.deps.Metrics.transfer("agent", result)
+	c.countTransfer("agent", result)
 	c.log.Info("ivr transfer failed", "target", c.transfer.String(), "result", result)
 	if c.transferCameBack(result) {
 		return
@@ -169,10 +172,34 @@ func (c *Call) agentTransferFailed(r acd.RouteCall) {
 // agent answered.
 func (c *Call) agentTransferConnected() {
 	c.agentTransfer = false
-	c.cdr.TransferTo = c.transfer.String()
-	c.m.deps.Metrics.transfer("agent", "connected")
+	if c.blind == nil {
+		c.cdr.TransferTo = c.transfer.String() // a blind transfer named its target
+	}
+	c.countTransfer("agent", "connected")
 	c.ivrRun.Step(ivr.EventTransferDone{Connected: true}, c.now())
 	c.ivrDone()
+}
+
+// countTransfer counts a transfer's outcome: an IVR transfer node's
+// (ivrKind), or, while an agent's blind transfer is under way, that
+// transfer's. A blind transfer's call coming back to its agent is
+// "returned"; the recall's own failures are not the transfer's.
+func (c *Call) countTransfer(ivrKind, result string) {
+	b := c.blind
+	if b == nil {
+		c.m.deps.Metrics.transfer(ivrKind, result)
+		return
+	}
+	if b.recall {
+		if result != "connected" {
+			return
+		}
+		result = "returned"
+	}
+	c.m.deps.Metrics.agentTransfer("blind", b.target.Kind, result)
+	if result == "connected" || result == "returned" {
+		c.blind = nil
+	}
 }
 
 // transferFailure says why a transfer's dial failed, as the flow's
@@ -212,14 +239,14 @@ func (c *Call) transferDone(o transferOutcome) {
 			o.ep.Close()
 		}
 		c.caller.StopPlayback()
-		c.m.deps.Metrics.transfer(kind, o.result)
+		c.countTransfer(kind, o.result)
 		c.log.Info("ivr transfer failed", "target", c.transfer.String(), "result", o.result)
 		if !c.transferCameBack(o.result) {
 			c.apply(c.ivrRun.Step(ivr.EventTransferDone{Result: o.result}, c.now()))
 		}
 		return
 	}
-	c.m.deps.Metrics.transfer(kind, "connected")
+	c.countTransfer(kind, "connected")
 	o.ep.SetRemote(media.Remote{Addr: o.leg.Answer.Addr, Codec: codecOf(o.leg.PayloadType), DTMFPayloadType: o.leg.Answer.DTMFPayloadType})
 	c.caller.StopPlayback()
 	media.Bridge(c.caller, o.ep)
@@ -227,7 +254,9 @@ func (c *Call) transferDone(o transferOutcome) {
 	c.stage = StageTransferred
 	c.ivrTimer.Stop()
 	c.talkStart = c.now()
-	c.cdr.TransferTo = c.transfer.String()
+	if c.cdr.TransferTo == "" {
+		c.cdr.TransferTo = c.transfer.String()
+	}
 	c.apply(c.ivrRun.Step(ivr.EventTransferDone{Connected: true}, c.now()))
 	c.ivrDone()
 	c.log.Info("ivr transfer connected", "target", c.cdr.TransferTo)
@@ -245,17 +274,17 @@ func (c *Call) targetGone() {
 	c.endCaller("transfer-target-hangup")
 }
 
-// dialInto dials req (on its own goroutine) and reports the outcome into
-// inbox, which is buffered for the one dial a call has in flight of its
-// kind; cancel releases ctx.
-func (c *Call) dialInto(ctx context.Context, cancel context.CancelFunc, req hsip.DialRequest, ep *media.Endpoint, inbox chan<- transferOutcome) {
+// dialInto dials req (on its own goroutine) and reports the outcome, into
+// an inbox buffered for the dials a call can have in flight of its kind;
+// cancel releases ctx.
+func (c *Call) dialInto(ctx context.Context, cancel context.CancelFunc, req hsip.DialRequest, ep *media.Endpoint, report func(transferOutcome)) {
 	defer cancel()
 	leg, err := c.m.deps.SIP.Dial(ctx, req)
-	out := transferOutcome{leg: leg, ep: ep}
+	out := transferOutcome{leg: leg, ep: ep, err: err}
 	if err != nil {
 		out.result = transferFailure(err, ctx)
 	}
-	inbox <- out
+	report(out)
 }
 
 // abandonDial stops a dial still in flight at the end of the call (cancel

@@ -41,6 +41,8 @@ type Config struct {
 	FeatureCodes    FeatureCodes
 	// Calendars are opening hours, referenced by Queue.Hours.
 	Calendars []Calendar
+	// Transfers rules agents' transfers to numbers and failed transfers.
+	Transfers Transfers
 }
 
 // SIP configures the SIP user agent, its registrar and digest authentication.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -168,7 +169,7 @@ func defaultConfig() *Config {
 
 func (d *decoder) config(root *yaml.Node) *Config {
 	c := defaultConfig()
-	var sip, trunks, agents, queues, flows, skills, phones, priorities, dedicated, calendars *yaml.Node
+	var sip, trunks, agents, queues, flows, skills, phones, priorities, dedicated, calendars, transfers *yaml.Node
 	keep := func(dst **yaml.Node) field { return func(n *yaml.Node) { *dst = n } }
 	if root = d.resolve(root); root != nil && root.Kind != yaml.MappingNode {
 		d.errorf(root, "expected a mapping of sections (sip, http, trunks, ...), got %s", describe(root))
@@ -195,6 +196,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		"priorities":       keep(&priorities),
 		"dedicated_agents": keep(&dedicated),
 		"calendars":        keep(&calendars),
+		"transfers":        keep(&transfers),
 	})
 	// sip runs even when the section is missing: Advertise defaults from
 	// Listen.
@@ -216,6 +218,8 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	d.flowLinks(c)
 	c.Priorities = d.priorities(priorities)
 	c.DedicatedAgents = d.dedicatedAgents(dedicated, c)
+	d.transfers(transfers, c) // after trunks: it names one
+	c.Transfers.FailedReturn = cmp.Or(c.Transfers.FailedReturn, FailedReturnAgent)
 	return c
 }
 

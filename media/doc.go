@@ -17,8 +17,11 @@
 //
 // Mixing: an endpoint's outgoing direction is fed by exactly one of silence,
 // a playing prompt, relay from its Bridge peer, or the mix of its Mix. The
-// reader of a participant decodes its audio into a FIFO on the endpoint that
-// keeps at most 40 ms (no adaptive jitter buffer); each pacer tick takes one
+// reader of a participant decodes its audio into a jitter buffer on the
+// endpoint, a FIFO with a fixed prefill (Mix.SetJitterDepth, 20 ms by
+// default; not adaptive): a participant is mixed only once that much is held
+// beyond the frame due, it primes again when it runs dry, and it keeps at
+// most the prefill plus 40 ms, dropping the oldest. Each pacer tick takes one
 // frame per participant (silence if none), sums the speakers once in int32,
 // and for each participant subtracts its own frame, adds the whisperers
 // targeting it, clamps to int16 and sends it G.711-encoded for its codec, as

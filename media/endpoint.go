@@ -167,8 +167,8 @@ type Endpoint struct {
 	play playback
 	tx   txState
 
-	mix   *Mix     // the mix ep is in; changed only under bridgeMu
-	mixIn *pcmRing // received audio not yet taken by the mix
+	mix   *Mix          // the mix ep is in; changed only under bridgeMu
+	mixIn *jitterBuffer // received audio not yet taken by the mix
 
 	tap    Tap
 	tapIn  *pcmRing // received audio not yet handed to the tap
@@ -279,7 +279,7 @@ func (ep *Endpoint) Record(t Tap) {
 	ep.tap = t
 	if t != nil {
 		if ep.tapIn == nil {
-			ep.tapIn, ep.tapOut = new(pcmRing), new(pcmRing)
+			ep.tapIn, ep.tapOut = newPCMRing(pcmRingFrames), newPCMRing(pcmRingFrames)
 		}
 		ep.tapIn.reset()
 		ep.tapOut.reset()

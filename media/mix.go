@@ -57,16 +57,11 @@ func Listener() Role { return Role{Kind: RoleListener} }
 // target hears it; it hears the speakers like everyone else.
 func Whisperer(target *Endpoint) Role { return Role{Kind: RoleWhisperer, Target: target} }
 
-// mixRingKeep bounds the received audio a participant may have queued when
-// the pacer takes its frame: two frames (40 ms). Whatever is older is
-// dropped, so a sender whose clock runs fast, or a burst after a network
-// stall, cannot build up latency in the conference.
-const mixRingKeep = 2 * samplesPerFrame
-
 // Mix is an N-party audio mixer on the engine's pacer. Every 20 ms it takes
-// one frame of what each participant's remote sent (silence when nothing
-// came), and sends each participant, as its endpoint's own RTP stream, the
-// sum of the frames its role lets it hear, never its own (mix-minus):
+// one frame of what each participant's remote sent, from a jitter buffer
+// that plays out only with SetJitterDepth frames in reserve (silence while
+// it fills), and sends each participant, as its endpoint's own RTP stream,
+// the sum of the frames its role lets it hear, never its own (mix-minus):
 //
 //   - a speaker hears the other speakers and the whisperers targeting it;
 //   - a listener hears the speakers;
@@ -85,9 +80,10 @@ const mixRingKeep = 2 * samplesPerFrame
 type Mix struct {
 	engine *Engine
 
-	mu     sync.Mutex
-	closed bool
-	parts  []*mixPart
+	mu          sync.Mutex
+	closed      bool
+	parts       []*mixPart
+	jitterDepth int // frames; every participant's jitter buffer has this depth
 	// scheduled: on the pacer's mix list; guarded by engine.pacer.mu.
 	scheduled bool
 
@@ -112,7 +108,32 @@ type mixPart struct {
 
 // NewMix returns an empty mix served by the engine's pacer.
 func (e *Engine) NewMix() *Mix {
-	return &Mix{engine: e}
+	return &Mix{engine: e, jitterDepth: DefaultJitterDepth}
+}
+
+// SetJitterDepth sets how many 20 ms frames of each participant's audio
+// the mix holds in reserve before mixing it, for present and future
+// participants: the mix hears each of them that much later, and a packet
+// up to that much late is not a gap. 0 mixes a frame on the tick it
+// arrives. What present participants have buffered is dropped, a short
+// gap once. It returns ErrBadJitterDepth for a depth outside
+// 0..MaxJitterDepth, and ErrMixClosed.
+func (m *Mix) SetJitterDepth(frames int) error {
+	if frames < 0 || frames > MaxJitterDepth {
+		return ErrBadJitterDepth
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrMixClosed
+	}
+	m.jitterDepth = frames
+	for _, p := range m.parts {
+		p.ep.mu.Lock()
+		p.ep.resetMixIn(frames)
+		p.ep.mu.Unlock()
+	}
+	return nil
 }
 
 // Join adds ep with role, or changes its role when it is in m already. ep
@@ -156,10 +177,7 @@ func (m *Mix) Join(ep *Endpoint, role Role) error {
 		return ErrEndpointClosed
 	}
 	ep.mix = m
-	if ep.mixIn == nil {
-		ep.mixIn = new(pcmRing)
-	}
-	ep.mixIn.reset()
+	ep.resetMixIn(m.jitterDepth)
 	if ep.mode == outQuiet {
 		ep.setMode(outMixing)
 	}
@@ -334,6 +352,16 @@ func (p *pacer) scheduleMix(m *Mix, want bool) {
 	}
 }
 
+// resetMixIn empties ep's jitter buffer and gives it depth; the caller
+// holds ep.mu.
+func (ep *Endpoint) resetMixIn(depth int) {
+	if ep.mixIn == nil || ep.mixIn.depth != depth {
+		ep.mixIn = newJitterBuffer(depth)
+		return
+	}
+	ep.mixIn.reset()
+}
+
 // pushMix queues received audio for the mix; the caller holds ep.mu and
 // ep.mix is not nil.
 func (ep *Endpoint) pushMix(pcm []int16) {
@@ -394,23 +422,17 @@ func (m *Mix) tick(now time.Time) {
 	clear(m.snap)
 }
 
-// takeMixFrame moves the oldest queued frame of ep into dst (silence where
-// nothing is queued) and reports whether any audio was there.
+// takeMixFrame moves ep's next frame from its jitter buffer into dst
+// (silence while the buffer primes or when ep is not in m) and reports
+// whether it is audio.
 func (ep *Endpoint) takeMixFrame(m *Mix, dst []int16) bool {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	if ep.closed || ep.mix != m || ep.mixIn == nil || ep.mixIn.n == 0 {
+	if ep.closed || ep.mix != m || ep.mixIn == nil {
 		clear(dst)
 		return false
 	}
-	r := ep.mixIn
-	if r.n > mixRingKeep {
-		drop := r.n - mixRingKeep
-		r.head = (r.head + drop) % len(r.buf)
-		r.n -= drop
-	}
-	r.pull(dst)
-	return true
+	return ep.mixIn.take(dst)
 }
 
 // marshalMixed encodes pcm for ep's codec and builds ep's next paced packet

@@ -42,10 +42,17 @@ type mixRig struct {
 	m *Mix
 }
 
+// newMixRig returns a mix on a manual pacer with no jitter prefill: the
+// rig feeds every talker's frame before each tick, in lockstep, so what a
+// tick sends is what was said just before it. The prefill has tests of its
+// own (TestMixJitterBufferPlayout, TestMixPrefillBridgesJitter).
 func newMixRig(t *testing.T) *mixRig {
 	e := newTestEngine(t, true)
 	m := e.NewMix()
 	t.Cleanup(func() { m.Close() })
+	if err := m.SetJitterDepth(0); err != nil {
+		t.Fatal(err)
+	}
 	return &mixRig{t: t, e: e, m: m}
 }
 
@@ -68,29 +75,51 @@ func (r *mixRig) join(p *mixParty, role Role) {
 func (r *mixRig) speak(ps ...*mixParty) {
 	r.t.Helper()
 	for _, p := range ps {
-		payload := make([]byte, samplesPerFrame)
-		for i := range payload {
-			n := p.sent*samplesPerFrame + i
-			s := int16(mixAmp * math.Sin(2*math.Pi*p.freq*float64(n)/sampleRate))
-			if p.codec == CodecPCMA {
-				payload[i] = g711.EncodeAlawFrame(s)
-			} else {
-				payload[i] = g711.EncodeUlawFrame(s)
-			}
+		p.sendFrame(p.toneFrame())
+	}
+	r.settle(ps...)
+}
+
+// toneFrame returns the next 20 ms of p's tone in its codec.
+func (p *mixParty) toneFrame() []byte {
+	payload := make([]byte, samplesPerFrame)
+	for i := range payload {
+		n := p.sent*samplesPerFrame + i
+		s := int16(mixAmp * math.Sin(2*math.Pi*p.freq*float64(n)/sampleRate))
+		if p.codec == CodecPCMA {
+			payload[i] = g711.EncodeAlawFrame(s)
+		} else {
+			payload[i] = g711.EncodeUlawFrame(s)
 		}
-		p.phone.send(p.ep.LocalAddr(), &rtp.Packet{Header: rtp.Header{
-			Version: 2, PayloadType: p.codec.PayloadType(), SequenceNumber: uint16(p.sent),
-			Timestamp: uint32(p.sent * samplesPerFrame), SSRC: 0x5000 + uint32(p.freq),
-		}, Payload: payload})
-		p.sent++
 	}
+	return payload
+}
+
+// sendFrame sends payload from p's phone as the next packet of its stream.
+func (p *mixParty) sendFrame(payload []byte) {
+	p.phone.send(p.ep.LocalAddr(), &rtp.Packet{Header: rtp.Header{
+		Version: 2, PayloadType: p.codec.PayloadType(), SequenceNumber: uint16(p.sent),
+		Timestamp: uint32(p.sent * samplesPerFrame), SSRC: 0x5000 + uint32(p.freq),
+	}, Payload: payload})
+	p.sent++
+}
+
+// settlePT is a payload type no test endpoint negotiates.
+const settlePT = 99
+
+// settle waits until the readers of ps have handled everything their
+// phones sent: each phone sends one packet of settlePT, which its reader
+// counts as invalid only after the packets before it (loopback UDP keeps
+// the order of one socket's datagrams).
+func (r *mixRig) settle(ps ...*mixParty) {
+	r.t.Helper()
+	want := r.e.Stats().PacketsInvalid + uint64(len(ps))
 	for _, p := range ps {
-		waitFor(r.t, p.name+"'s frame queued for the mix", func() bool {
-			p.ep.mu.Lock()
-			defer p.ep.mu.Unlock()
-			return p.ep.mixIn != nil && p.ep.mixIn.n >= samplesPerFrame
-		})
+		p.phone.send(p.ep.LocalAddr(), &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: settlePT}})
 	}
+	waitFor(r.t, "the readers to handle what was sent", func() bool {
+		return r.e.Stats().PacketsInvalid >= want
+	})
 }
 
 // hear reads the one packet a tick sent to p and keeps its audio.

@@ -5,11 +5,17 @@ package media
 // beyond 80 ms the oldest audio is dropped to keep latency bounded.
 const pcmRingFrames = 4
 
-// pcmRing is a fixed-size FIFO of linear samples that never allocates.
+// pcmRing is a fixed-size FIFO of linear samples that never allocates after
+// newPCMRing.
 type pcmRing struct {
-	buf  [pcmRingFrames * samplesPerFrame]int16
+	buf  []int16
 	head int // index of the oldest sample
 	n    int // samples held
+}
+
+// newPCMRing returns an empty ring holding at most frames 20 ms frames.
+func newPCMRing(frames int) *pcmRing {
+	return &pcmRing{buf: make([]int16, frames*samplesPerFrame)}
 }
 
 // push appends samples, dropping the oldest ones when full.

@@ -38,15 +38,16 @@ func (h HangupSide) String() string {
 }
 
 // InboundCall is a call to us, we are its UAS: a carrier's call through a
-// trunk, or a registered phone dialing a feature code.
+// trunk, or a registered phone's call (a feature code, or an agent calling
+// a colleague, a queue or a number: a consultation).
 type InboundCall struct {
 	ID         string // Call-ID
 	Caller     string // From user part
 	CallerName string
 	Called     string // Request-URI user part, else To user
 	Trunk      string // the trunk of a carrier call; "" for a feature code
-	// AuthUser is the phone (SIP user) that authenticated a feature-code
-	// call; "" for a carrier call.
+	// AuthUser is the phone (SIP user) that authenticated a call from a
+	// registered phone; "" for a carrier call.
 	AuthUser  string
 	Source    netip.AddrPort
 	Transport string
@@ -104,9 +105,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	var adm Admission
 	authUser := ""
-	if IsFeatureCode(called) {
-		// An agent's phone dialing a feature code (*21 ready, ...): no trunk
-		// takes it, the phone proves who it is with its digest credentials.
+	if IsFeatureCode(called) || s.registrar.HasSource(req.From().Address.User, req.Source()) {
+		// An agent's phone dialing a feature code (*21 ready, ...) or a
+		// colleague: no trunk takes it, the phone proves who it is with
+		// its digest credentials. A phone is known by the address it
+		// registered from, which no carrier shares; only then is the
+		// call challenged rather than admitted as a trunk's.
 		user, ok := s.authenticate(req, tx, time.Now())
 		if !ok {
 			return

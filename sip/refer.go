@@ -14,12 +14,67 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// ReferRequest is a blind transfer asked for with an in-dialog REFER (RFC 3515).
+// ReferRequest is a transfer asked for with an in-dialog REFER (RFC 3515):
+// blind, or attended when Replaces is set.
 type ReferRequest struct {
-	Target     string // the Refer-To URI's user part, unescaped; only [0-9A-Za-z+*#._-], at most 64
+	// Target is the Refer-To URI's user part, unescaped; only
+	// [0-9A-Za-z+*#._-], at most 64. It may be empty for an attended
+	// transfer: the dialog Replaces names says who the target is.
+	Target     string
 	URI        string // the full Refer-To URI, for logs
 	ReferredBy string // the Referred-By header's value, if any (RFC 3892)
+	// Replaces, for an attended transfer (RFC 5589 §7), names the dialog
+	// the transferor has with the transfer target: the transferee's
+	// session is to replace it (RFC 3891).
+	Replaces *Replaces
 }
+
+// Replaces identifies a dialog (RFC 3891 §6.1): its Call-ID and the tags of
+// its two ends. The RFC has to-tag be the local tag of the UA that matches
+// it; phones get this wrong both ways, so matching accepts either order.
+type Replaces struct {
+	CallID, ToTag, FromTag string
+	// EarlyOnly: replace the dialog only while it is not confirmed.
+	EarlyOnly bool
+}
+
+// parseReplaces reads a Replaces header value (escaped, as in a Refer-To
+// URI's headers): callid;to-tag=X;from-tag=Y[;early-only].
+func parseReplaces(escaped string) (*Replaces, bool) {
+	v, err := url.PathUnescape(escaped)
+	if err != nil {
+		return nil, false
+	}
+	parts := strings.Split(v, ";")
+	r := &Replaces{CallID: strings.TrimSpace(parts[0])}
+	for _, p := range parts[1:] {
+		name, value, _ := strings.Cut(strings.TrimSpace(p), "=")
+		switch strings.ToLower(name) {
+		case "to-tag":
+			r.ToTag = value
+		case "from-tag":
+			r.FromTag = value
+		case "early-only":
+			r.EarlyOnly = true
+		}
+	}
+	if r.CallID == "" || r.ToTag == "" || r.FromTag == "" || len(v) > 512 {
+		return nil, false
+	}
+	return r, true
+}
+
+// matchesDialog reports whether r names the dialog whose sipgo ID is id
+// (Call-ID, local tag, remote tag), with the tags in either order.
+func (r *Replaces) matchesDialog(id string) bool {
+	return r != nil && (id == sip.DialogIDMake(r.CallID, r.ToTag, r.FromTag) || id == sip.DialogIDMake(r.CallID, r.FromTag, r.ToTag))
+}
+
+// IsDialog reports whether r names this leg's dialog.
+func (c *InboundCall) IsDialog(r *Replaces) bool { return r.matchesDialog(c.session.ID) }
+
+// IsDialog reports whether r names this leg's dialog.
+func (c *OutboundCall) IsDialog(r *Replaces) bool { return r.matchesDialog(c.session.ID) }
 
 // Errors of NotifyRefer.
 var (
@@ -91,14 +146,22 @@ func parseReferTo(req *sip.Request) (ReferRequest, int, string) {
 	if s := strings.ToLower(uri.Scheme); s != "sip" && s != "sips" {
 		return rr, 400, "Refer-To is not a SIP URI"
 	}
-	if uri.Headers != nil && uri.Headers.Has("Replaces") {
-		return rr, 501, "attended transfer (Replaces) not implemented"
+	if uri.Headers != nil {
+		if v, ok := uri.Headers.Get("Replaces"); ok {
+			r, ok := parseReplaces(v)
+			if !ok {
+				return rr, 400, "bad Replaces in Refer-To"
+			}
+			rr.Replaces = r
+		}
 	}
 	user, err := url.PathUnescape(uri.User)
-	if err != nil || !validReferTarget(user) {
+	switch {
+	case err == nil && validReferTarget(user):
+		rr.Target = user
+	case rr.Replaces == nil || user != "":
 		return rr, 400, "bad Refer-To user part"
 	}
-	rr.Target = user
 	if h := req.GetHeader("Referred-By"); h != nil {
 		rr.ReferredBy = h.Value()
 	} else if h := req.GetHeader("b"); h != nil {
@@ -151,11 +214,7 @@ func (s *Server) answerRefer(r *referSession, req *sip.Request, tx sip.ServerTra
 	rr, status, why := parseReferTo(req)
 	if status != 0 {
 		r.log.Info("refer refused", "sip_status", status, "reason", why, "refer_to", rr.URI)
-		if status == 501 {
-			s.reply(req, tx, 501, "Not Implemented")
-		} else {
-			s.reply(req, tx, 400, "Bad Request ("+why+")")
-		}
+		s.reply(req, tx, 400, "Bad Request ("+why+")")
 		return
 	}
 	r.mu.Lock()

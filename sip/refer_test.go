@@ -188,7 +188,8 @@ func TestOutboundRefer(t *testing.T) {
 		{"bad user", []string{"<sip:sa%22les@127.0.0.1>"}, 400},
 		{"no user", []string{"<sip:127.0.0.1>"}, 400},
 		{"too long", []string{"<sip:12345678901234567890123456789012345678901234567890123456789012345@127.0.0.1>"}, 400},
-		{"attended", []string{"<sip:1004@127.0.0.1?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>"}, 501},
+		{"Replaces without tags", []string{"<sip:1004@127.0.0.1?Replaces=abc%40host>"}, 400},
+		{"Replaces badly escaped", []string{"<sip:1004@127.0.0.1?Replaces=abc%4%3Bto-tag%3D1%3Bfrom-tag%3D2>"}, 400},
 	} {
 		if res := a.refer(ctx, t, tt.referTo...); res.StatusCode != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, res.StatusCode, tt.want)
@@ -199,6 +200,23 @@ func TestOutboundRefer(t *testing.T) {
 		t.Errorf("refused REFER reached the callback: %+v", r)
 	default:
 	}
+
+	// An attended transfer: Replaces is unescaped and parsed, and names the
+	// dialog with its tags in either order.
+	if res := a.refer(ctx, t, "<sip:1004@127.0.0.1?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2%3Bearly-only>"); res.StatusCode != 202 {
+		t.Fatalf("attended REFER: %d, want 202", res.StatusCode)
+	}
+	if r := <-got; r.Target != "1004" || r.Replaces == nil ||
+		*r.Replaces != (Replaces{CallID: "abc@host", ToTag: "1", FromTag: "2", EarlyOnly: true}) {
+		t.Errorf("attended REFER reached the owner as %+v (replaces %+v)", r, r.Replaces)
+	} else if !r.Replaces.matchesDialog(sip.DialogIDMake("abc@host", "2", "1")) || r.Replaces.matchesDialog(sip.DialogIDMake("abc@host", "2", "3")) {
+		t.Error("Replaces matching is wrong")
+	}
+	a.waitNotify(t)
+	if err := a.leg.NotifyRefer(ctx, 200, "OK"); err != nil {
+		t.Fatal(err)
+	}
+	a.waitNotify(t)
 
 	// An escaped user part is unescaped; the phone answering 481 to a NOTIFY is
 	// an error for the owner, and the subscription ends with the final one.

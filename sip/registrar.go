@@ -61,6 +61,19 @@ func (r *Registrar) Lookup(user string) (Binding, bool) {
 }
 
 // Bindings returns a copy of every binding, sorted by user.
+// HasSource reports whether user has a binding registered from source
+// (ip:port): a request from there is that phone's.
+func (r *Registrar) HasSource(user, source string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.bindings[user] {
+		if b.Source == source {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *Registrar) Bindings() []Binding {
 	r.mu.Lock()
 	defer r.mu.Unlock()

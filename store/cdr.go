@@ -179,6 +179,9 @@ func (s *Store) save(ctx context.Context, op string, c CDR) error {
 // End becomes at, HangupCause becomes cause, and HangupBy becomes "system"
 // unless it was already known. It returns how many rows it closed.
 //
+// The open stages of those calls end at at too, their Result becoming
+// cause unless it was already known; they are logged, not counted.
+//
 // In the same transaction it puts every callback left in state "dialing"
 // back to "pending", since its dial died with the process: LastResult
 // becomes cause and UpdatedAt at; Attempts is unchanged. Those callbacks
@@ -186,9 +189,21 @@ func (s *Store) save(ctx context.Context, op string, c CDR) error {
 // method, so the startup call that closes dangling calls cannot forget
 // the callbacks.)
 func (s *Store) CloseDangling(ctx context.Context, cause string, at time.Time) (int, error) {
-	var callbacks int64
+	var stages, callbacks int64
 	n, err := s.write(ctx, func(tx *sql.Tx) (int64, error) {
-		res, err := tx.Exec(`UPDATE calls SET
+		// Before the calls: afterwards nothing tells which were dangling.
+		res, err := tx.Exec(`UPDATE call_stages SET
+				end_ms = ?1,
+				result = CASE result WHEN '' THEN ?2 ELSE result END
+			WHERE end_ms IS NULL
+				AND call_id IN (SELECT call_id FROM calls WHERE end_ms IS NULL)`, at.UnixMilli(), cause)
+		if err != nil {
+			return 0, fmt.Errorf("close open stages: %w", err)
+		}
+		if stages, err = res.RowsAffected(); err != nil {
+			return 0, fmt.Errorf("close open stages: %w", err)
+		}
+		res, err = tx.Exec(`UPDATE calls SET
 				end_ms = ?1,
 				hangup_cause = ?2,
 				hangup_by = CASE hangup_by WHEN '' THEN 'system' ELSE hangup_by END
@@ -213,6 +228,9 @@ func (s *Store) CloseDangling(ctx context.Context, cause string, at time.Time) (
 	})
 	if err != nil {
 		return 0, fmt.Errorf("close dangling calls: %w", err)
+	}
+	if stages > 0 {
+		s.log.Info("store: open stages of dangling calls closed", "count", stages, "cause", cause)
 	}
 	if callbacks > 0 {
 		s.log.Info("store: dialing callbacks back to pending", "count", callbacks, "cause", cause)

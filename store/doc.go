@@ -1,7 +1,7 @@
 // Package store owns hotline's SQLite database (DATA/hotline.db): call
-// detail records, the schema and its migrations, and what the ACD keeps:
-// the agent state audit trail, the routing decision log and the callbacks
-// waiting to be made.
+// detail records and each call's stage timeline, the schema and its
+// migrations, and what the ACD keeps: the agent state audit trail, the
+// routing decision log and the callbacks waiting to be made.
 //
 // Every write goes through one writer goroutine, which batches concurrent
 // writes into one transaction; callers wait for their own result. Reads use

@@ -121,6 +121,23 @@ var migrations = []string{
 	// 5: how long the caller was on hold during the talk, and how often.
 	`ALTER TABLE calls ADD COLUMN hold_ms INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE calls ADD COLUMN holds   INTEGER NOT NULL DEFAULT 0;`,
+	// 6: each call's timeline, one row per stage (ivr, queue, ring, talk,
+	// hold...), numbered per call. end_ms is NULL while the stage is open;
+	// parent is the seq of the top-level stage a nested one happens within
+	// (0 at top level). The primary key serves the per-call reads.
+	`CREATE TABLE call_stages (
+		call_id  TEXT NOT NULL,
+		seq      INTEGER NOT NULL,
+		stage    TEXT NOT NULL,
+		start_ms INTEGER NOT NULL,
+		end_ms   INTEGER,
+		parent   INTEGER NOT NULL DEFAULT 0,
+		agent_id TEXT NOT NULL DEFAULT '',
+		queue    TEXT NOT NULL DEFAULT '',
+		detail   TEXT NOT NULL DEFAULT '',
+		result   TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (call_id, seq)
+	) STRICT;`,
 }
 
 // migrate brings the schema up to date, one transaction per migration, so a

@@ -40,6 +40,7 @@ type Store struct {
 	// transactions through tx.Stmt.
 	insertAgentEvent *sql.Stmt
 	upsertDecision   *sql.Stmt
+	upsertStage      *sql.Stmt
 
 	writes chan *writeOp
 	// sendMu orders sends on writes against Close: senders hold it shared
@@ -132,6 +133,7 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 		{"upsert", &s.upsert, upsertSQL},
 		{"insert agent event", &s.insertAgentEvent, insertAgentEventSQL},
 		{"upsert decision", &s.upsertDecision, upsertDecisionSQL},
+		{"upsert stage", &s.upsertStage, upsertStageSQL},
 	} {
 		if *p.stmt, err = writeDB.PrepareContext(ctx, p.query); err != nil {
 			s.closeStmts()
@@ -160,7 +162,7 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 // closeStmts closes the prepared statements that exist.
 func (s *Store) closeStmts() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.upsert, s.insertAgentEvent, s.upsertDecision} {
+	for _, st := range []*sql.Stmt{s.upsert, s.insertAgentEvent, s.upsertDecision, s.upsertStage} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

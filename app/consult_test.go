@@ -1,0 +1,94 @@
+package app_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestConsultAndAttendedTransferFromTheAPI: agent 1003's desktop consults
+// the sales queue; the caller goes on hold (music) and the ACD picks 1001,
+// who talks with 1003; cancel hangs 1001 up and gives 1003 the caller back.
+// A second consultation, with agent 1002 by name, is completed: the caller
+// talks to 1002 and 1003 is released. Bad requests get 403 and 409.
+func TestConsultAndAttendedTransferFromTheAPI(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	carol := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+	// The consultees' phones ring for a second: the caller hears music.
+	alice := h.startAgent(ctx, "1001", "agent_answer.xml", map[string]string{"ring_ms": "1000"})
+	bob := h.startAgent(ctx, "1002", "agent_answer.xml", map[string]string{"ring_ms": "1000"})
+	caller, callID := h.callTo1003(ctx, "9000")
+	consult := "/api/v1/calls/" + callID + "/consult"
+
+	h.do("POST", consult, h.token, map[string]string{"to": "number:+493012345"}).want(t, "a number outside transfers.external", 403, nil)
+	h.do("POST", consult+"/complete", h.token, nil).want(t, "complete without a consultation", 409, nil)
+	h.do("POST", consult, h.token, map[string]string{"to": "queue:sales"}).want(t, "consult sales", 202, nil)
+	h.waitAgent("1003", "on-hold")
+	h.waitAgent("1001", "on-call") // longest idle in sales: registered first
+	h.do("POST", consult, h.token, map[string]string{"to": "queue:sales"}).want(t, "a second consultation", 409, nil)
+	h.do("POST", consult+"/cancel", h.token, nil).want(t, "cancel", 200, nil)
+	finished(t, alice, "1001 is hung up when the consultation is canceled")
+	h.waitAgent("1003", "on-call")
+
+	h.do("POST", consult, h.token, map[string]string{"to": "agent:1002"}).want(t, "consult agent 1002", 202, nil)
+	h.waitAgent("1002", "on-call")
+	h.do("POST", consult+"/complete", h.token, nil).want(t, "complete", 200, nil)
+	finished(t, carol, "1003 is released by the attended transfer")
+	caller.WaitSuccess(t, 1)
+	finished(t, bob, "1002 talks to the caller to the end")
+
+	cdr := h.waitEndedCall()
+	if cdr.CallID != callID || cdr.TransferTo != "agent 1002" || cdr.Result != "completed" || cdr.Holds != 2 {
+		t.Errorf("CDR = %+v; want the transfer to agent 1002, completed, two holds", cdr)
+	}
+	// The caller heard hold music while 1002's phone rang (a second),
+	// then 1002's 1 kHz tone: 1003's own tone never reached them, since
+	// the desktop put them on hold as soon as the call was connected.
+	if music, tone := musicBeforeTone(h.recording(cdr.CallID).right); tone < 0 || music < 5 {
+		t.Errorf("the caller heard 1002 from frame %d after %d frames of music; want music while 1002 rang, then 1002", tone, music)
+	}
+	m := h.metrics()
+	for _, want := range []struct {
+		labels []string
+		n      float64
+	}{
+		{[]string{`kind="consult"`, `target="queue"`, `result="connected"`}, 1},
+		{[]string{`kind="consult"`, `target="queue"`, `result="canceled"`}, 1},
+		{[]string{`kind="consult"`, `target="agent"`, `result="connected"`}, 1},
+		{[]string{`kind="attended"`, `target="agent"`, `result="completed"`}, 1},
+	} {
+		if v := metricSum(m, "hotline_transfers_total", want.labels...); v != want.n {
+			t.Errorf("hotline_transfers_total%v = %v, want %v", want.labels, v, want.n)
+		}
+	}
+	var trail []string
+	for _, e := range h.agentEvents("1002") {
+		trail = append(trail, e.From+">"+e.To)
+	}
+	if !slices.Contains(trail, "on-call>available") {
+		t.Errorf("1002's trail %v: the ACD did not release them when the call ended", trail)
+	}
+}
+
+// musicBeforeTone finds the first 100 ms frame that carries the agent
+// phones' 1 kHz tone (-1: none) and counts the frames of music (sound
+// without that tone) in the second before it.
+func musicBeforeTone(samples []int16) (music, tone int) {
+	const frame = 800
+	for i := 0; i+frame <= len(samples); i += frame {
+		if toneLevel(samples[i:i+frame], 1000) > 0.5 {
+			for j := max(0, i-10*frame); j < i; j += frame {
+				if f := samples[j : j+frame]; rms(f) > 200 && toneLevel(f, 1000) < 0.2 {
+					music++
+				}
+			}
+			return music, i / frame
+		}
+	}
+	return 0, -1
+}

@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// stagesOf fails the test unless Stages answers want for callID.
+func stagesOf(t *testing.T, s *Store, callID string, want []Stage) {
+	t.Helper()
+	got, err := s.Stages(context.Background(), callID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Stages(%s):\n got  %+v\n want %+v", callID, got, want)
+	}
+}
+
+func TestStagesOpenThenClosed(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	queue := Stage{CallID: "c1", Seq: 2, Kind: StageQueue, Start: t0.Add(5 * time.Second), Queue: "support"}
+	ring := Stage{CallID: "c1", Seq: 3, Kind: StageRing, Start: t0.Add(6 * time.Second), Parent: 2, AgentID: "1001", Queue: "support"}
+	must(t, s.StagesRecorded(ctx, []Stage{queue, ring}))
+	stagesOf(t, s, "c1", []Stage{queue, ring})
+
+	// Closing both and opening talk is one write; the times keep their
+	// milliseconds and come back in UTC.
+	answered := t0.Add(9*time.Second + 250*time.Millisecond + 999*time.Microsecond).In(time.FixedZone("CET", 3600))
+	queue.End, queue.Result = answered, "answered"
+	ring.End, ring.Result = answered, "answered"
+	talk := Stage{CallID: "c1", Seq: 4, Kind: StageTalk, Start: answered, AgentID: "1001", Queue: "support", Detail: "recorded"}
+	must(t, s.StagesRecorded(ctx, []Stage{queue, ring, talk}))
+	stored := t0.Add(9*time.Second + 250*time.Millisecond)
+	queue.End, ring.End, talk.Start = stored, stored, stored
+	stagesOf(t, s, "c1", []Stage{queue, ring, talk})
+}
+
+func TestStagesInSeqOrder(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	var want []Stage
+	for seq, kind := range []string{StageIVR, StageQueue, StageRing, StageTalk, StageHold, StageConsult,
+		StageTransfer, StageConference, StageSurvey, StageVoicemail, StageWrapUp} {
+		at := t0.Add(time.Duration(seq) * time.Second)
+		want = append(want, Stage{CallID: "c1", Seq: seq + 1, Kind: kind, Start: at, End: at.Add(time.Second)})
+	}
+	// Written out of order, across writes and with another call between.
+	for _, i := range []int{7, 0, 10, 3, 1, 9, 2, 8, 4, 6, 5} {
+		must(t, s.StagesRecorded(ctx, []Stage{want[i]}))
+		if i == 3 {
+			must(t, s.StagesRecorded(ctx, []Stage{{CallID: "c2", Seq: 1, Kind: StageIVR, Start: t0}}))
+		}
+	}
+	stagesOf(t, s, "c1", want)
+	stagesOf(t, s, "unknown", nil)
+}
+
+func TestStagesRecordedInvalid(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	valid := Stage{CallID: "c1", Seq: 1, Kind: StageIVR, Start: t0}
+	tests := []struct {
+		name   string
+		change func(*Stage)
+	}{
+		{"no call ID", func(st *Stage) { st.CallID = "" }},
+		{"zero seq", func(st *Stage) { st.Seq = 0 }},
+		{"negative seq", func(st *Stage) { st.Seq = -1 }},
+		{"no kind", func(st *Stage) { st.Kind = "" }},
+		{"no start", func(st *Stage) { st.Start = time.Time{} }},
+		{"ends before start", func(st *Stage) { st.End = t0.Add(-time.Millisecond) }},
+		{"negative parent", func(st *Stage) { st.Parent = -1 }},
+		{"own parent", func(st *Stage) { st.Parent = st.Seq }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bad := valid
+			tt.change(&bad)
+			// The valid stage beside it is not written either.
+			if err := s.StagesRecorded(ctx, []Stage{valid, bad}); !errors.Is(err, ErrInvalidCDR) {
+				t.Errorf("got %v, want ErrInvalidCDR", err)
+			}
+			stagesOf(t, s, "c1", nil)
+		})
+	}
+	instant := valid
+	instant.End = instant.Start
+	must(t, s.StagesRecorded(ctx, []Stage{instant}))
+	must(t, s.StagesRecorded(ctx, nil))
+	stagesOf(t, s, "c1", []Stage{instant})
+}
+
+func TestCloseDanglingClosesOpenStages(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	must(t, s.CallAnswered(ctx, CDR{CallID: "live", Start: t0, Answer: t0}))
+	must(t, s.CallEnded(ctx, fullCDR("ended", t0)))
+	liveIVR := Stage{CallID: "live", Seq: 1, Kind: StageIVR, Start: t0, End: t0.Add(time.Second), Result: "queued"}
+	liveQueue := Stage{CallID: "live", Seq: 2, Kind: StageQueue, Start: t0.Add(time.Second), Queue: "support"}
+	liveRing := Stage{CallID: "live", Seq: 3, Kind: StageRing, Start: t0.Add(2 * time.Second), Parent: 2, AgentID: "1001", Result: "known"}
+	// A stage left open on a call that ended is not the restart's doing.
+	endedOpen := Stage{CallID: "ended", Seq: 1, Kind: StageTalk, Start: t0}
+	must(t, s.StagesRecorded(ctx, []Stage{liveIVR, liveQueue, liveRing, endedOpen}))
+
+	restart := t0.Add(time.Hour)
+	if n, err := s.CloseDangling(ctx, "system-restart", restart); err != nil || n != 1 {
+		t.Fatalf("CloseDangling = %d, %v; want 1 call", n, err)
+	}
+	liveQueue.End, liveQueue.Result = restart, "system-restart"
+	liveRing.End = restart
+	stagesOf(t, s, "live", []Stage{liveIVR, liveQueue, liveRing})
+	stagesOf(t, s, "ended", []Stage{endedOpen})
+}
+
+// TestMigrationFromVersion5 opens a database an older hotline left at
+// version 5: its calls are kept and their stages can be recorded.
+func TestMigrationFromVersion5(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hotline.db")
+	db, err := sql.Open("sqlite3", dsn(path, nil))
+	must(t, err)
+	for v := range 5 {
+		must(t, applyMigration(ctx, db, v))
+	}
+	_, err = db.Exec(`INSERT INTO calls (call_id, start_ms, answer_ms, hold_ms, holds) VALUES ('old', ?, ?, 3000, 1)`,
+		t0.UnixMilli(), t0.UnixMilli())
+	must(t, err)
+	must(t, db.Close())
+
+	s, err := Open(path, discard())
+	must(t, err)
+	defer s.Close()
+	var version int
+	must(t, s.readDB.QueryRow("PRAGMA user_version").Scan(&version))
+	if version != 6 {
+		t.Errorf("user_version %d, want 6", version)
+	}
+	want := CDR{CallID: "old", Start: t0, Answer: t0, Hold: 3 * time.Second, Holds: 1}
+	if got, err := s.Call(ctx, "old"); err != nil || got != want {
+		t.Fatalf("old row: %+v, %v\n want %+v", got, err, want)
+	}
+	stagesOf(t, s, "old", nil)
+	talk := Stage{CallID: "old", Seq: 1, Kind: StageTalk, Start: t0}
+	must(t, s.StagesRecorded(ctx, []Stage{talk}))
+	stagesOf(t, s, "old", []Stage{talk})
+}
