@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hotline-cc/hotline/api"
 )
 
 // TestConsultAndAttendedTransferFromTheAPI: agent 1003's desktop consults
@@ -66,6 +68,16 @@ func TestConsultAndAttendedTransferFromTheAPI(t *testing.T) {
 			t.Errorf("hotline_transfers_total%v = %v, want %v", want.labels, v, want.n)
 		}
 	}
+	// The timeline: each leg change is a stage, and they add up.
+	got := h.timeline(callID)
+	if d := got.UnaccountedSec; d < -0.01 || d > 0.01 {
+		t.Errorf("timeline: %.3f s of the call in no stage", d)
+	}
+	want := []string{"ivr", "queue", "ring 1003 answered", "talk 1003", "consult", "ring 1001 answered", "talk 1003",
+		"consult", "ring 1002 answered", "talk 1002"}
+	if stages := stageNames(got); !slices.Equal(stages, want) {
+		t.Errorf("timeline %v, want %v", stages, want)
+	}
 	var trail []string
 	for _, e := range h.agentEvents("1002") {
 		trail = append(trail, e.From+">"+e.To)
@@ -91,4 +103,29 @@ func musicBeforeTone(samples []int16) (music, tone int) {
 		}
 	}
 	return 0, -1
+}
+
+// timeline fetches GET /api/v1/calls/{id}/timeline.
+func (h *hotline) timeline(callID string) api.TimelineJSON {
+	h.t.Helper()
+	var tl api.TimelineJSON
+	h.get("/api/v1/calls/"+callID+"/timeline", &tl)
+	return tl
+}
+
+// stageNames lists a timeline's stages as "kind", with the agent for talk,
+// and "ring AGENT RESULT" for rings.
+func stageNames(tl api.TimelineJSON) []string {
+	var out []string
+	for _, s := range tl.Stages {
+		switch s.Stage {
+		case "ring":
+			out = append(out, "ring "+s.AgentID+" "+s.Result)
+		case "talk":
+			out = append(out, "talk "+s.AgentID)
+		default:
+			out = append(out, s.Stage)
+		}
+	}
+	return out
 }

@@ -197,7 +197,7 @@ func TestThreeWayConferenceFromTheAPI(t *testing.T) {
 	if cdr.AgentID != "1003" || cdr.Result != "completed" {
 		t.Errorf("CDR = %+v; want completed with 1003", cdr)
 	}
-	if v := metricSum(h.metrics(), "hotline_ivr_transfers_total", `kind="conference"`, `result="connected"`); v != 1 {
+	if v := metricSum(h.metrics(), "hotline_transfers_total", `kind="conference"`, `target="extension"`, `result="connected"`); v != 1 {
 		t.Errorf("conference connected %v times, want 1", v)
 	}
 	// The caller hears 1003 (1 kHz) in the last second, after 1004 left.

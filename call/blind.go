@@ -11,6 +11,7 @@ import (
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/ivr"
 	hsip "github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/store"
 )
 
 // Target is where an agent sends a connected call: Kind "queue", "agent",
@@ -157,6 +158,7 @@ func (c *Call) blindTransfer(t Target, req control) error {
 	case "flow":
 		c.stage = StageIVR
 		c.flow = c.rt.Flows[t.Name]
+		c.enterStage(store.StageIVR, store.Stage{Detail: t.Name})
 		run, actions := ivr.StartWith(c.flow, c.now(), c.callVars())
 		c.ivrRun = run
 		c.countTransfer("", "connected")
@@ -179,6 +181,7 @@ func (c *Call) blindTransfer(t Target, req control) error {
 func (c *Call) requeue(queue string) {
 	c.stage = StageQueued
 	c.queueName, c.cdr.Queue = queue, queue
+	c.enterStage(store.StageQueue, store.Stage{Queue: queue, Detail: "transferred"})
 	c.waitStart = c.now()
 	c.playHoldMusic(true)
 	c.m.deps.ACD.Post(acd.CallQueued{

@@ -61,6 +61,7 @@ type offer struct {
 	acd      acd.OfferCall
 	cancel   context.CancelFunc
 	endpoint *media.Endpoint
+	ring     *store.Stage // its ring in the timeline
 }
 
 // dialResult comes back from an offer's dialer goroutine.
@@ -168,6 +169,7 @@ type Call struct {
 	conferenced      chan transferOutcome
 	conferenceCancel context.CancelFunc
 	conferenceKind   string // the third party's target kind, for metrics
+	conferenceTarget string
 	// consult is the agent's consultation in progress (nil: none);
 	// consulted is the inbox of its dials, consultDials how many run.
 	// consults numbers the ACD's consultation IDs, consultIDs lists those
@@ -179,6 +181,9 @@ type Call struct {
 	consultIDs   []string
 	// blind follows an agent's blind transfer until its target answers.
 	blind *blindState
+	// stages is the call's timeline, topStage its open top-level stage.
+	stages   []*store.Stage
+	topStage *store.Stage
 	// agentACDID is the ACD's ID of the connected agent's call when it is
 	// not the caller's: an agent who took the call over from a
 	// consultation ("": the call's ID).
@@ -262,6 +267,7 @@ func (c *Call) run() {
 	c.log.Info("call answered", "caller", c.in.Caller, "called", c.in.Called, "codec", codecOf(c.in.PayloadType).String())
 
 	c.stage = StageIVR
+	c.enterStage(store.StageIVR, store.Stage{Detail: c.flow.Name()})
 	if lostACK {
 		select {
 		case <-c.in.Done():
@@ -492,6 +498,7 @@ func (c *Call) enqueue(how ivr.Enqueue) {
 	}
 	c.stage = StageQueued
 	c.queueName = name
+	c.enterStage(store.StageQueue, store.Stage{Queue: name})
 	c.queuedAt, c.waitStart = c.now(), c.now()
 	c.cdr.Queue = name
 	c.log = c.log.With("queue", name)
@@ -624,6 +631,7 @@ func (c *Call) acdCommand(command acd.Command) {
 		}
 		if o := c.offers[cmd.OfferID]; o != nil {
 			c.log.Info("offer canceled", "agent_id", cmd.AgentID, "reason", cmd.Reason.String())
+			c.endNested(o.ring, cmd.Reason.String())
 			o.cancel()
 			// The ACD has already moved on (it may offer the next agent in the
 			// same breath); the dialer's report is cleaned up in dialed.
@@ -651,6 +659,7 @@ func (c *Call) moved(m acd.CallMoved) {
 	}
 	c.log.Info("call moved", "from", m.From, "to", m.To, "reason", m.Reason)
 	c.queueName, c.cdr.Queue = m.To, m.To
+	c.enterStage(store.StageQueue, store.Stage{Queue: m.To, Detail: m.Reason})
 	c.log = c.log.With("queue", m.To)
 	if c.cbMenu == callbackMenuOff {
 		// (The callback menu's prompt keeps playing; the music follows it.)
@@ -696,6 +705,7 @@ func (c *Call) routed(r acd.RouteCall) {
 	if r.Destination.Kind == config.DestFlow {
 		if g := c.rt.Flows[r.Destination.Target]; g != nil {
 			c.flow = g
+			c.enterStage(store.StageIVR, store.Stage{Detail: g.Name()})
 			run, actions := ivr.StartWith(g, c.now(), c.callVars())
 			c.ivrRun = run
 			c.apply(actions)
@@ -727,6 +737,7 @@ func (c *Call) dropLateAgent(cmd acd.CancelOffer) {
 		ep.Close()
 	}()
 	c.stage = StageQueued
+	c.enterStage(store.StageQueue, store.Stage{Queue: c.queueName, Detail: "late answer dropped"})
 	c.playHoldMusic(false)
 }
 
@@ -752,7 +763,8 @@ func (c *Call) startOffer(o acd.OfferCall) {
 	// The ACD owns the ring timeout and sends CancelOffer; this deadline only
 	// bounds a dialer the ACD has forgotten.
 	ctx, cancel := context.WithTimeout(context.Background(), o.RingTimeout+10*time.Second)
-	c.offers[o.OfferID] = &offer{acd: o, cancel: cancel, endpoint: ep}
+	c.offers[o.OfferID] = &offer{acd: o, cancel: cancel, endpoint: ep,
+		ring: c.beginNested(store.StageRing, store.Stage{AgentID: o.AgentID, Queue: o.Queue})}
 	c.current = o.OfferID
 	c.log.Info("offering call", "agent_id", o.AgentID, "offer_id", o.OfferID, "contact", binding.Contact.String())
 	req := hsip.DialRequest{
@@ -793,17 +805,21 @@ func (c *Call) dialed(r dialResult) {
 	if r.err != nil {
 		cur.endpoint.Close()
 		reason := failureOf(r.err)
+		c.endNested(cur.ring, reason.String())
 		c.log.Info("offer not answered", "agent_id", cur.acd.AgentID, "reason", reason.String(), "err", r.err)
 		c.m.deps.ACD.Post(acd.OfferFailed{OfferID: r.offerID, Reason: reason})
 		return
 	}
 	if c.stage != StageQueued {
+		c.endNested(cur.ring, "caller-gone")
 		cur.endpoint.Close()
 		c.goHangup(r.leg, "caller-gone")
 		return
 	}
+	c.endNested(cur.ring, "answered")
 	c.takeAgentLeg(r.leg, cur.endpoint, cur.acd.AgentID)
 	c.stage = StageTalking
+	c.enterTalk()
 	c.cbMenu, c.playback = callbackMenuOff, 0
 	c.ivrTimer.Stop()
 	c.introduce()
@@ -959,6 +975,7 @@ func (c *Call) startSurvey(g *ivr.Graph) {
 	vars["agent_id"], vars["queue"] = c.agentID, c.queueName
 	run, actions := ivr.StartWith(g, c.now(), vars)
 	c.ivrRun, c.surveyRun = run, run
+	c.enterStage(store.StageSurvey, store.Stage{AgentID: c.agentID, Queue: c.queueName, Detail: g.Name()})
 	c.log.Info("post-call survey", "flow", g.Name(), "agent_id", c.agentID)
 	c.apply(actions)
 }
@@ -1092,6 +1109,7 @@ func (c *Call) finish() {
 		}
 	}
 	c.ivrDone() // a caller who hung up in the IVR
+	c.closeStages(end, c.result)
 	c.cdr.End = end
 	c.cdr.Result = c.result
 	c.cdr.HangupBy = c.hangupBy

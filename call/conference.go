@@ -8,6 +8,7 @@ import (
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
 	hsip "github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/store"
 )
 
 // ErrConferenceBusy refuses a second conference (or a transfer) while one
@@ -54,7 +55,7 @@ func (c *Call) startConference(t Target) error {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, blindTransferRing)
-	c.conferenceCancel, c.conferenceKind = cancel, t.Kind
+	c.conferenceCancel, c.conferenceKind, c.conferenceTarget = cancel, t.Kind, t.String()
 	c.m.deps.Metrics.agentTransfer("conference", t.Kind, "started")
 	c.log.Info("conference: dialing", "to", t.String(), "contact", binding.Contact.String())
 	req := hsip.DialRequest{
@@ -97,6 +98,7 @@ func (c *Call) conferenceDone(o transferOutcome) {
 		return
 	}
 	c.thirdLeg, c.thirdEP = o.leg, o.ep
+	c.enterStage(store.StageConference, store.Stage{AgentID: c.agentID, Queue: c.queueName, Detail: c.conferenceTarget})
 	c.m.deps.Metrics.agentTransfer("conference", c.conferenceKind, "connected")
 	c.log.Info("conference: three-way")
 }
@@ -109,6 +111,7 @@ func (c *Call) thirdGone() {
 	c.thirdEP.Close()
 	c.thirdLeg, c.thirdEP = nil, nil
 	c.log.Info("conference: the third party left")
+	c.enterTalk()
 	if len(c.monitors) == 0 {
 		c.closeMix(true)
 	}
@@ -123,6 +126,7 @@ func (c *Call) agentLeftConference() {
 	c.targetLeg, c.targetEP = third, ep
 	c.stage = StageTransferred
 	c.talkStart = c.now()
+	c.enterStage(store.StageTalk, store.Stage{Detail: c.conferenceTarget})
 	c.caller.StopPlayback() // hold music, if the agent left with the caller on hold
 	media.Bridge(c.caller, ep)
 	c.log.Info("conference: the agent left; caller and third party go on")

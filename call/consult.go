@@ -12,6 +12,7 @@ import (
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
 	hsip "github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/store"
 )
 
 // Errors of consultations (the API answers 409 and 403).
@@ -44,6 +45,7 @@ type consult struct {
 	offer      uint64
 	offerAgent string
 	cancel     context.CancelFunc
+	ring       *store.Stage // the consultee's phone ringing, in the timeline
 	// leg and ep are the consultee's once they answered; answeredOffer is
 	// the ACD offer they answered (0: dialed directly).
 	leg           *hsip.OutboundCall
@@ -189,9 +191,10 @@ func (c *Call) startConsult(t Target, phone *phoneConsult, source string) error 
 		k.acdID = acd.ConsultCallID(c.in.ID, c.consults)
 	}
 	if !c.onHold() {
-		_ = c.setHold(control{held: true, source: source})
+		_ = c.setHold(control{held: true, source: "consult"})
 	}
 	c.consult = k
+	c.enterStage(store.StageConsult, store.Stage{AgentID: c.agentID, Queue: c.queueName, Detail: t.String()})
 	c.m.deps.Metrics.agentTransfer("consult", t.Kind, "started")
 	c.log.Info("consultation", "agent_id", c.agentID, "to", t.String(), "source", source)
 	c.consultWaits(k)
@@ -303,12 +306,14 @@ func (c *Call) consultCommand(cmd acd.Command) {
 			return
 		}
 		k.offerAgent = o.AgentID
+		k.ring = c.beginNested(store.StageRing, store.Stage{AgentID: o.AgentID, Queue: o.Queue, Detail: "consult"})
 		c.log.Info("consultation offered", "consultee", o.AgentID, "offer_id", o.OfferID)
 	case acd.CommandCancelOffer:
 		switch {
 		case !mine:
 		case cmd.Cancel.OfferID == k.offer && k.cancel != nil:
 			// The ACD moves on; the canceled dial reports as stale.
+			c.endNested(k.ring, cmd.Cancel.Reason.String())
 			k.cancel()
 			k.cancel, k.offer = nil, 0
 		case cmd.Cancel.OfferID == k.answeredOffer && k.leg != nil:
@@ -341,6 +346,7 @@ func (c *Call) consultDialed(o transferOutcome) {
 		return
 	}
 	k.cancel, k.offer = nil, 0
+	c.endNested(k.ring, nonEmpty(o.result, "answered"))
 	if o.result != "" {
 		o.ep.Close()
 		if k.acdID != "" {
@@ -462,9 +468,13 @@ func (c *Call) endConsult(cause string, resume bool) {
 	if k.phone != nil {
 		close(k.phone.over)
 	}
+	c.endNested(k.ring, cause)
 	c.log.Info("consultation over", "to", k.target.String(), "cause", cause)
 	if resume && c.onHold() && c.agentLeg != nil {
 		_ = c.setHold(control{held: false, source: "consult"})
+	}
+	if c.agentLeg != nil && c.stage == StageTalking {
+		c.enterTalk() // hold, or talk again
 	}
 }
 
@@ -509,10 +519,12 @@ func (c *Call) completeConsult(req control) error {
 		c.agentACDID, c.connectedOffer = k.acdID, k.answeredOffer
 		c.stage = StageTalking
 		c.bridgeWhenIntroduced()
+		c.enterStage(store.StageTalk, store.Stage{AgentID: k.consultee, Queue: c.queueName, Detail: "attended transfer from " + from})
 	} else {
 		c.targetLeg, c.targetEP = k.leg, k.ep
 		c.stage = StageTransferred
 		media.Bridge(c.caller, k.ep)
+		c.enterStage(store.StageTalk, store.Stage{Detail: k.target.String()})
 	}
 	c.cdr.TransferTo = k.target.String()
 	c.m.deps.Metrics.agentTransfer("attended", k.target.Kind, "completed")

@@ -117,6 +117,9 @@ func (c *Call) setHold(req control) error {
 			c.caller.Play(media.Playlist{Prompts: []*media.Prompt{music}, Loop: true})
 		}
 		c.m.deps.Metrics.hold(true, 0)
+		if req.source != "consult" { // a consultation is its own stage
+			c.enterTalk()
+		}
 	} else {
 		c.caller.StopPlayback()
 		held := c.endHold(now)
@@ -127,6 +130,7 @@ func (c *Call) setHold(req control) error {
 		}
 		c.bridgeWhenIntroduced()
 		c.m.deps.Metrics.hold(false, held)
+		c.enterTalk()
 	}
 	c.m.deps.ACD.Post(acd.CallHeld{CallID: c.agentCallID(), Held: req.held})
 	c.log.Info("call hold", "held", req.held, "source", req.source, "agent_id", c.agentID)

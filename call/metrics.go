@@ -20,11 +20,11 @@ type Metrics struct {
 	transfers  *prometheus.CounterVec
 	// agentTransfers are what agents do with connected calls.
 	agentTransfers *prometheus.CounterVec
-	surveys    *prometheus.CounterVec
-	onHold     prometheus.Gauge
-	holds      prometheus.Counter
-	holdTime   prometheus.Histogram
-	monitors   *prometheus.GaugeVec
+	surveys        *prometheus.CounterVec
+	onHold         prometheus.Gauge
+	holds          prometheus.Counter
+	holdTime       prometheus.Histogram
+	monitors       *prometheus.GaugeVec
 }
 
 // callResults are touched at start so every series exists before the first call.

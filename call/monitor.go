@@ -9,6 +9,7 @@ import (
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/media"
 	hsip "github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/store"
 )
 
 // MonitorMode is how a supervisor takes part in an agent's call.
@@ -55,6 +56,7 @@ type monitor struct {
 	mode       MonitorMode
 	ep         *media.Endpoint
 	ended      chan struct{}
+	stage      *store.Stage // in the monitored call's timeline
 }
 
 // ErrAlreadyMonitoring refuses a supervisor a second session on one call.
@@ -198,6 +200,7 @@ func (c *Call) startMonitor(s *monitor) error {
 		return err
 	}
 	c.monitors = append(c.monitors, s)
+	s.stage = c.beginNested("monitor", store.Stage{AgentID: s.supervisor, Detail: s.mode.String() + " " + s.agent})
 	c.log.Info("supervisor joined", "supervisor", s.supervisor, "mode", s.mode.String())
 	return nil
 }
@@ -256,6 +259,7 @@ func (c *Call) leaveMonitor(s *monitor, rebridge bool) {
 			c.mix.Leave(s.ep)
 		}
 		close(s.ended)
+		c.endNested(s.stage, "left")
 		c.log.Info("supervisor left", "supervisor", s.supervisor)
 		break
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
 	hsip "github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/store"
 )
 
 // transferOutcome comes back from a transfer's dialer goroutine.
@@ -40,6 +41,7 @@ func transferKind(t ivr.Transfer) string {
 // hears music; transferred picks the outcome up in the call's loop.
 func (c *Call) startTransfer(t ivr.Transfer) {
 	c.transfer = t
+	c.enterStage(store.StageTransfer, store.Stage{Detail: t.String()})
 	if t.Agent != "" {
 		c.transferToAgent(t)
 		return
@@ -165,6 +167,7 @@ func (c *Call) agentTransferFailed(r acd.RouteCall) {
 	if c.transferCameBack(result) {
 		return
 	}
+	c.enterStage(store.StageIVR, store.Stage{Detail: c.flow.Name()})
 	c.apply(c.ivrRun.Step(ivr.EventTransferDone{Result: result}, c.now()))
 }
 
@@ -242,6 +245,7 @@ func (c *Call) transferDone(o transferOutcome) {
 		c.countTransfer(kind, o.result)
 		c.log.Info("ivr transfer failed", "target", c.transfer.String(), "result", o.result)
 		if !c.transferCameBack(o.result) {
+			c.enterStage(store.StageIVR, store.Stage{Detail: c.flow.Name()})
 			c.apply(c.ivrRun.Step(ivr.EventTransferDone{Result: o.result}, c.now()))
 		}
 		return
@@ -252,6 +256,7 @@ func (c *Call) transferDone(o transferOutcome) {
 	media.Bridge(c.caller, o.ep)
 	c.targetLeg, c.targetEP = o.leg, o.ep
 	c.stage = StageTransferred
+	c.enterStage(store.StageTalk, store.Stage{Detail: c.transfer.String()})
 	c.ivrTimer.Stop()
 	c.talkStart = c.now()
 	if c.cdr.TransferTo == "" {

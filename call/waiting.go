@@ -208,6 +208,7 @@ func (c *Call) bookCallback(number string) {
 // callback destination (max wait, queue full, closed).
 func (c *Call) offerCallback() {
 	c.stage = StageCallbackMenu
+	c.enterStage("callback", store.Stage{Queue: c.queueName})
 	c.openCallbackMenu()
 }
 
@@ -276,6 +277,7 @@ const voicemailMaxLength = 2 * time.Minute
 // GET /api/v1/calls.
 func (c *Call) startVoicemail() {
 	c.stage = StageVoicemail
+	c.enterStage(store.StageVoicemail, store.Stage{Queue: c.queueName})
 	c.ivrTimer.Stop()
 	c.musicID = 0
 	c.playback = c.caller.Play(media.Playlist{Prompts: c.prompts([]string{"voicemail_greeting", "beep"})})
