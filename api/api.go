@@ -81,6 +81,8 @@ func Handler(d Deps) http.Handler {
 	route(mux, "/api/v1/calls/{id}/transfer", methods{"POST": a.auth(a.transferCall)})
 	route(mux, "/api/v1/calls/{id}/conference", methods{"POST": a.auth(a.conferenceCall)})
 	route(mux, "/api/v1/calls/{id}/consult", methods{"POST": a.auth(a.consultCall)})
+	route(mux, "/api/v1/calls/{id}/monitor", methods{"POST": a.auth(a.startMonitor)})
+	route(mux, "/api/v1/calls/{id}/monitor/{supervisor}", methods{"PATCH": a.auth(a.changeMonitor), "DELETE": a.auth(a.stopMonitor)})
 	route(mux, "/api/v1/calls/{id}/consult/complete", methods{"POST": a.auth(a.endConsult(true))})
 	route(mux, "/api/v1/calls/{id}/consult/cancel", methods{"POST": a.auth(a.endConsult(false))})
 	route(mux, "/api/v1/agents", methods{"GET": a.auth(a.listAgents)})

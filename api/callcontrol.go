@@ -9,6 +9,7 @@ import (
 
 	"github.com/hotline-cc/hotline/acd"
 	"github.com/hotline-cc/hotline/call"
+	"github.com/hotline-cc/hotline/config"
 )
 
 // CallControl is what the API asks of live calls; the call package's
@@ -25,6 +26,11 @@ type CallControl interface {
 	// EndConsult completes the consultation (an attended transfer) or
 	// cancels it (back to the caller).
 	EndConsult(ctx context.Context, callID string, complete bool) error
+	// Monitor has a supervisor's phone called into the call; SetMonitorMode
+	// and StopMonitor change and end the session.
+	Monitor(ctx context.Context, callID, supervisor string, mode call.MonitorMode) error
+	SetMonitorMode(ctx context.Context, callID, supervisor string, mode call.MonitorMode) error
+	StopMonitor(ctx context.Context, callID, supervisor string) error
 }
 
 // holdCall serves POST /api/v1/calls/{id}/hold and /resume for an agent
@@ -128,6 +134,81 @@ func (a *api) controlCall(do func(ctx context.Context, w http.ResponseWriter, r 
 	}
 }
 
+// monitorRequest is the body of POST /api/v1/calls/{id}/monitor and of
+// PATCH .../monitor/{supervisor} (mode only).
+type monitorRequest struct {
+	Supervisor string `json:"supervisor"`
+	Mode       string `json:"mode"`
+}
+
+// startMonitor serves POST /api/v1/calls/{id}/monitor: hotline calls the
+// supervisor's phone into the call, to listen, whisper to the agent or
+// barge in. Admin and supervisor tokens may start any supervisor's
+// session; an agent token only its own (and the agent must have the
+// supervisor role).
+func (a *api) startMonitor(w http.ResponseWriter, r *http.Request) {
+	a.monitorControl(w, r, true, func(ctx context.Context, id, sup string, mode call.MonitorMode) (int, error) {
+		return http.StatusAccepted, a.Calls.Monitor(ctx, id, sup, mode)
+	})
+}
+
+// changeMonitor serves PATCH /api/v1/calls/{id}/monitor/{supervisor}
+// {"mode": ...}.
+func (a *api) changeMonitor(w http.ResponseWriter, r *http.Request) {
+	a.monitorControl(w, r, true, func(ctx context.Context, id, sup string, mode call.MonitorMode) (int, error) {
+		return http.StatusOK, a.Calls.SetMonitorMode(ctx, id, sup, mode)
+	})
+}
+
+// stopMonitor serves DELETE /api/v1/calls/{id}/monitor/{supervisor}.
+func (a *api) stopMonitor(w http.ResponseWriter, r *http.Request) {
+	a.monitorControl(w, r, false, func(ctx context.Context, id, sup string, _ call.MonitorMode) (int, error) {
+		return http.StatusOK, a.Calls.StopMonitor(ctx, id, sup)
+	})
+}
+
+// monitorControl reads a monitoring request (the supervisor from the path
+// or the body; a mode when withMode), checks the token and runs do.
+func (a *api) monitorControl(w http.ResponseWriter, r *http.Request, withMode bool,
+	do func(ctx context.Context, id, supervisor string, mode call.MonitorMode) (int, error)) {
+	if a.Calls == nil {
+		writeError(w, http.StatusServiceUnavailable, "call control is not available")
+		return
+	}
+	var req monitorRequest
+	if withMode && !decodeBody(w, r, &req, false) {
+		return
+	}
+	if sup := r.PathValue("supervisor"); sup != "" {
+		req.Supervisor = sup
+	}
+	mode, ok := call.ParseMonitorMode(req.Mode)
+	switch {
+	case req.Supervisor == "":
+		writeError(w, http.StatusBadRequest, "supervisor is required")
+		return
+	case withMode && !ok:
+		writeError(w, http.StatusBadRequest, "mode must be listen, whisper or barge")
+		return
+	}
+	if p := who(r); !p.mayManage() && !(p.role == config.RoleAgent && p.name == req.Supervisor) {
+		writeError(w, http.StatusForbidden, "token "+strconv.Quote(p.name)+" (role "+p.role.String()+") may not monitor as "+req.Supervisor)
+		return
+	}
+	id := r.PathValue("id")
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	status, err := do(ctx, id, req.Supervisor, mode)
+	if callControlFailed(w, id, err) {
+		return
+	}
+	out := map[string]any{"call_id": id, "supervisor": req.Supervisor}
+	if withMode {
+		out["mode"] = mode.String()
+	}
+	writeJSON(w, status, out)
+}
+
 // callControlFailed answers a call control's error, if any: 404 for a call
 // that is gone, 409 for one not connected, 400 for a bad target.
 func callControlFailed(w http.ResponseWriter, id string, err error) bool {
@@ -139,8 +220,12 @@ func callControlFailed(w http.ResponseWriter, id string, err error) bool {
 	case errors.Is(err, call.ErrNotTalking), errors.Is(err, call.ErrConferenceBusy),
 		errors.Is(err, call.ErrConsultBusy), errors.Is(err, call.ErrNoConsult):
 		writeError(w, http.StatusConflict, err.Error())
-	case errors.Is(err, call.ErrNotAllowed):
+	case errors.Is(err, call.ErrNotAllowed), errors.Is(err, call.ErrNotSupervisor):
 		writeError(w, http.StatusForbidden, err.Error())
+	case errors.Is(err, call.ErrNoSuchSession):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, call.ErrAlreadyMonitoring):
+		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, call.ErrBadTarget):
 		writeError(w, http.StatusBadRequest, err.Error())
 	default:

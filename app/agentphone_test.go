@@ -38,9 +38,9 @@ type agentPhone struct {
 	// instead of picking up (486: busy).
 	reject int
 
-	answered chan *phoneCall   // calls from hotline, once picked up and acknowledged
-	rejected chan string       // Call-IDs of the calls it refused
-	notifies chan phoneNotify  // NOTIFYs received (refer progress)
+	answered chan *phoneCall  // calls from hotline, once picked up and acknowledged
+	rejected chan string      // Call-IDs of the calls it refused
+	notifies chan phoneNotify // NOTIFYs received (refer progress)
 	mu       sync.Mutex
 	calls    map[string]*phoneCall // by Call-ID, both directions
 }

@@ -81,6 +81,10 @@ func (m *Manager) Transfer(ctx context.Context, callID string, to Target) error 
 // carryOut does what a control asks.
 func (c *Call) carryOut(req control) error {
 	switch {
+	case req.query != nil:
+		return req.query()
+	case req.monitorMode != nil:
+		return c.changeMonitor(req.monitorMode)
 	case req.consult != nil:
 		return c.startConsult(*req.consult, req.phone, req.source)
 	case req.completeConsult:

@@ -36,6 +36,10 @@ type control struct {
 	leg *hsip.OutboundCall
 	// referrer is the leg a REFER came on: it gets the final NOTIFY.
 	referrer referNotifier
+	// monitorMode switches or ends a supervisor's session; query runs on
+	// the call's goroutine and answers for it.
+	monitorMode *monitorModeChange
+	query       func() error
 	reply    chan error
 }
 

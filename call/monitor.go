@@ -1,7 +1,10 @@
 package call
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -59,8 +62,25 @@ type monitor struct {
 	stage      *store.Stage // in the monitored call's timeline
 }
 
-// ErrAlreadyMonitoring refuses a supervisor a second session on one call.
-var ErrAlreadyMonitoring = errors.New("already monitoring this call")
+// Errors of monitoring.
+var (
+	// ErrAlreadyMonitoring refuses a supervisor a second session on one call.
+	ErrAlreadyMonitoring = errors.New("already monitoring this call")
+	// ErrNotSupervisor: monitoring is for agents with the supervisor role.
+	ErrNotSupervisor = errors.New("not a supervisor")
+	// ErrNoSuchSession: no such supervisor's session on the call.
+	ErrNoSuchSession = errors.New("no such monitoring session")
+)
+
+// ParseMonitorMode reads "listen", "whisper" or "barge".
+func ParseMonitorMode(s string) (MonitorMode, bool) {
+	for _, m := range []MonitorMode{Listen, Whisper, Barge} {
+		if m.String() == s {
+			return m, true
+		}
+	}
+	return 0, false
+}
 
 // monitorCode recognizes a monitoring feature code: the mode and the
 // monitored agent's ID.
@@ -101,31 +121,149 @@ func (m *Manager) monitorCall(in *hsip.InboundCall, mode MonitorMode, agentID st
 	}
 	defer ep.Close()
 	session := &monitor{supervisor: sup, agent: agentID, mode: mode, ep: ep, ended: make(chan struct{})}
+	m.runMonitor(target, session, in.Done(), func() { m.hangupFeature(in, log) }, log)
+}
+
+// Monitor has a supervisor monitor a live call from the API: hotline
+// calls the supervisor's registered phone and, once they answer, they
+// join the call in mode. It returns once the phone is being called; the
+// session lasts until either side hangs up or StopMonitor.
+func (m *Manager) Monitor(ctx context.Context, callID, supervisor string, mode MonitorMode) error {
+	cfg := m.deps.Runtime().Config
+	if a := cfg.Agent(supervisor); a == nil || !a.Supervisor {
+		return fmt.Errorf("%w: %s", ErrNotSupervisor, supervisor)
+	}
+	v, ok := m.calls.Load(callID)
+	if !ok {
+		return ErrNoSuchCall
+	}
+	c := v.(*Call)
+	binding, ok := m.deps.SIP.Registrar().Lookup(supervisor)
+	if !ok {
+		return fmt.Errorf("%w: supervisor %s's phone is not registered", ErrBadTarget, supervisor)
+	}
+	agentID, err := c.connectedAgent(ctx)
+	if err != nil {
+		return err
+	}
+	if agentID == supervisor {
+		return fmt.Errorf("%w: %s would monitor their own call", ErrBadTarget, supervisor)
+	}
+	ep, err := m.deps.Media.NewEndpoint(callID, "supervisor")
+	if err != nil {
+		return err
+	}
+	log := m.deps.Log.With("call_id", callID, "supervisor", supervisor, "mode", mode.String(), "agent_id", agentID)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer ep.Close()
+		dialCtx, cancel := context.WithTimeout(c.ctx, blindTransferRing)
+		leg, err := m.deps.SIP.Dial(dialCtx, hsip.DialRequest{
+			Target: binding, CallerID: agentID, CallerName: "Monitor " + mode.String() + " " + agentID,
+			LocalRTP: advertisedAddr(m.deps.Runtime().Config, ep), Log: log,
+		})
+		cancel()
+		if err != nil {
+			log.Info("monitoring: the supervisor did not answer", "err", err)
+			return
+		}
+		ep.SetRemote(media.Remote{Addr: leg.Answer.Addr, Codec: codecOf(leg.PayloadType), DTMFPayloadType: leg.Answer.DTMFPayloadType})
+		leg.OnReoffer(func(o hsip.MediaOffer) { reoffered(ep, o) })
+		session := &monitor{supervisor: supervisor, agent: agentID, mode: mode, ep: ep, ended: make(chan struct{})}
+		m.runMonitor(c, session, leg.Done(), func() { hangupLeg(leg, "monitoring-ended") }, log)
+	}()
+	return nil
+}
+
+// connectedAgent asks the call (on its goroutine) which agent it is
+// connected to; ErrNotTalking when none.
+func (c *Call) connectedAgent(ctx context.Context) (string, error) {
+	var agent string
+	err := c.control(ctx, control{query: func() error {
+		if c.stage != StageTalking || c.agentEP == nil {
+			return ErrNotTalking
+		}
+		agent = c.agentID
+		return nil
+	}, reply: make(chan error, 1)})
+	return agent, err
+}
+
+// SetMonitorMode switches a supervisor's session on a call to mode (the
+// API; their phone switches with 4, 5 and 6).
+func (m *Manager) SetMonitorMode(ctx context.Context, callID, supervisor string, mode MonitorMode) error {
+	return m.controlCall(ctx, callID, control{monitorMode: &monitorModeChange{supervisor: supervisor, mode: mode}})
+}
+
+// StopMonitor ends a supervisor's session on a call (their phone is hung
+// up).
+func (m *Manager) StopMonitor(ctx context.Context, callID, supervisor string) error {
+	return m.controlCall(ctx, callID, control{monitorMode: &monitorModeChange{supervisor: supervisor, stop: true}})
+}
+
+// monitorModeChange asks a call to switch a supervisor's mode, or to end
+// their session.
+type monitorModeChange struct {
+	supervisor string
+	mode       MonitorMode
+	stop       bool
+}
+
+// Monitoring keys: as in Asterisk's ChanSpy with its d option, the
+// supervisor switches modes from the keypad while monitoring.
+var monitorKeys = map[byte]MonitorMode{'4': Listen, '5': Whisper, '6': Barge}
+
+// runMonitor joins an answered supervisor's session to the call and keeps
+// it until the supervisor's phone hangs up (phoneDone), the session ends
+// on the call's side, or hotline stops; hangup hangs the phone up. The
+// supervisor's keys 4, 5 and 6 switch modes.
+func (m *Manager) runMonitor(target *Call, session *monitor, phoneDone <-chan struct{}, hangup func(), log *slog.Logger) {
 	ctx, cancel := bgTimeout(5 * time.Second)
-	err := target.control(ctx, control{monitor: session, source: "feature-code", reply: make(chan error, 1)})
+	err := target.control(ctx, control{monitor: session, source: "monitor", reply: make(chan error, 1)})
 	cancel()
 	if err != nil {
 		log.Info("monitoring refused by the call", "err", err)
-		m.hangupFeature(in, log)
+		// The call may have taken the session after all (the wait
+		// timed out, not the request): take it out again before the
+		// endpoint closes. Controls are handled in order.
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			select {
+			case target.controls <- control{unmonitor: session}:
+			case <-target.done:
+			}
+		}()
+		hangup()
 		return
 	}
-	m.deps.Metrics.monitoring(mode, true)
-	log.Info("monitoring started", "supervisor", sup, "call_id", target.in.ID)
-	select {
-	case <-in.Done():
-		ctx, cancel := bgTimeout(5 * time.Second)
-		_ = target.control(ctx, control{unmonitor: session, source: "feature-code", reply: make(chan error, 1)})
-		cancel()
-	case <-session.ended:
-		m.hangupFeature(in, log)
-	case <-target.done:
-		// The monitored call's goroutine is over, whatever path it took.
-		m.hangupFeature(in, log)
-	case <-m.stopping:
-		m.hangupFeature(in, log)
+	log.Info("monitoring started", "call_id", target.in.ID)
+	for {
+		select {
+		case ev := <-session.ep.Events():
+			if mode, ok := monitorKeys[ev.Digit]; ev.Kind == media.EventDTMF && ok {
+				ctx, cancel := bgTimeout(5 * time.Second)
+				err := target.control(ctx, control{monitorMode: &monitorModeChange{supervisor: session.supervisor, mode: mode}, reply: make(chan error, 1)})
+				cancel()
+				log.Info("monitoring mode key", "key", string(ev.Digit), "mode", mode.String(), "err", err)
+			}
+			continue
+		case <-phoneDone:
+			ctx, cancel := bgTimeout(5 * time.Second)
+			_ = target.control(ctx, control{unmonitor: session, reply: make(chan error, 1)})
+			cancel()
+		case <-session.ended:
+			hangup()
+		case <-target.done:
+			// The monitored call's goroutine is over, whatever path it took.
+			hangup()
+		case <-m.stopping:
+			hangup()
+		}
+		break
 	}
-	m.deps.Metrics.monitoring(mode, false)
-	log.Info("monitoring ended", "supervisor", sup)
+	log.Info("monitoring ended")
 }
 
 // supervisorOf returns the supervisor logged in on device (or whose own
@@ -200,6 +338,7 @@ func (c *Call) startMonitor(s *monitor) error {
 		return err
 	}
 	c.monitors = append(c.monitors, s)
+	c.m.deps.Metrics.monitoring(s.mode, true)
 	s.stage = c.beginNested("monitor", store.Stage{AgentID: s.supervisor, Detail: s.mode.String() + " " + s.agent})
 	c.log.Info("supervisor joined", "supervisor", s.supervisor, "mode", s.mode.String())
 	return nil
@@ -243,6 +382,33 @@ func (c *Call) closeMix(rebridge bool) {
 	}
 }
 
+// changeMonitor switches a supervisor's mode or ends their session.
+func (c *Call) changeMonitor(ch *monitorModeChange) error {
+	for _, s := range c.monitors {
+		if s.supervisor != ch.supervisor {
+			continue
+		}
+		if ch.stop {
+			c.stopMonitor(s)
+			return nil
+		}
+		if s.mode == ch.mode {
+			return nil
+		}
+		if err := c.mix.SetRole(s.ep, ch.mode.role(c.agentEP)); err != nil {
+			return err
+		}
+		c.m.deps.Metrics.monitoring(s.mode, false)
+		c.m.deps.Metrics.monitoring(ch.mode, true)
+		c.endNested(s.stage, "switched to "+ch.mode.String())
+		s.mode = ch.mode
+		s.stage = c.beginNested("monitor", store.Stage{AgentID: s.supervisor, Detail: s.mode.String() + " " + s.agent})
+		c.log.Info("supervisor switched mode", "supervisor", s.supervisor, "mode", s.mode.String())
+		return nil
+	}
+	return fmt.Errorf("%w: %s is not monitoring this call", ErrNoSuchSession, ch.supervisor)
+}
+
 // stopMonitor takes a supervisor out; with none left, caller and agent
 // are bridged again.
 func (c *Call) stopMonitor(s *monitor) {
@@ -259,6 +425,7 @@ func (c *Call) leaveMonitor(s *monitor, rebridge bool) {
 			c.mix.Leave(s.ep)
 		}
 		close(s.ended)
+		c.m.deps.Metrics.monitoring(s.mode, false)
 		c.endNested(s.stage, "left")
 		c.log.Info("supervisor left", "supervisor", s.supervisor)
 		break
