@@ -40,7 +40,7 @@ type control struct {
 	// the call's goroutine and answers for it.
 	monitorMode *monitorModeChange
 	query       func() error
-	reply    chan error
+	reply       chan error
 }
 
 // Errors of Manager.Hold (the API answers 404 and 409).
