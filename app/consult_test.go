@@ -45,7 +45,7 @@ func TestConsultAndAttendedTransferFromTheAPI(t *testing.T) {
 	finished(t, bob, "1002 talks to the caller to the end")
 
 	cdr := h.waitEndedCall()
-	if cdr.CallID != callID || cdr.TransferTo != "agent 1002" || cdr.Result != "completed" || cdr.Holds != 2 {
+	if cdr.CallID != callID || cdr.TransferTo != "agent 1002" || cdr.AgentID != "1002" || cdr.Result != "completed" || cdr.Holds != 2 {
 		t.Errorf("CDR = %+v; want the transfer to agent 1002, completed, two holds", cdr)
 	}
 	// The caller heard hold music while 1002's phone rang (a second),

@@ -129,7 +129,7 @@ func TestAttendedTransferFromThePhone(t *testing.T) {
 			finished(t, dave, "1004 talks to the caller and hangs up")
 			caller.WaitSuccess(t, 1)
 			cdr := h.waitEndedCall()
-			if cdr.TransferTo != "agent 1004" || cdr.Result != "completed" {
+			if cdr.TransferTo != "agent 1004" || cdr.AgentID != "1004" || cdr.Result != "completed" {
 				t.Errorf("CDR = %+v; want completed after an attended transfer to agent 1004", cdr)
 			}
 			seq := heardParties(h.recording(cdr.CallID).right, map[string]float64{"1003": agentTone, "1004": 1000})

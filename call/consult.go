@@ -517,6 +517,7 @@ func (c *Call) completeConsult(req control) error {
 	if k.acdID != "" {
 		c.takeAgentLeg(k.leg, k.ep, k.consultee)
 		c.agentACDID, c.connectedOffer = k.acdID, k.answeredOffer
+		c.cdr.AgentID = k.consultee // as a blind transfer's answering agent is
 		c.stage = StageTalking
 		c.bridgeWhenIntroduced()
 		c.enterStage(store.StageTalk, store.Stage{AgentID: k.consultee, Queue: c.queueName, Detail: "attended transfer from " + from})
