@@ -234,9 +234,7 @@ func TestMonitoringFromTheAPI(t *testing.T) {
 	monitor := "/api/v1/calls/" + callID + "/monitor"
 	sup := h.startAgentPhone(ctx, "1004", "agent_answer.xml", map[string]string{"ring_ms": "100"})
 	h.waitAgent("1004", "available")
-	gauge := func(mode string) float64 {
-		return metricValue(h.metrics(), `hotline_calls_monitoring_sessions{mode="`+mode+`"}`)
-	}
+	gauge := h.monitoringSessions
 
 	h.do("POST", monitor, h.token, map[string]string{"supervisor": "1002", "mode": "listen"}).want(t, "1002 is no supervisor", 403, nil)
 	h.do("POST", monitor, "agent-1002", map[string]string{"supervisor": "1004", "mode": "listen"}).want(t, "agent token for someone else", 403, nil)
@@ -280,9 +278,7 @@ func TestSupervisorSwitchesModesWithKeys(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("supervisor 1004 dials *311003: %d", status)
 	}
-	gauge := func(mode string) float64 {
-		return metricValue(h.metrics(), `hotline_calls_monitoring_sessions{mode="`+mode+`"}`)
-	}
+	gauge := h.monitoringSessions
 	waitFor(t, 5*time.Second, "the supervisor listening", func() (bool, string) { return gauge("listen") == 1, fmt.Sprint(gauge("listen")) })
 	sup.keys <- '6'
 	waitFor(t, 5*time.Second, "the supervisor barging in after 6", func() (bool, string) {
@@ -298,4 +294,9 @@ func TestSupervisorSwitchesModesWithKeys(t *testing.T) {
 	if !heard {
 		t.Error("the caller never heard the supervisor after they pressed 6 (barge)")
 	}
+}
+
+// monitoringSessions reads the gauge of live monitoring sessions in mode.
+func (h *hotline) monitoringSessions(mode string) float64 {
+	return metricValue(h.metrics(), `hotline_calls_monitoring_sessions{mode="`+mode+`"}`)
 }
