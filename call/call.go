@@ -177,6 +177,8 @@ type Call struct {
 	consult      *consult
 	consulted    chan transferOutcome
 	consultDials int
+	// consultDialSeq numbers consultation dials (consult.dial).
+	consultDialSeq uint64
 	consults     int
 	consultIDs   []string
 	// blind follows an agent's blind transfer until its target answers.
@@ -692,6 +694,7 @@ func (c *Call) routed(r acd.RouteCall) {
 	c.ivrTimer.Stop()
 	c.cancelOffers()
 	c.waitOver(c.now())
+	c.blind = nil // a blind transfer's queue let the caller go: over
 	c.log.Info("call leaves the queue", "destination", r.Destination.String(), "reason", r.Reason)
 	c.stage = StageIVR // out of the ACD: ending now must not report an abandon
 	switch r.Destination.Kind {

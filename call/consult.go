@@ -45,6 +45,7 @@ type consult struct {
 	offer      uint64
 	offerAgent string
 	cancel     context.CancelFunc
+	dial       uint64 // the dial in flight (Call.consultDialSeq)
 	ring       *store.Stage // the consultee's phone ringing, in the timeline
 	// leg and ep are the consultee's once they answered; answeredOffer is
 	// the ACD offer they answered (0: dialed directly).
@@ -267,7 +268,9 @@ func (c *Call) dialConsultee(k *consult) {
 	if k.target.Kind == "extension" {
 		callerID = c.agentID // a colleague sees who consults them
 	}
-	c.dialForConsult(k, binding, callerID, 0, blindTransferRing)
+	if !c.dialForConsult(k, binding, callerID, 0, blindTransferRing) {
+		c.consultFailed("failed")
+	}
 }
 
 // dialForConsult rings the consultee at binding; consultDialed takes the
@@ -279,14 +282,16 @@ func (c *Call) dialForConsult(k *consult, binding hsip.Binding, callerID string,
 		return false
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, ring)
-	k.cancel, k.offer = cancel, offerID
+	c.consultDialSeq++
+	dial := c.consultDialSeq
+	k.cancel, k.offer, k.dial = cancel, offerID, dial
 	c.consultDials++
 	req := hsip.DialRequest{
 		Target: binding, CallerID: callerID, CallerName: "Consult " + c.in.Caller,
 		LocalRTP: c.sdpAddr(ep), Log: c.log.With("consult", k.target.String()),
 	}
 	go c.dialInto(ctx, cancel, req, ep, func(o transferOutcome) {
-		o.offerID = offerID
+		o.offerID, o.dial = offerID, dial
 		c.consulted <- o
 	})
 	return true
@@ -337,7 +342,7 @@ func (c *Call) consultCommand(cmd acd.Command) {
 func (c *Call) consultDialed(o transferOutcome) {
 	c.consultDials--
 	k := c.consult
-	if k == nil || k.leg != nil || k.cancel == nil || o.offerID != k.offer {
+	if k == nil || k.leg != nil || k.cancel == nil || o.dial != k.dial {
 		// A dial the consultation (or the ACD) gave up on.
 		if o.leg != nil {
 			c.goHangup(o.leg, "consult-over")
@@ -514,6 +519,7 @@ func (c *Call) completeConsult(req control) error {
 	}()
 	c.caller.StopPlayback()
 	c.talkStart = now
+	c.whisperID, c.introID = 0, 0 // the first agent's; the new one gets none
 	if k.acdID != "" {
 		c.takeAgentLeg(k.leg, k.ep, k.consultee)
 		c.agentACDID, c.connectedOffer = k.acdID, k.answeredOffer

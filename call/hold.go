@@ -105,6 +105,11 @@ func (c *Call) setHold(req control) error {
 	if req.held == c.onHold() {
 		return nil // a repeat: a phone re-sends its hold as a session refresh
 	}
+	if k := c.consult; k != nil && k.phone == nil && !req.held && req.source != "consult" {
+		// The agent talks to the consultee on the agent leg: complete or
+		// cancel first.
+		return ErrConsultBusy
+	}
 	now := c.now()
 	if req.held {
 		if c.mix != nil {

@@ -331,6 +331,11 @@ func (c *Call) startMonitor(s *monitor) error {
 			return ErrAlreadyMonitoring
 		}
 	}
+	if k := c.consult; k != nil && k.phone == nil && c.mix == nil {
+		// The agent leg is bridged to a consultee; a mix made now would
+		// cut them off.
+		return ErrConsultBusy
+	}
 	if err := c.joinMix(s); err != nil {
 		if len(c.monitors) == 0 {
 			c.closeMix(true) // no half-built mix may stay between caller and agent
@@ -432,6 +437,9 @@ func (c *Call) leaveMonitor(s *monitor, rebridge bool) {
 	}
 	if len(c.monitors) == 0 && c.thirdLeg == nil {
 		c.closeMix(rebridge)
+		if k := c.consult; rebridge && k != nil && k.phone == nil && k.leg != nil {
+			media.Bridge(c.agentEP, k.ep) // the consultee was in the mix
+		}
 	}
 }
 

@@ -22,8 +22,9 @@ type transferOutcome struct {
 	ep     *media.Endpoint
 	result string // "" when leg answered
 	err    error  // why the dial failed
-	// offerID is the ACD offer dialed (a consultation's), else 0.
-	offerID uint64
+	// offerID is the ACD offer dialed (a consultation's), else 0; dial
+	// tells a consultation's dials apart (direct dials have no offer).
+	offerID, dial uint64
 }
 
 // transferKind names a transfer for metrics and logs.
