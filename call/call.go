@@ -179,8 +179,8 @@ type Call struct {
 	consultDials int
 	// consultDialSeq numbers consultation dials (consult.dial).
 	consultDialSeq uint64
-	consults     int
-	consultIDs   []string
+	consults       int
+	consultIDs     []string
 	// blind follows an agent's blind transfer until its target answers.
 	blind *blindState
 	// stages is the call's timeline, topStage its open top-level stage.

@@ -45,7 +45,7 @@ type consult struct {
 	offer      uint64
 	offerAgent string
 	cancel     context.CancelFunc
-	dial       uint64 // the dial in flight (Call.consultDialSeq)
+	dial       uint64       // the dial in flight (Call.consultDialSeq)
 	ring       *store.Stage // the consultee's phone ringing, in the timeline
 	// leg and ep are the consultee's once they answered; answeredOffer is
 	// the ACD offer they answered (0: dialed directly).
