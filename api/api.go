@@ -85,6 +85,7 @@ func Handler(d Deps) http.Handler {
 	route(mux, "/api/v1/calls/{id}/monitor/{supervisor}", methods{"PATCH": a.auth(a.changeMonitor), "DELETE": a.auth(a.stopMonitor)})
 	route(mux, "/api/v1/calls/{id}/consult/complete", methods{"POST": a.auth(a.endConsult(true))})
 	route(mux, "/api/v1/calls/{id}/consult/cancel", methods{"POST": a.auth(a.endConsult(false))})
+	route(mux, "/api/v1/calls/{id}/consult/conference", methods{"POST": a.auth(a.mergeConsult)})
 	route(mux, "/api/v1/agents", methods{"GET": a.auth(a.listAgents)})
 	route(mux, "/api/v1/agents/{id}", methods{"GET": a.auth(a.getAgent)})
 	route(mux, "/api/v1/agents/{id}/state", methods{"PUT": a.auth(a.putAgentState)})

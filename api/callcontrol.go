@@ -26,6 +26,8 @@ type CallControl interface {
 	// EndConsult completes the consultation (an attended transfer) or
 	// cancels it (back to the caller).
 	EndConsult(ctx context.Context, callID string, complete bool) error
+	// MergeConsult turns the consultation into a three-way conference.
+	MergeConsult(ctx context.Context, callID string) error
 	// Monitor has a supervisor's phone called into the call; SetMonitorMode
 	// and StopMonitor change and end the session.
 	Monitor(ctx context.Context, callID, supervisor string, mode call.MonitorMode) error
@@ -76,6 +78,16 @@ func (a *api) endConsult(complete bool) http.HandlerFunc {
 			writeJSON(w, http.StatusOK, map[string]any{"call_id": id, "agent_id": agentID, "completed": complete})
 		}
 	})
+}
+
+// mergeConsult serves POST /api/v1/calls/{id}/consult/conference: the
+// caller comes off hold into a three-way call with agent and consultee.
+func (a *api) mergeConsult(w http.ResponseWriter, r *http.Request) {
+	a.controlCall(func(ctx context.Context, w http.ResponseWriter, r *http.Request, id, agentID string) {
+		if err := a.Calls.MergeConsult(ctx, id); !callControlFailed(w, id, err) {
+			writeJSON(w, http.StatusOK, map[string]any{"call_id": id, "agent_id": agentID, "conference": true})
+		}
+	})(w, r)
 }
 
 // sendCall reads {"to": TARGET} and hands it to do (a transfer or a

@@ -129,3 +129,61 @@ func stageNames(tl api.TimelineJSON) []string {
 	}
 	return out
 }
+
+// TestConferencesWithAgentsThroughTheACD: agent 1003 adds agent 1002 to
+// the call (POST .../conference {"to":"agent:1002"}): the ACD has 1002
+// on-call while they take part and frees them when they leave. Then 1003
+// consults sales and merges the consultation into a conference (POST
+// .../consult/conference); when 1003 hangs up, agent 1001 (whom the ACD
+// picked) takes the call over to the end.
+func TestConferencesWithAgentsThroughTheACD(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	carol := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100", "hangup": "agent", "talk_ms": "4000"})
+	alice := h.startAgent(ctx, "1001", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+	bob := h.startAgent(ctx, "1002", "agent_answer.xml", map[string]string{"ring_ms": "100", "hangup": "agent", "talk_ms": "800"})
+	caller, callID := h.callTo1003(ctx, "8000")
+	calls := "/api/v1/calls/" + callID
+
+	h.do("POST", calls+"/conference", h.token, map[string]string{"to": "agent:1002"}).want(t, "conference agent 1002", 202, nil)
+	h.waitAgent("1002", "on-call")
+	h.do("POST", calls+"/consult", h.token, map[string]string{"to": "queue:sales"}).want(t, "consult while 1002 is in the conference", 409, nil)
+	finished(t, bob, "1002 leaves the conference")
+	waitFor(t, 5*time.Second, "1002 released by the ACD", func() (bool, string) {
+		s := h.agentState("1002")
+		return s != "on-call", s
+	})
+
+	h.do("POST", calls+"/consult/conference", h.token, nil).want(t, "merge without a consultation", 409, nil)
+	h.do("POST", calls+"/consult", h.token, map[string]string{"to": "queue:sales"}).want(t, "consult sales", 202, nil)
+	h.waitAgent("1001", "on-call")
+	h.do("POST", calls+"/consult/conference", h.token, nil).want(t, "merge", 200, nil)
+	h.waitAgent("1003", "on-call") // off hold, in the conference
+	finished(t, carol, "1003 hangs up the conference")
+	caller.WaitSuccess(t, 1)
+	finished(t, alice, "1001 talks to the caller to the end")
+
+	cdr := h.waitEndedCall()
+	if cdr.AgentID != "1001" || cdr.Result != "completed" {
+		t.Errorf("CDR = %+v; want completed with 1001, who took the call over", cdr)
+	}
+	want := []string{"ivr", "queue", "ring 1003 answered", "talk 1003", "ring 1002 answered", "conference", "talk 1003",
+		"consult", "ring 1001 answered", "conference", "talk 1001"}
+	if got := stageNames(h.timeline(callID)); !slices.Equal(got, want) {
+		t.Errorf("timeline %v, want %v", got, want)
+	}
+	checkMetrics(t, h, map[string]float64{
+		`hotline_transfers_total{kind="conference",target="agent",result="connected"}`: 1,
+		`hotline_transfers_total{kind="conference",target="queue",result="connected"}`: 1,
+	})
+	var trail []string
+	for _, e := range h.agentEvents("1002") {
+		trail = append(trail, e.From+">"+e.To)
+	}
+	if !slices.Contains(trail, "ringing>on-call") || !slices.Contains(trail, "on-call>available") {
+		t.Errorf("1002's trail %v: want on-call for the conference, then available", trail)
+	}
+}

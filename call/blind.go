@@ -96,6 +96,8 @@ func (c *Call) carryOut(req control) error {
 		return err
 	case req.cancelConsult:
 		return c.cancelConsult()
+	case req.mergeConsult:
+		return c.mergeConsult()
 	case req.conference != nil:
 		return c.startConference(*req.conference)
 	case req.monitor != nil:

@@ -170,6 +170,9 @@ type Call struct {
 	conferenceCancel context.CancelFunc
 	conferenceKind   string // the third party's target kind, for metrics
 	conferenceTarget string
+	// thirdACDID and thirdAgent are a third party's the ACD found (an
+	// agent, on the call under a consultation ID); "" otherwise.
+	thirdACDID, thirdAgent string
 	// consult is the agent's consultation in progress (nil: none);
 	// consulted is the inbox of its dials, consultDials how many run.
 	// consults numbers the ACD's consultation IDs, consultIDs lists those
@@ -739,6 +742,14 @@ func (c *Call) dropLateAgent(cmd acd.CancelOffer) {
 		hangupLeg(leg, "late-answer")
 		ep.Close()
 	}()
+	if c.agentACDID != "" {
+		// The agent had taken the call over from a consultation whose
+		// answer the ACD withdrew: the ACD holds the caller nowhere, so
+		// they queue again, in their first place.
+		c.agentACDID = ""
+		c.requeue(c.queueName)
+		return
+	}
 	c.stage = StageQueued
 	c.enterStage(store.StageQueue, store.Stage{Queue: c.queueName, Detail: "late answer dropped"})
 	c.playHoldMusic(false)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hotline-cc/hotline/acd"
 
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
@@ -38,6 +39,14 @@ func (c *Call) startConference(t Target) error {
 	}
 	if c.consult != nil {
 		return ErrConsultBusy
+	}
+	if t.Kind == "agent" {
+		// An agent comes through the ACD, which keeps them busy for as
+		// long as they are in the conference.
+		if err := c.checkPersonTarget(t); err != nil {
+			return err
+		}
+		return c.startConsult(t, nil, "conference")
 	}
 	tr := ivr.Transfer{Extension: t.Name}
 	if t.Kind == "number" {
@@ -110,6 +119,7 @@ func (c *Call) thirdGone() {
 	}
 	c.thirdEP.Close()
 	c.thirdLeg, c.thirdEP = nil, nil
+	c.releaseThirdAgent()
 	c.log.Info("conference: the third party left")
 	c.enterTalk()
 	if len(c.monitors) == 0 {
@@ -118,11 +128,25 @@ func (c *Call) thirdGone() {
 }
 
 // agentLeftConference: the agent hung up a three-way call; caller and
-// third party go on, bridged, as after a transfer.
+// third party go on, bridged, as after a transfer. A third party the ACD
+// found (an agent) takes the call over, as after an attended transfer.
 func (c *Call) agentLeftConference() {
 	third, ep := c.thirdLeg, c.thirdEP
-	c.thirdLeg, c.thirdEP = nil, nil
+	thirdACDID, thirdAgent := c.thirdACDID, c.thirdAgent
+	c.thirdLeg, c.thirdEP, c.thirdACDID, c.thirdAgent = nil, nil, "", ""
 	c.endTalk(c.now()) // the agent is released; the mix is closed
+	if thirdACDID != "" {
+		c.caller.StopPlayback()
+		c.takeAgentLeg(third, ep, thirdAgent)
+		c.agentACDID, c.cdr.AgentID = thirdACDID, thirdAgent
+		c.stage = StageTalking
+		c.talkStart = c.now()
+		c.whisperID, c.introID = 0, 0
+		c.bridgeWhenIntroduced()
+		c.enterStage(store.StageTalk, store.Stage{AgentID: thirdAgent, Queue: c.queueName, Detail: "conference"})
+		c.log.Info("conference: the agent left; the third party takes the call over", "agent_id", thirdAgent)
+		return
+	}
 	c.targetLeg, c.targetEP = third, ep
 	c.stage = StageTransferred
 	c.talkStart = c.now()
@@ -141,6 +165,15 @@ func (c *Call) endConference(cause string) {
 	c.goHangup(c.thirdLeg, cause)
 	c.thirdEP.Close()
 	c.thirdLeg, c.thirdEP = nil, nil
+	c.releaseThirdAgent()
+}
+
+// releaseThirdAgent tells the ACD a third party it found has left.
+func (c *Call) releaseThirdAgent() {
+	if c.thirdACDID != "" {
+		c.m.deps.ACD.Post(acd.CallEnded{CallID: c.thirdACDID})
+	}
+	c.thirdACDID, c.thirdAgent = "", ""
 }
 
 func nonEmpty(s, otherwise string) string {

@@ -36,6 +36,10 @@ type consult struct {
 	acdID string
 	// routed: the ACD has let go of acdID (no agent could come).
 	routed bool
+	// merge: a conference's third party called through the ACD (an
+	// agent): once they answer they join caller and agent in a mix; the
+	// caller is never on hold.
+	merge bool
 	// phone is the agent's second call when their phone placed the
 	// consultation; nil when the API asked for it: the agent then talks to
 	// the consultee on the call's agent leg.
@@ -70,6 +74,22 @@ type phoneConsult struct {
 // allowed number) and bridged to the agent once they answer.
 func (m *Manager) Consult(ctx context.Context, callID string, to Target) error {
 	return m.controlCall(ctx, callID, control{consult: &to, source: "api"})
+}
+
+// MergeConsult turns the call's consultation into a three-way conference:
+// the caller comes off hold and hears agent and consultee, who hear each
+// other and the caller.
+func (m *Manager) MergeConsult(ctx context.Context, callID string) error {
+	return m.controlCall(ctx, callID, control{mergeConsult: true, source: "api"})
+}
+
+// kind names the consultation for metrics: a conference's third party
+// being called, or a consultation.
+func (k *consult) kind() string {
+	if k.merge {
+		return "conference"
+	}
+	return "consult"
 }
 
 // EndConsult completes the call's consultation (complete: the caller and
@@ -186,19 +206,21 @@ func (c *Call) startConsult(t Target, phone *phoneConsult, source string) error 
 	if err := c.checkPersonTarget(t); err != nil {
 		return err
 	}
-	k := &consult{target: t, phone: phone}
+	k := &consult{target: t, phone: phone, merge: source == "conference"}
 	if t.Kind == "queue" || t.Kind == "agent" {
 		c.consults++
 		k.acdID = acd.ConsultCallID(c.in.ID, c.consults)
 	}
-	if !c.onHold() {
-		_ = c.setHold(control{held: true, source: "consult"})
+	if !k.merge {
+		if !c.onHold() {
+			_ = c.setHold(control{held: true, source: "consult"})
+		}
+		c.enterStage(store.StageConsult, store.Stage{AgentID: c.agentID, Queue: c.queueName, Detail: t.String()})
+		c.consultWaits(k)
 	}
 	c.consult = k
-	c.enterStage(store.StageConsult, store.Stage{AgentID: c.agentID, Queue: c.queueName, Detail: t.String()})
-	c.m.deps.Metrics.agentTransfer("consult", t.Kind, "started")
+	c.m.deps.Metrics.agentTransfer(k.kind(), t.Kind, "started")
 	c.log.Info("consultation", "agent_id", c.agentID, "to", t.String(), "source", source)
-	c.consultWaits(k)
 	switch t.Kind {
 	case "queue":
 		c.queueConsult(k, acd.CallQueued{CallID: k.acdID, Queue: t.Name, Priority: c.cdr.Priority, Transferred: true})
@@ -369,11 +391,56 @@ func (c *Call) consultDialed(o transferOutcome) {
 	if k.acdID != "" {
 		c.m.deps.ACD.Post(acd.OfferAnswered{OfferID: o.offerID, CallID: k.acdID, AgentID: k.consultee})
 	}
+	if k.merge {
+		if err := c.mergeConsult(); err != nil {
+			c.log.Error("conference: third party not added", "err", err)
+		}
+		return
+	}
 	side := c.consultSide(k)
 	side.StopPlayback()
 	c.joinConsultee(k)
 	c.m.deps.Metrics.agentTransfer("consult", k.target.Kind, "connected")
 	c.log.Info("consultation connected", "to", k.target.String(), "consultee", k.consultee)
+}
+
+// mergeConsult makes the answered consultee (of an API consultation, or a
+// conference's third party the ACD found) the third party of a three-way
+// conference: the caller comes off hold into a mix with agent and
+// consultee. The ACD keeps the consultee on the call until they leave.
+func (c *Call) mergeConsult() error {
+	k := c.consult
+	if k == nil || k.leg == nil || k.phone != nil {
+		return ErrNoConsult
+	}
+	if c.thirdLeg != nil || c.conferenceCancel != nil {
+		return ErrConferenceBusy
+	}
+	c.consult = nil
+	c.leaveConsultee(k)
+	c.agentEP.StopPlayback()
+	if c.onHold() {
+		_ = c.setHold(control{held: false, source: "consult"})
+	}
+	err := c.ensureMix()
+	if err == nil {
+		err = c.mix.Join(k.ep, media.Speaker())
+	}
+	if err != nil {
+		c.consult = k
+		c.endConsult("conference-failed", false)
+		if len(c.monitors) == 0 {
+			c.closeMix(true)
+		}
+		c.m.deps.Metrics.agentTransfer("conference", k.target.Kind, "failed")
+		return err
+	}
+	c.thirdLeg, c.thirdEP, c.thirdACDID, c.thirdAgent = k.leg, k.ep, k.acdID, k.consultee
+	c.conferenceKind, c.conferenceTarget = k.target.Kind, k.target.String()
+	c.enterStage(store.StageConference, store.Stage{AgentID: c.agentID, Queue: c.queueName, Detail: c.conferenceTarget})
+	c.m.deps.Metrics.agentTransfer("conference", k.target.Kind, "connected")
+	c.log.Info("conference: three-way", "third", k.target.String(), "consultee", k.consultee)
+	return nil
 }
 
 // consultSide is the agent's end of a consultation: the phone's second
@@ -433,9 +500,9 @@ func (c *Call) consultFailed(result string) {
 	if k == nil {
 		return
 	}
-	c.m.deps.Metrics.agentTransfer("consult", k.target.Kind, result)
+	c.m.deps.Metrics.agentTransfer(k.kind(), k.target.Kind, result)
 	c.log.Info("consultation failed", "to", k.target.String(), "result", result)
-	c.endConsult("consult-failed", k.phone == nil)
+	c.endConsult("consult-failed", k.phone == nil && !k.merge)
 }
 
 // consulteeGone: the consultee hung up; the caller stays on hold.

@@ -28,6 +28,7 @@ type control struct {
 	consult                        *Target
 	phone                          *phoneConsult
 	completeConsult, cancelConsult bool
+	mergeConsult                   bool
 	replaces                       *hsip.Replaces
 	source                         string // "phone", "refer" or "api"
 	// leg is the agent leg a phone's request came on; a request from a
@@ -139,7 +140,9 @@ func (c *Call) setHold(req control) error {
 		}
 		c.bridgeWhenIntroduced()
 		c.m.deps.Metrics.hold(false, held)
-		c.enterTalk()
+		if req.source != "consult" { // a consultation's end names the next stage
+			c.enterTalk()
+		}
 	}
 	c.m.deps.ACD.Post(acd.CallHeld{CallID: c.agentCallID(), Held: req.held})
 	c.log.Info("call hold", "held", req.held, "source", req.source, "agent_id", c.agentID)
