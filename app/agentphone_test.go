@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,8 +27,8 @@ import (
 // from. Hotline's requests to the phone arrive on that same socket; sipgo
 // hands them to the server handlers registered on the UA, no listener needed.
 //
-// Each call it answers or places sends a 2 kHz tone (the agent speaking) and
-// keeps what it hears.
+// Each call it answers or places sends a tone (the agent speaking: 2 kHz
+// unless made with newAgentPhoneTone) and keeps what it hears.
 type agentPhone struct {
 	t      *testing.T
 	h      *hotline
@@ -37,6 +39,8 @@ type agentPhone struct {
 	// reject, when not 0, is the status the phone answers calls with
 	// instead of picking up (486: busy).
 	reject int
+	// tone is the frequency (Hz) the phone's agent speaks in every call.
+	tone float64
 
 	answered chan *phoneCall  // calls from hotline, once picked up and acknowledged
 	rejected chan string      // Call-IDs of the calls it refused
@@ -50,7 +54,7 @@ type agentPhone struct {
 type phoneCall struct {
 	in    *sipgo.DialogServerSession
 	out   *sipgo.DialogClientSession
-	voice *supervisorSession // speaks 2 kHz, keeps what it hears
+	voice *supervisorSession // speaks the phone's tone, keeps what it hears
 	rtp   *net.UDPConn
 	ended chan struct{} // closed when hotline hangs the dialog up
 }
@@ -64,11 +68,20 @@ type phoneNotify struct {
 // SIPp agents' 1 kHz and the carrier caller's 440 Hz.
 const agentTone = 2000
 
-// newAgentPhone makes user's phone (password demoUSER) and registers it.
+// newAgentPhone makes user's phone (password demoUSER) and registers it;
+// its agent speaks agentTone.
 func newAgentPhone(t *testing.T, h *hotline, user string, reject int) *agentPhone {
 	t.Helper()
+	return newAgentPhoneTone(t, h, user, reject, agentTone)
+}
+
+// newAgentPhoneTone is newAgentPhone with an agent who speaks tone Hz
+// (choose one exact at 8 kHz, such as 1000 or 2000, and apart from the
+// other parties' tones).
+func newAgentPhoneTone(t *testing.T, h *hotline, user string, reject int, tone float64) *agentPhone {
+	t.Helper()
 	p := &agentPhone{
-		t: t, h: h, user: user, reject: reject, port: sipptest.FreeUDPPort(t),
+		t: t, h: h, user: user, reject: reject, tone: tone, port: sipptest.FreeUDPPort(t),
 		answered: make(chan *phoneCall, 4), rejected: make(chan string, 4), notifies: make(chan phoneNotify, 8),
 		calls: map[string]*phoneCall{},
 	}
@@ -142,7 +155,7 @@ func (p *agentPhone) newCall() *phoneCall {
 		return nil
 	}
 	p.t.Cleanup(func() { rtp.Close() })
-	return &phoneCall{rtp: rtp, ended: make(chan struct{}), voice: &supervisorSession{heard: make(chan []int16, 500)}}
+	return &phoneCall{rtp: rtp, ended: make(chan struct{}), voice: &supervisorSession{heard: make(chan []int16, 500), tone: p.tone}}
 }
 
 // sdp is the phone's offer or answer for c with direction (sendrecv,
@@ -466,4 +479,60 @@ func heardParties(samples []int16, parties map[string]float64) []string {
 		seq = append(seq, kind)
 	}
 	return seq
+}
+
+// toneAmplitude estimates the amplitude of freq's sine in samples, whatever
+// else is mixed in (the Goertzel power of freq, not relative to the rest):
+// about A for A·sin(2π·freq·t) plus other tones, near 0 when freq is absent.
+func toneAmplitude(samples []int16, freq float64) float64 {
+	return math.Sqrt(2*toneLevel(samples, freq)) * rms(samples)
+}
+
+// Tone amplitudes in a mix: every party speaks at about 8000 (-12 dBFS);
+// a tone counts as heard above toneHeard and as absent below toneAbsent.
+const (
+	toneHeard  = 2000
+	toneAbsent = 500
+)
+
+// hearsTones waits until the call has heard n frames (20 ms each, not
+// necessarily consecutive) that carry every tone of present and none of
+// absent: a party's mix, told apart by each speaker's frequency.
+func (c *phoneCall) hearsTones(t *testing.T, n int, present, absent []float64) {
+	t.Helper()
+	deadline := time.After(time.Duration(n)*20*time.Millisecond + 5*time.Second)
+	got, frames := 0, 0
+	var last []int
+	for got < n {
+		select {
+		case f := <-c.voice.heard:
+			frames++
+			if frameHas(f, present, absent) {
+				got++
+			}
+			last = last[:0]
+			for _, freq := range append(slices.Clone(present), absent...) {
+				last = append(last, int(toneAmplitude(f, freq)))
+			}
+		case <-deadline:
+			t.Fatalf("the phone heard %d of %d frames with %v Hz and without %v Hz (of %d frames; the last one's amplitudes %v)",
+				got, n, present, absent, frames, last)
+		}
+	}
+}
+
+// frameHas reports whether frame carries every tone of present (amplitude
+// above toneHeard) and none of absent (below toneAbsent).
+func frameHas(frame []int16, present, absent []float64) bool {
+	for _, freq := range present {
+		if toneAmplitude(frame, freq) < toneHeard {
+			return false
+		}
+	}
+	for _, freq := range absent {
+		if toneAmplitude(frame, freq) > toneAbsent {
+			return false
+		}
+	}
+	return true
 }

@@ -172,6 +172,38 @@ func TestBlindTransferByREFER(t *testing.T) {
 	}
 }
 
+// TestBlindTransferByREFERToAnAgent: agent 1003's softphone refers the
+// caller to agent 1001 by ID (Refer-To: <sip:1001@hotline>); hotline
+// accepts it, releases 1003, 1001's phone rings and answers, and the
+// transfer counts as a blind one to an agent, connected.
+func TestBlindTransferByREFERToAnAgent(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	carol := h.startAgent(ctx, "1003", "agent_refer.xml", map[string]string{"ring_ms": "100", "refer_after_ms": "800", "refer_to": "1001"})
+	alice := h.startAgent(ctx, "1001", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+	caller, err := sipptest.Start(ctx, t, sipptest.Scenario{
+		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100", Timeout: 40 * time.Second,
+		Vars: map[string]string{"digit": "2", "talk_ms": "5000"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller.WaitSuccess(t, 1)
+	finished(t, carol, "agent 1003 refers the call to 1001 and gets the NOTIFYs and the BYE")
+	finished(t, alice, "agent 1001 answers the transferred call")
+	cdr := h.waitEndedCall()
+	if cdr.AgentID != "1001" || cdr.TransferTo != "agent 1001" || cdr.Result != "completed" {
+		t.Errorf("CDR = %+v; want agent 1001 after 1003's REFER to agent 1001", cdr)
+	}
+	checkMetrics(t, h, map[string]float64{
+		`hotline_transfers_total{kind="blind",target="agent",result="started"}`:   1,
+		`hotline_transfers_total{kind="blind",target="agent",result="connected"}`: 1,
+	})
+}
+
 // TestThreeWayConferenceFromTheAPI: agent 1003 adds the phone of 1004 to
 // the call; the three are mixed until 1004 hangs up, then caller and 1003
 // go on (the caller hears 1003 to the end). A second conference while one

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -24,6 +25,8 @@ type supervisorSession struct {
 	sess  *sipgo.DialogClientSession
 	heard chan []int16 // 20 ms frames received, decoded
 	keys  chan byte    // keys to press (RFC 4733, payload type 101)
+	// tone is the frequency spoken in Hz; 0 is 2 kHz.
+	tone float64
 }
 
 // dialMonitor has user (password demoUSER) dial code at hotline; it
@@ -68,7 +71,7 @@ func (s *supervisorSession) receive(conn *net.UDPConn) {
 	}
 }
 
-// speak sends a 2 kHz tone, 20 ms at a time, for at most 10 s; a key
+// speak sends s.tone (2 kHz by default), 20 ms at a time, for at most 10 s; a key
 // from s.keys goes out instead of the tone as three RFC 4733 packets, the
 // last with the end bit.
 func (s *supervisorSession) speak(ctx context.Context, conn *net.UDPConn, to netip.AddrPort) {
@@ -111,6 +114,9 @@ func (s *supervisorSession) speak(ctx context.Context, conn *net.UDPConn, to net
 		}
 		for j := range 160 {
 			v := int16(8000 * sinTable[(i*160+j)%4])
+			if s.tone != 0 {
+				v = int16(math.Round(8000 * math.Sin(2*math.Pi*s.tone*float64(i*160+j)/8000)))
+			}
 			binary.LittleEndian.PutUint16(pcm[2*j:], uint16(v))
 		}
 		pkt[0], pkt[1] = 0x80, 0

@@ -391,12 +391,16 @@ type FeatureCodes struct {
 	Listen  string
 	Whisper string
 	Barge   string
+	// Disposition, followed by a disposition's code, gives the agent's
+	// last call its wrap-up code (*24 1).
+	Disposition string
 }
 
 // DefaultFeatureCodes returns the feature codes of a file that leaves
 // feature_codes out.
 func DefaultFeatureCodes() FeatureCodes {
-	return FeatureCodes{Login: "*20", Ready: "*21", NotReady: "*22", Logout: "*23", Listen: "*31", Whisper: "*32", Barge: "*33"}
+	return FeatureCodes{Login: "*20", Ready: "*21", NotReady: "*22", Logout: "*23", Listen: "*31", Whisper: "*32", Barge: "*33",
+		Disposition: "*24"}
 }
 
 // DefaultQueue returns a queue with every default a file may leave out.

@@ -502,7 +502,8 @@ func (d *decoder) featureCodes(n *yaml.Node, fc *FeatureCodes) {
 		// bad is set when the file gives a code that is refused.
 		bad bool
 	}{{key: "login", dst: &fc.Login}, {key: "ready", dst: &fc.Ready}, {key: "not_ready", dst: &fc.NotReady}, {key: "logout", dst: &fc.Logout},
-		{key: "listen", dst: &fc.Listen}, {key: "whisper", dst: &fc.Whisper}, {key: "barge", dst: &fc.Barge}}
+		{key: "listen", dst: &fc.Listen}, {key: "whisper", dst: &fc.Whisper}, {key: "barge", dst: &fc.Barge},
+		{key: "disposition", dst: &fc.Disposition}}
 	known := map[string]field{}
 	for i := range codes {
 		code := &codes[i]

@@ -54,7 +54,7 @@ trunks: [{name: t, acl: "::1", flow: f}]
 	if !reflect.DeepEqual(c.AgentStates, wantStates) {
 		t.Errorf("AgentStates = %+v", c.AgentStates)
 	}
-	if c.FeatureCodes != (FeatureCodes{Login: "*20", Ready: "*21", NotReady: "*22", Logout: "*23", Listen: "*31", Whisper: "*32", Barge: "*33"}) {
+	if c.FeatureCodes != (FeatureCodes{Login: "*20", Ready: "*21", NotReady: "*22", Logout: "*23", Listen: "*31", Whisper: "*32", Barge: "*33", Disposition: "*24"}) {
 		t.Errorf("FeatureCodes = %+v", c.FeatureCodes)
 	}
 	if da := c.DedicatedAgents[0]; da.Wait != 30*time.Second {
@@ -691,7 +691,8 @@ feature_codes:
 			`3:10: feature_codes.login: must be * and 1 to 4 digits, e.g. "*20" (quote it), got "20"`,
 			`4:10: feature_codes.ready: must be * and 1 to 4 digits, e.g. "*20" (quote it), got "*12345"`,
 			`6:11: feature_codes: logout "*2" is the start of not_ready "*21"; one of them could never be dialed`,
-			`7:3: feature_codes: unknown key "pause" (known: barge, listen, login, logout, not_ready, ready, whisper)`,
+			`6:11: feature_codes: logout "*2" is the start of disposition "*24"; one of them could never be dialed (the default for disposition)`,
+			`7:3: feature_codes: unknown key "pause" (known: barge, disposition, listen, login, logout, not_ready, ready, whisper)`,
 		}},
 		{name: "feature codes equal to each other or to a default", yaml: `
 feature_codes:
@@ -873,7 +874,7 @@ feature_codes: {login: "*9", ready: "*80", not_ready: "*81", logout: "*8200"}
 			NotReadyReasons:      []Reason{{Code: "10", Name: "coaching"}, {Code: "999", Name: "system_down"}},
 			MissedBeforeNotReady: 0,
 		}},
-		{"feature codes", c.FeatureCodes, FeatureCodes{Login: "*9", Ready: "*80", NotReady: "*81", Logout: "*8200", Listen: "*31", Whisper: "*32", Barge: "*33"}},
+		{"feature codes", c.FeatureCodes, FeatureCodes{Login: "*9", Ready: "*80", NotReady: "*81", Logout: "*8200", Listen: "*31", Whisper: "*32", Barge: "*33", Disposition: "*24"}},
 	}
 	for _, check := range checks {
 		if !reflect.DeepEqual(check.got, check.want) {

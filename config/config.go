@@ -43,6 +43,12 @@ type Config struct {
 	Calendars []Calendar
 	// Transfers rules agents' transfers to numbers and failed transfers.
 	Transfers Transfers
+	// Recordings: retention, free-space floor, analytics hook.
+	Recordings Recordings
+	// Reports: KPI settings (the FCR window).
+	Reports Reports
+	// Dispositions are the wrap-up codes agents may give a call.
+	Dispositions []Disposition
 }
 
 // SIP configures the SIP user agent, its registrar and digest authentication.

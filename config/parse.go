@@ -164,6 +164,9 @@ func defaultConfig() *Config {
 		RTP:          RTP{PortLow: DefaultRTPPortLow, PortHigh: DefaultRTPPortHigh},
 		AgentStates:  DefaultAgentStates(),
 		FeatureCodes: DefaultFeatureCodes(),
+		Recordings: Recordings{RetentionDays: map[string]int{}, SweepEvery: DefaultSweepEvery,
+			MinFreeBytes: DefaultMinFreeBytes, AnalyticsHook: AnalyticsHook{Timeout: DefaultHookTimeout}},
+		Reports: Reports{FCRWindow: DefaultFCRWindow},
 	}
 }
 
@@ -197,6 +200,9 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		"dedicated_agents": keep(&dedicated),
 		"calendars":        keep(&calendars),
 		"transfers":        keep(&transfers),
+		"recordings":       func(n *yaml.Node) { d.recordings(n, &c.Recordings) },
+		"reports":          func(n *yaml.Node) { d.reports(n, &c.Reports) },
+		"dispositions":     func(n *yaml.Node) { c.Dispositions = d.dispositions(n) },
 	})
 	// sip runs even when the section is missing: Advertise defaults from
 	// Listen.

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTransfersSection: the allow list matches exact numbers and
@@ -42,5 +43,41 @@ transfers:
 	}
 	if _, err := Parse("t.yaml", []byte(base+"transfers: { trunk: carrier }\n")); err == nil || !strings.Contains(err.Error(), "t.yaml:") {
 		t.Errorf("a trunk without outbound: %v, want a positioned error", err)
+	}
+}
+
+// TestRecordingsReportsDispositions: retention by business type with a
+// default, the FCR window, wrap-up codes by code and name.
+func TestRecordingsReportsDispositions(t *testing.T) {
+	c, err := Parse("r.yaml", []byte(`
+recordings:
+  retention_days: { default: 180, complaint: 1095, legal: 0 }
+  analytics_hook: { url: "http://127.0.0.1:9/hook", timeout: 30s }
+reports: { fcr_window: 72h }
+dispositions:
+  - { code: "1", name: resolved }
+  - { code: "2", name: escalated }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Recordings
+	if r.RetentionFor("complaint") != 1095 || r.RetentionFor("card") != 180 || r.RetentionFor("legal") != 0 || r.RetentionFor("") != 180 {
+		t.Errorf("retention %+v", r)
+	}
+	if !r.AnalyticsHook.Enabled() || r.AnalyticsHook.Timeout != 30*time.Second || r.SweepEvery != DefaultSweepEvery {
+		t.Errorf("hook %+v, sweep %v", r.AnalyticsHook, r.SweepEvery)
+	}
+	if c.Reports.FCRWindow != 72*time.Hour {
+		t.Errorf("fcr window %v", c.Reports.FCRWindow)
+	}
+	if d, ok := c.DispositionByCode("2"); !ok || d.Name != "escalated" {
+		t.Errorf("code 2: %+v %v", d, ok)
+	}
+	if _, ok := c.DispositionByName("nope"); ok {
+		t.Error("unknown disposition found")
+	}
+	if c := Demo(); c.Reports.FCRWindow != DefaultFCRWindow || c.Recordings.AnalyticsHook.Enabled() {
+		t.Errorf("demo defaults: %+v %+v", c.Reports, c.Recordings.AnalyticsHook)
 	}
 }

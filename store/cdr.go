@@ -58,6 +58,35 @@ type CDR struct {
 	// many times they were put on hold.
 	Hold  time.Duration
 	Holds int
+
+	// Read only: these are written by their own methods (SetDisposition,
+	// SetLegalHold, RecordingAnalyzed, RecordingDeleted), never by the
+	// merging writes above.
+	//
+	// Disposition is the agent's wrap-up code's name.
+	Disposition string
+	// LegalHold keeps the recording from retention.
+	LegalHold bool
+	// RecordingDeleted is when retention deleted the recording (zero: it
+	// was not).
+	RecordingDeleted time.Time
+	// Analytics is what was measured in the recording when the call ended.
+	Analytics Analytics
+}
+
+// Analytics are the cheap measures taken from a call's recording when it
+// closes (no speech recognition), and what an analytics hook said.
+type Analytics struct {
+	// CallerSpeech and AgentSpeech are how long each channel carried
+	// speech (left: the caller; right: what the caller heard).
+	CallerSpeech, AgentSpeech time.Duration
+	// SilenceRatio is the share of the recording where neither spoke.
+	SilenceRatio float64
+	// Overtalk is how long both spoke at once; LongestSilence the longest
+	// stretch where neither did.
+	Overtalk, LongestSilence time.Duration
+	// Hook is the analytics hook's JSON answer ("" without a hook).
+	Hook string
 }
 
 // MaxSurveyScore is the highest survey (NPS) score; the lowest is 0.
@@ -120,7 +149,9 @@ const selectColumns = `call_id, caller, called, trunk, start_ms, answer_ms, end_
 	ivr_digits, flow_version, queue, agent_id, queue_wait_ms, talk_ms,
 	result, hangup_by, hangup_cause, recording_path,
 	priority, sl_outcome, wrap_up_ms, tags, offers, callback_id, ivr_path,
-	business_type, transfer_to, survey_score, voicemail_start_ms, hold_ms, holds`
+	business_type, transfer_to, survey_score, voicemail_start_ms, hold_ms, holds,
+	disposition, legal_hold, recording_deleted_ms, caller_speech_ms, agent_speech_ms,
+	silence_ratio, overtalk_ms, longest_silence_ms, analytics`
 
 // CallAnswered writes the row when hotline answers the caller leg, so that
 // every answered call has a row even if hotline dies a moment later. It
@@ -342,15 +373,26 @@ func scanCDR(row scanner) (CDR, error) {
 		queueWait, talkMs int64
 		wrapUp, holdMs    int64
 		survey, vmStart   sql.NullInt64
+		deleted           sql.NullInt64
+		callerSpeech      int64
+		agentSpeech       int64
+		overtalk, silence int64
 	)
 	err := row.Scan(&c.CallID, &c.Caller, &c.Called, &c.Trunk, &start, &answer, &end,
 		&c.IVRDigits, &c.FlowVersion, &c.Queue, &c.AgentID, &queueWait, &talkMs,
 		&c.Result, &c.HangupBy, &c.HangupCause, &c.RecordingPath,
 		&c.Priority, &c.SLOutcome, &wrapUp, &c.Tags, &c.Offers, &c.CallbackID, &c.IVRPath,
-		&c.BusinessType, &c.TransferTo, &survey, &vmStart, &holdMs, &c.Holds)
+		&c.BusinessType, &c.TransferTo, &survey, &vmStart, &holdMs, &c.Holds,
+		&c.Disposition, &c.LegalHold, &deleted, &callerSpeech, &agentSpeech,
+		&c.Analytics.SilenceRatio, &overtalk, &silence, &c.Analytics.Hook)
 	if err != nil {
 		return CDR{}, err
 	}
+	c.RecordingDeleted = millisTime(deleted)
+	c.Analytics.CallerSpeech = time.Duration(callerSpeech) * time.Millisecond
+	c.Analytics.AgentSpeech = time.Duration(agentSpeech) * time.Millisecond
+	c.Analytics.Overtalk = time.Duration(overtalk) * time.Millisecond
+	c.Analytics.LongestSilence = time.Duration(silence) * time.Millisecond
 	c.SurveyScore, c.SurveySet = int(survey.Int64), survey.Valid
 	c.VoicemailStart = millisTime(vmStart)
 	c.Start = time.UnixMilli(start).UTC()

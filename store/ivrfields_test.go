@@ -14,16 +14,17 @@ import (
 
 func TestSchemaVersion(t *testing.T) {
 	// Migration 4 adds business_type, transfer_to, survey_score and
-	// voicemail_start_ms, 5 hold_ms and holds, 6 the call_stages table; a
+	// voicemail_start_ms, 5 hold_ms and holds, 6 the call_stages table, 7
+	// dispositions, legal hold, recording analytics and the audit log; a
 	// new migration must bump this on purpose.
-	if len(migrations) != 6 {
-		t.Fatalf("%d migrations, want 6", len(migrations))
+	if len(migrations) != 7 {
+		t.Fatalf("%d migrations, want 7", len(migrations))
 	}
 	s, _ := openTemp(t)
 	var version int
 	must(t, s.readDB.QueryRow("PRAGMA user_version").Scan(&version))
-	if version != 6 {
-		t.Errorf("user_version %d, want 6", version)
+	if version != 7 {
+		t.Errorf("user_version %d, want 7", version)
 	}
 }
 

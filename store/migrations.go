@@ -138,6 +138,34 @@ var migrations = []string{
 		result   TEXT NOT NULL DEFAULT '',
 		PRIMARY KEY (call_id, seq)
 	) STRICT;`,
+
+	// 7: recordings as QA's record. On calls: the agent's wrap-up code
+	// (disposition), legal hold (never deleted), when retention deleted
+	// the recording, and the cheap analytics taken when the call closed
+	// (speech per channel, silence, over-talk) with what an analytics hook
+	// returned (JSON). audit_log keeps who listened to or downloaded what.
+	`ALTER TABLE calls ADD COLUMN disposition          TEXT    NOT NULL DEFAULT '';
+	ALTER TABLE calls ADD COLUMN legal_hold           INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE calls ADD COLUMN recording_deleted_ms INTEGER;
+	ALTER TABLE calls ADD COLUMN caller_speech_ms     INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE calls ADD COLUMN agent_speech_ms      INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE calls ADD COLUMN silence_ratio        REAL    NOT NULL DEFAULT 0;
+	ALTER TABLE calls ADD COLUMN overtalk_ms          INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE calls ADD COLUMN longest_silence_ms   INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE calls ADD COLUMN analytics            TEXT    NOT NULL DEFAULT '';
+	CREATE INDEX calls_by_agent ON calls (agent_id, start_ms DESC);
+
+	CREATE TABLE audit_log (
+		id       INTEGER PRIMARY KEY,
+		at_ms    INTEGER NOT NULL,
+		token    TEXT NOT NULL,
+		role     TEXT NOT NULL,
+		action   TEXT NOT NULL,
+		call_id  TEXT NOT NULL DEFAULT '',
+		detail   TEXT NOT NULL DEFAULT ''
+	) STRICT;
+	CREATE INDEX audit_by_call ON audit_log (call_id, at_ms);
+	CREATE INDEX audit_by_time ON audit_log (at_ms);`,
 }
 
 // migrate brings the schema up to date, one transaction per migration, so a

@@ -139,8 +139,8 @@ func TestMigrationFromVersion5(t *testing.T) {
 	defer s.Close()
 	var version int
 	must(t, s.readDB.QueryRow("PRAGMA user_version").Scan(&version))
-	if version != 6 {
-		t.Errorf("user_version %d, want 6", version)
+	if version != len(migrations) {
+		t.Errorf("user_version %d, want %d", version, len(migrations))
 	}
 	want := CDR{CallID: "old", Start: t0, Answer: t0, Hold: 3 * time.Second, Holds: 1}
 	if got, err := s.Call(ctx, "old"); err != nil || got != want {
@@ -150,4 +150,34 @@ func TestMigrationFromVersion5(t *testing.T) {
 	talk := Stage{CallID: "old", Seq: 1, Kind: StageTalk, Start: t0}
 	must(t, s.StagesRecorded(ctx, []Stage{talk}))
 	stagesOf(t, s, "old", []Stage{talk})
+}
+
+// TestQAFields: disposition, legal hold, analytics and the deletion mark
+// are written by their own methods, read back with the call, and refused
+// for a call that does not exist.
+func TestQAFields(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	must(t, s.CallAnswered(ctx, CDR{CallID: "c1", Start: t0, Answer: t0}))
+	must(t, s.SetDisposition(ctx, "c1", "resolved"))
+	must(t, s.SetLegalHold(ctx, "c1", true))
+	a := Analytics{CallerSpeech: 3 * time.Second, AgentSpeech: 5 * time.Second, SilenceRatio: 0.25,
+		Overtalk: 400 * time.Millisecond, LongestSilence: 2 * time.Second, Hook: `{"text":"hello"}`}
+	must(t, s.RecordingAnalyzed(ctx, "c1", a))
+	must(t, s.RecordingDeleted(ctx, "c1", t0.Add(time.Hour)))
+	// A merging write keeps them.
+	must(t, s.CallEnded(ctx, CDR{CallID: "c1", End: t0.Add(time.Minute), Result: "completed"}))
+	c, err := s.Call(ctx, "c1")
+	must(t, err)
+	if c.Disposition != "resolved" || !c.LegalHold || c.Analytics != a || !c.RecordingDeleted.Equal(t0.Add(time.Hour)) {
+		t.Errorf("read back %+v", c)
+	}
+	for name, err := range map[string]error{
+		"disposition": s.SetDisposition(ctx, "nope", "x"),
+		"legal hold":  s.SetLegalHold(ctx, "nope", true),
+	} {
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s of an unknown call: %v, want ErrNotFound", name, err)
+		}
+	}
 }
