@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -59,6 +60,26 @@ type CallJSON struct {
 	// VoicemailStart is when the caller began a voicemail message: the
 	// message is the recording from there to the end.
 	VoicemailStart *time.Time `json:"voicemail_start,omitempty"`
+	// Disposition is the agent's wrap-up code; LegalHold keeps the
+	// recording from retention; RecordingDeleted is when retention
+	// deleted it.
+	Disposition      string     `json:"disposition,omitempty"`
+	LegalHold        bool       `json:"legal_hold"`
+	RecordingDeleted *time.Time `json:"recording_deleted,omitempty"`
+	// Analytics is what was measured in the recording's talk stages when
+	// the call ended; null before.
+	Analytics *AnalyticsJSON `json:"analytics"`
+}
+
+// AnalyticsJSON is the cheap analysis of a call's talk: speech per
+// channel, silence and over-talk, and what an analytics hook returned.
+type AnalyticsJSON struct {
+	CallerSpeechSec   float64         `json:"caller_speech_seconds"`
+	AgentSpeechSec    float64         `json:"agent_speech_seconds"`
+	SilenceRatio      float64         `json:"silence_ratio"`
+	OvertalkSec       float64         `json:"overtalk_seconds"`
+	LongestSilenceSec float64         `json:"longest_silence_seconds"`
+	Hook              json.RawMessage `json:"hook,omitempty"`
 }
 
 func toJSON(c store.CDR) CallJSON {
@@ -83,8 +104,18 @@ func toJSON(c store.CDR) CallJSON {
 		t := c.End
 		j.End = &t
 	}
-	if c.RecordingPath != "" {
+	if c.RecordingPath != "" && c.RecordingDeleted.IsZero() {
 		j.RecordingURL = "/api/v1/recordings/" + url.PathEscape(c.CallID)
+	}
+	j.Disposition, j.LegalHold, j.RecordingDeleted = c.Disposition, c.LegalHold, optTime(c.RecordingDeleted)
+	if a := c.Analytics; a != (store.Analytics{}) {
+		j.Analytics = &AnalyticsJSON{
+			CallerSpeechSec: a.CallerSpeech.Seconds(), AgentSpeechSec: a.AgentSpeech.Seconds(),
+			SilenceRatio: a.SilenceRatio, OvertalkSec: a.Overtalk.Seconds(), LongestSilenceSec: a.LongestSilence.Seconds(),
+		}
+		if json.Valid([]byte(a.Hook)) {
+			j.Analytics.Hook = json.RawMessage(a.Hook)
+		}
 	}
 	return j
 }

@@ -1131,6 +1131,9 @@ func (c *Call) finish() {
 	if err := c.m.deps.Store.CallEnded(context.Background(), c.cdr); err != nil {
 		c.log.Error("cdr final write", "err", err)
 	}
+	if c.recording != nil {
+		c.analyzeRecording(c.cdr.RecordingPath)
+	}
 	c.m.deps.Metrics.callEnded(c.result)
 	c.log.Info("call ended", "agent_id", c.cdr.AgentID, "result", c.result, "hangup_by", c.hangupBy, "cause", c.cause,
 		"duration", end.Sub(c.cdr.Answer).Round(time.Millisecond).String(), "talk", c.cdr.Talk.Round(time.Millisecond).String())

@@ -25,6 +25,9 @@ type Metrics struct {
 	holds          prometheus.Counter
 	holdTime       prometheus.Histogram
 	monitors       *prometheus.GaugeVec
+	// analyses counts recordings analyzed when their call ended, hooks
+	// the analytics hook's runs, by result.
+	analyses, hooks *prometheus.CounterVec
 }
 
 // callResults are touched at start so every series exists before the first call.
@@ -92,13 +95,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "calls", Name: "monitoring_sessions",
 			Help: "Supervisors monitoring agents' calls now, by mode: listen, whisper, barge.",
 		}, []string{"mode"}),
+		analyses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "recordings", Name: "analyzed_total",
+			Help: "Recordings analyzed when their call ended (speech, silence, over-talk), by result: ok, error.",
+		}, []string{"result"}),
+		hooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "recordings", Name: "analytics_hook_runs_total",
+			Help: "Runs of the speech-analytics hook, by result: ok, error, timeout, bad-answer.",
+		}, []string{"result"}),
 	}
 	for _, r := range callResults {
 		m.calls.WithLabelValues(r)
 	}
 	if reg != nil {
 		reg.MustRegister(m.calls, m.dtmfTotal, m.wait, m.ivrVisits, m.ivrChoices, m.dips, m.dipSeconds, m.transfers, m.agentTransfers, m.surveys,
-			m.onHold, m.holds, m.holdTime, m.monitors)
+			m.onHold, m.holds, m.holdTime, m.monitors, m.analyses, m.hooks)
 	}
 	return m
 }

@@ -1,0 +1,111 @@
+package recorder
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// writeScript writes a recording whose channels speak (a 500 Hz tone at
+// about -20 dBFS) in the given stretches, for seconds in all; the header
+// declares declared bytes of data (as a crash might leave it).
+func writeScript(t *testing.T, seconds float64, left, right []Window, declared int64) (string, []byte) {
+	t.Helper()
+	n := int(seconds * sampleRate)
+	data := make([]byte, n*bytesPerFrame)
+	in := func(ws []Window, i int) bool {
+		at := time.Duration(i) * time.Second / sampleRate
+		for _, w := range ws {
+			if at >= w.From && at < w.To {
+				return true
+			}
+		}
+		return false
+	}
+	for i := range n {
+		v := int16(3000 * math.Sin(2*math.Pi*500*float64(i)/sampleRate))
+		if in(left, i) {
+			binary.LittleEndian.PutUint16(data[i*4:], uint16(v))
+		}
+		if in(right, i) {
+			binary.LittleEndian.PutUint16(data[i*4+2:], uint16(v))
+		}
+	}
+	if declared < 0 {
+		declared = int64(len(data))
+	}
+	h := header(uint32(declared))
+	path := filepath.Join(t.TempDir(), "r.wav")
+	if err := os.WriteFile(path, append(h[:], data...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, data
+}
+
+func sec(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+// TestAnalyze: speech per channel, over-talk, silence and the longest
+// silence, over the whole call and over chosen windows.
+func TestAnalyze(t *testing.T) {
+	path, _ := writeScript(t, 4,
+		[]Window{{0, sec(1)}, {sec(2), sec(2.5)}},
+		[]Window{{sec(1), sec(2.5)}}, -1)
+	a, err := Analyze(path, []Window{{0, sec(4)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Analysis{Caller: sec(1.5), Agent: sec(1.5), Overtalk: sec(0.5), Silence: sec(1.5), Longest: sec(1.5), Total: sec(4)}
+	if a != want {
+		t.Errorf("Analyze = %+v, want %+v", a, want)
+	}
+	if r := a.SilenceRatio(); r != 0.375 {
+		t.Errorf("silence ratio %v, want 0.375", r)
+	}
+	// Two windows: a silence at the end of one does not run on into the
+	// next; a window past the end is clamped.
+	a, err = Analyze(path, []Window{{sec(0.5), sec(1.5)}, {sec(3), sec(9)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Analysis{Caller: sec(0.5), Agent: sec(0.5), Silence: sec(1), Longest: sec(1), Total: sec(2)}
+	if a != want {
+		t.Errorf("Analyze windows = %+v, want %+v", a, want)
+	}
+}
+
+// TestWriteSlice: the slice of two windows is a valid WAV holding exactly
+// their audio; a header cut short by a crash does not hide audio the
+// file has.
+func TestWriteSlice(t *testing.T) {
+	path, data := writeScript(t, 4, []Window{{0, sec(4)}}, nil, 1000)
+	windows := []Window{{sec(1), sec(2)}, {sec(3), sec(3.5)}}
+	var out bytes.Buffer
+	if err := WriteSlice(&out, path, windows); err != nil {
+		t.Fatal(err)
+	}
+	size, err := SliceSize(path, windows)
+	if err != nil || size != int64(out.Len()) {
+		t.Errorf("SliceSize %d (%v), wrote %d", size, err, out.Len())
+	}
+	frame := func(s float64) int { return int(s*sampleRate) * bytesPerFrame }
+	wantData := append(append([]byte{}, data[frame(1):frame(2)]...), data[frame(3):frame(3.5)]...)
+	h := header(uint32(len(wantData)))
+	if !bytes.Equal(out.Bytes(), append(h[:], wantData...)) {
+		t.Errorf("slice is %d bytes, not the header and the windows' %d bytes", out.Len(), len(wantData))
+	}
+	if err := WriteSlice(&out, filepath.Join(t.TempDir(), "nope.wav"), windows); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.wav")
+	if err := os.WriteFile(bad, []byte("RIFF....WAVEjunk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Analyze(bad, windows); !errors.Is(err, ErrNotRecording) {
+		t.Errorf("not a recording: %v", err)
+	}
+}
