@@ -141,8 +141,8 @@ func TestWhisperHeardByTheAgentOnly(t *testing.T) {
 			t.Errorf("agent 1002 (no supervisor) dials %s: %d, want 403", code, status)
 		}
 	}
-	if n := h.monitoringSessions("whisper") + h.monitoringSessions("barge"); n != 0 {
-		t.Errorf("after the refusals: %v monitoring sessions, want 0", n)
+	if n := metricSum(h.metrics(), "hotline_calls_monitoring_sessions"); n != 0 {
+		t.Errorf("after the refusals: %v monitoring sessions, want none", n)
 	}
 
 	status, sup := newFeaturePhone(t).dialMonitor(t, ctx, h, "1004", "*321003")

@@ -41,6 +41,9 @@ func (m *Manager) featureCall(in *hsip.InboundCall) {
 		m.monitorCall(in, mode, agentID)
 		return
 	}
+	if m.dispositionCall(in) {
+		return
+	}
 	log := in.Log().With("feature_code", in.Called)
 	req, known := m.parseFeature(cfg, in.AuthUser, in.Called)
 	if !known {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -12,6 +13,21 @@ import (
 // call.
 func (s *Store) SetDisposition(ctx context.Context, callID, disposition string) error {
 	return s.updateCall(ctx, "set disposition", callID, `UPDATE calls SET disposition = ?2 WHERE call_id = ?1`, disposition)
+}
+
+// LastCallOfAgent returns the ID of the newest call agentID answered ("":
+// none), the call a wrap-up code is for.
+func (s *Store) LastCallOfAgent(ctx context.Context, agentID string) (string, error) {
+	var id string
+	err := s.readDB.QueryRowContext(ctx,
+		`SELECT call_id FROM calls WHERE agent_id = ? ORDER BY start_ms DESC LIMIT 1`, agentID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("last call of agent %s: %w", agentID, err)
+	}
+	return id, nil
 }
 
 // SetLegalHold puts the call's recording on legal hold (never deleted by
