@@ -65,7 +65,7 @@ func Handler(d Deps) http.Handler {
 	if d.PINs == nil {
 		d.PINs = pinguard.New(nil)
 	}
-	a := &api{Deps: d}
+	a := &api{Deps: d, links: newLinkSigner()}
 	mux := http.NewServeMux()
 	// Every path is registered once, without a method: route answers a method
 	// the path does not support with a JSON 405 and an Allow header (the
@@ -86,6 +86,7 @@ func Handler(d Deps) http.Handler {
 	route(mux, "/api/v1/calls/{id}/consult/complete", methods{"POST": a.auth(a.endConsult(true))})
 	route(mux, "/api/v1/calls/{id}/consult/cancel", methods{"POST": a.auth(a.endConsult(false))})
 	route(mux, "/api/v1/calls/{id}/consult/conference", methods{"POST": a.auth(a.mergeConsult)})
+	route(mux, "/api/v1/calls/{id}/disposition", methods{"POST": a.auth(a.setDisposition)})
 	route(mux, "/api/v1/agents", methods{"GET": a.auth(a.listAgents)})
 	route(mux, "/api/v1/agents/{id}", methods{"GET": a.auth(a.getAgent)})
 	route(mux, "/api/v1/agents/{id}/state", methods{"PUT": a.auth(a.putAgentState)})
@@ -95,10 +96,17 @@ func Handler(d Deps) http.Handler {
 	route(mux, "/api/v1/queues", methods{"GET": a.auth(a.listQueues)})
 	route(mux, "/api/v1/callbacks", methods{"GET": a.auth(a.listCallbacks), "POST": a.auth(a.createCallback)})
 	route(mux, "/api/v1/callbacks/{id}", methods{"GET": a.auth(a.getCallback), "DELETE": a.auth(a.cancelCallback)})
-	route(mux, "/api/v1/recordings/{id}", methods{"GET": a.auth(a.getRecording)})
+	route(mux, "/api/v1/recordings/{id}", methods{"GET": a.authOrSigned(a.getRecording)})
+	route(mux, "/api/v1/recordings/{id}/link", methods{"POST": a.auth(a.recordingLink)})
+	route(mux, "/qa", methods{"GET": qaPage()})
+	route(mux, "/qa/{file}", methods{"GET": qaPage()})
+	route(mux, "/api/v1/calls/{id}/legal-hold", methods{"PUT": a.auth(a.setLegalHold(true)), "DELETE": a.auth(a.setLegalHold(false))})
+	route(mux, "/api/v1/audit", methods{"GET": a.auth(a.listAudit)})
 	route(mux, "/api/v1/reload", methods{"POST": a.auth(a.reload)})
 	route(mux, "/api/v1/reports/reasons", methods{"GET": a.auth(a.reasonsReport)})
 	route(mux, "/api/v1/reports/nps", methods{"GET": a.auth(a.npsReport)})
+	route(mux, "/api/v1/reports/{kpi}", methods{"GET": a.auth(a.kpiReport)})
+	route(mux, "/api/v1/recordings", methods{"GET": a.auth(a.searchRecordings)})
 	route(mux, "/api/v1/voicemails", methods{"GET": a.auth(a.listVoicemails)})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
@@ -111,6 +119,8 @@ type api struct {
 	// cbMu makes "is there an open callback for this number? if not, save
 	// one" atomic among API requests, so two quick POSTs make one callback.
 	cbMu sync.Mutex
+	// links signs recording links for players that cannot send a token.
+	links *linkSigner
 }
 
 // methods maps an HTTP method to its handler; GET serves HEAD too.

@@ -129,7 +129,11 @@ func (a *api) listCalls(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cdrs, err := a.Store.ListCalls(r.Context(), store.ListOptions{Limit: limit, Before: before})
+	opts := store.ListOptions{Limit: limit, Before: before}
+	if p := who(r); !p.mayReview() {
+		opts.AgentID = p.name // an agent lists only its own calls
+	}
+	cdrs, err := a.Store.ListCalls(r.Context(), opts)
 	if err != nil {
 		a.serverError(w, r, err)
 		return
@@ -147,9 +151,10 @@ func (a *api) getCall(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// pathCall reads the call named by the path's {id}, or answers 404 (or 500)
-// and returns false. Every view of one call goes through it, so that they
-// all show the same calls to the same tokens.
+// pathCall reads the call named by the path's {id}, or answers 404, 403
+// (a call the token may not read) or 500 and returns false. Every view of
+// one call goes through it, so that they all show the same calls to the
+// same tokens.
 func (a *api) pathCall(w http.ResponseWriter, r *http.Request) (store.CDR, bool) {
 	c, err := a.Store.Call(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
@@ -160,7 +165,25 @@ func (a *api) pathCall(w http.ResponseWriter, r *http.Request) (store.CDR, bool)
 		a.serverError(w, r, err)
 		return store.CDR{}, false
 	}
+	if forbidCall(w, who(r), c) {
+		return store.CDR{}, false
+	}
 	return c, true
+}
+
+// mayReadCall reports whether p may read c: admin, supervisor and qa
+// tokens any call, an agent's token only the calls that agent took.
+func (p *principal) mayReadCall(c store.CDR) bool {
+	return p.mayReview() || (c.AgentID != "" && c.AgentID == p.name)
+}
+
+// forbidCall answers 403 unless p may read c; it reports whether it did.
+func forbidCall(w http.ResponseWriter, p *principal, c store.CDR) bool {
+	if p.mayReadCall(c) {
+		return false
+	}
+	writeError(w, http.StatusForbidden, "token "+strconv.Quote(p.name)+" (role "+p.role.String()+") may read only its own calls")
+	return true
 }
 
 // DecisionJSON is one routing decision: why an offer went to its agent.
@@ -200,6 +223,18 @@ func (a *api) getDecisions(w http.ResponseWriter, r *http.Request) {
 	if !exists {
 		writeError(w, http.StatusNotFound, "no call with that id")
 		return
+	}
+	if p := who(r); !p.mayReview() {
+		// A callback's decisions have no call, so no agent's own: c stays
+		// zero and is refused.
+		c, err := a.Store.Call(r.Context(), id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			a.serverError(w, r, err)
+			return
+		}
+		if forbidCall(w, p, c) {
+			return
+		}
 	}
 	ds, err := a.Store.Decisions(r.Context(), id)
 	if err != nil {
@@ -249,15 +284,20 @@ func (a *api) callExists(r *http.Request, id string) (bool, error) {
 }
 
 // getRecording streams a call's WAV; http.ServeContent handles Range and
-// If-Modified-Since, so players can seek.
+// If-Modified-Since, so players can seek. Each GET is audited (one entry
+// per request, with its Range) before any audio is sent: a download that
+// cannot be audited is refused. A recording retention deleted is 410 Gone.
 func (a *api) getRecording(w http.ResponseWriter, r *http.Request) {
-	c, err := a.Store.Call(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && c.RecordingPath == "") {
+	c, ok := a.pathCall(w, r)
+	if !ok {
+		return
+	}
+	if c.RecordingPath == "" {
 		writeError(w, http.StatusNotFound, "no recording for that call")
 		return
 	}
-	if err != nil {
-		a.serverError(w, r, err)
+	if !c.RecordingDeleted.IsZero() {
+		writeError(w, http.StatusGone, "the recording was deleted by retention at "+c.RecordingDeleted.Format(time.RFC3339))
 		return
 	}
 	f, err := os.Open(c.RecordingPath)
@@ -274,6 +314,12 @@ func (a *api) getRecording(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.serverError(w, r, err)
 		return
+	}
+	if r.Method == http.MethodGet { // HEAD sends no audio
+		if err := a.Store.Audit(r.Context(), auditEntry(r, store.AuditRecordingDownload, c.CallID, r.Header.Get("Range"))); err != nil {
+			a.serverError(w, r, err)
+			return
+		}
 	}
 	a.Log.Info("recording served", "call_id", c.CallID, "token", who(r).name, "range", r.Header.Get("Range"))
 	w.Header().Set("Content-Type", "audio/wav")

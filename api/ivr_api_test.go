@@ -113,7 +113,7 @@ func TestGetCallNewFields(t *testing.T) {
 	a := newTestAPI(t)
 	vm := t0.Add(20*time.Second + 500*time.Millisecond)
 	a.call(store.CDR{CallID: "c1", Start: t0, BusinessType: "private_banking", TransferTo: "extension 2000",
-		SurveyScore: 0, SurveySet: true, VoicemailStart: vm, Result: "voicemail"})
+		SurveyScore: 0, SurveySet: true, VoicemailStart: vm, Result: "voicemail", AgentID: "1001"}) // the agent token's own call
 	a.call(store.CDR{CallID: "c2", Start: t0.Add(time.Minute)})
 
 	body := a.want("/api/v1/calls/c1", agentToken, 200)

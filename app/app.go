@@ -30,6 +30,7 @@ import (
 	"github.com/hotline-cc/hotline/pinguard"
 	"github.com/hotline-cc/hotline/prompts"
 	"github.com/hotline-cc/hotline/recorder"
+	"github.com/hotline-cc/hotline/retention"
 	hsip "github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/store"
 )
@@ -162,6 +163,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	}
 	reg.MustRegister(api.NewMediaCollector(a.engine))
 	a.recorder = recorder.NewWriter(log)
+	reg.MustRegister(retention.NewDiskCollector(recDir, a.recorder.Stats))
 
 	var mgr *call.Manager
 	router := acd.NewRouter(acd.TopologyFromConfig(cfg), clock.Real{}, log, func(c acd.Command) { mgr.Dispatch(c) })
@@ -244,6 +246,11 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		a.goRun("config-watch", func() error { return a.watch(ctx, opts.Watch) })
 	}
 	a.goRun("acd-reconcile", func() error { return mgr.Reconcile(ctx, acd.CheckInterval) })
+	sweeper := retention.New(retention.Deps{
+		Store: a.store, Config: func() *config.Config { return a.runtime.Load().Config }, Dir: recDir,
+		Log: log, Metrics: retention.NewMetrics(reg),
+	})
+	a.goRun("retention", func() error { return sweeper.Run(ctx) })
 	a.goRun("http", func() error {
 		if err := a.httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err

@@ -13,11 +13,12 @@ import (
 	"github.com/hotline-cc/hotline/config"
 )
 
-// TestRecordingAnalyticsAndHook: when a call ends, its recording's talk is
+// TestRecordingAnalyticsHookAndDisposition: when a call ends, its recording's talk is
 // measured (the caller's 440 Hz and the agent's 1 kHz are speech on their
 // channels) and the analytics hook (a script here) gets the WAV and the
-// call ID; its JSON is stored with the call.
-func TestRecordingAnalyticsAndHook(t *testing.T) {
+// call ID; its JSON is stored with the call. Then the agent gives the
+// call a wrap-up code from the phone, and the API changes it.
+func TestRecordingAnalyticsHookAndDisposition(t *testing.T) {
 	t.Parallel()
 	requirePCAP(t)
 	hook := filepath.Join(t.TempDir(), "hook.sh")
@@ -27,6 +28,7 @@ func TestRecordingAnalyticsAndHook(t *testing.T) {
 	}
 	h := startHotline(t, func(c *config.Config) {
 		c.Recordings.AnalyticsHook = config.AnalyticsHook{Command: []string{hook}, Timeout: 10 * time.Second}
+		c.HTTP.Tokens = append(c.HTTP.Tokens, config.Token{Name: "1002", Role: config.RoleAgent, Token: "agent-1002"})
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
@@ -50,6 +52,24 @@ func TestRecordingAnalyticsAndHook(t *testing.T) {
 	}
 	if err := json.Unmarshal(a.Hook, &said); err != nil || said.Text != "hello" || said.Call != callID || said.Bytes < 44 {
 		t.Errorf("hook answer %s (%v); want hello for %s and the WAV's size", a.Hook, err, callID)
+	}
+	// The wrap-up code: 1003's phone dials *24 1 (resolved), then the API
+	// changes it; an unknown code or another agent's token changes nothing.
+	if status := newFeaturePhone(t).dial(t, h, "1003", "demo1003", "*241"); status != 200 {
+		t.Errorf("*241: %d", status)
+	}
+	if status := newFeaturePhone(t).dial(t, h, "1003", "demo1003", "*249"); status != 200 {
+		t.Errorf("*249 (unknown code, answered with feature_failed): %d", status)
+	}
+	if h.get("/api/v1/calls/"+callID, &cdr); cdr.Disposition != "resolved" {
+		t.Errorf("disposition after *241 then *249: %q, want resolved", cdr.Disposition)
+	}
+	disposition := "/api/v1/calls/" + callID + "/disposition"
+	h.do("POST", disposition, "agent-1002", map[string]string{"disposition": "escalated"}).want(t, "another agent's call", 403, nil)
+	h.do("POST", disposition, h.token, map[string]string{"disposition": "lost"}).want(t, "unknown disposition", 400, nil)
+	h.do("POST", disposition, h.token, map[string]string{"disposition": "3"}).want(t, "by code", 200, nil)
+	if h.get("/api/v1/calls/"+callID, &cdr); cdr.Disposition != "escalated" {
+		t.Errorf("disposition after the API: %q, want escalated", cdr.Disposition)
 	}
 	checkMetrics(t, h, map[string]float64{
 		`hotline_recordings_analyzed_total{result="ok"}`:            1,

@@ -146,4 +146,3 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	l.left -= len(p)
 	return n, nil
 }
-

@@ -305,6 +305,20 @@ func (m *Manager) createRecording(callID string, at time.Time, log *slog.Logger)
 	if m.deps.Recorder == nil {
 		return nil, ""
 	}
+	// A full disk must not fail calls: below the floor they go on
+	// unrecorded. If the space cannot be read, recording is tried (and
+	// Create's error, if any, says why).
+	if floor := m.deps.Runtime().Config.Recordings.MinFreeBytes; floor > 0 {
+		free, err := recorder.FreeBytes(m.deps.RecordingsDir)
+		switch {
+		case err != nil:
+			log.Warn("recordings disk space unknown, recording anyway", "err", err)
+		case free < uint64(floor):
+			m.deps.Metrics.recordingSkipped("disk-full")
+			log.Warn("call not recorded: the recordings disk is low", "free_bytes", free, "min_free_bytes", floor)
+			return nil, ""
+		}
+	}
 	path := m.recordingPath(callID, at)
 	rec, err := m.deps.Recorder.Create(path)
 	if errors.Is(err, fs.ErrExist) {

@@ -28,6 +28,8 @@ type Metrics struct {
 	// analyses counts recordings analyzed when their call ended, hooks
 	// the analytics hook's runs, by result.
 	analyses, hooks *prometheus.CounterVec
+	// recordingsSkipped counts calls not recorded, by reason.
+	recordingsSkipped *prometheus.CounterVec
 }
 
 // callResults are touched at start so every series exists before the first call.
@@ -103,13 +105,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "recordings", Name: "analytics_hook_runs_total",
 			Help: "Runs of the speech-analytics hook, by result: ok, error, timeout, bad-answer.",
 		}, []string{"result"}),
+		recordingsSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "recordings", Name: "skipped_total",
+			Help: "Calls not recorded, by reason: disk-full (less free space than recordings.min_free_bytes).",
+		}, []string{"reason"}),
 	}
 	for _, r := range callResults {
 		m.calls.WithLabelValues(r)
 	}
+	m.recordingsSkipped.WithLabelValues("disk-full")
 	if reg != nil {
 		reg.MustRegister(m.calls, m.dtmfTotal, m.wait, m.ivrVisits, m.ivrChoices, m.dips, m.dipSeconds, m.transfers, m.agentTransfers, m.surveys,
-			m.onHold, m.holds, m.holdTime, m.monitors, m.analyses, m.hooks)
+			m.onHold, m.holds, m.holdTime, m.monitors, m.analyses, m.hooks,
+			m.recordingsSkipped)
 	}
 	return m
 }
@@ -180,3 +188,6 @@ func (m *Metrics) monitoring(mode MonitorMode, on bool) {
 	}
 	g.Dec()
 }
+
+// recordingSkipped counts a call that was not recorded, and why.
+func (m *Metrics) recordingSkipped(reason string) { m.recordingsSkipped.WithLabelValues(reason).Inc() }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -304,6 +305,9 @@ type ListOptions struct {
 	// last row's Start and CallID as Before and BeforeCallID.
 	Before       time.Time
 	BeforeCallID string
+	// AgentID, if set, returns only that agent's calls (what an agent's
+	// token may see).
+	AgentID string
 }
 
 const (
@@ -318,18 +322,26 @@ func (s *Store) ListCalls(ctx context.Context, opts ListOptions) ([]CDR, error) 
 		limit = DefaultListLimit
 	}
 	limit = min(limit, MaxListLimit)
-	query := `SELECT ` + selectColumns + ` FROM calls `
-	args := []any{limit}
+	// Conditions are added only when set, so that SQLite can pick the
+	// index that fits (calls_by_agent for one agent's calls).
+	where := []string{"TRUE"}
+	args := []any{}
+	if opts.AgentID != "" {
+		where = append(where, `agent_id = ?`)
+		args = append(args, opts.AgentID)
+	}
 	switch {
 	case opts.Before.IsZero():
 	case opts.BeforeCallID == "":
-		query += `WHERE start_ms < ?2 `
+		where = append(where, `start_ms < ?`)
 		args = append(args, opts.Before.UnixMilli())
 	default:
-		query += `WHERE (start_ms, call_id) < (?2, ?3) `
+		where = append(where, `(start_ms, call_id) < (?, ?)`)
 		args = append(args, opts.Before.UnixMilli(), opts.BeforeCallID)
 	}
-	query += `ORDER BY start_ms DESC, call_id DESC LIMIT ?1`
+	query := `SELECT ` + selectColumns + ` FROM calls WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY start_ms DESC, call_id DESC LIMIT ?`
+	args = append(args, limit)
 
 	rows, err := s.readDB.QueryContext(ctx, query, args...)
 	if err != nil {

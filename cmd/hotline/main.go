@@ -47,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "ivr":
 		return cmdIVR(args[1:], stdout, stderr)
+	case "recordings":
+		return cmdRecordings(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "hotline %s\n", version)
 		return 0
