@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-cc/hotline/recorder"
 	"github.com/hotline-cc/hotline/store"
 )
 
@@ -300,7 +302,17 @@ func (a *api) getRecording(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusGone, "the recording was deleted by retention at "+c.RecordingDeleted.Format(time.RFC3339))
 		return
 	}
-	f, err := os.Open(c.RecordingPath)
+	windows, name, ok := a.recordingWindows(w, r, c)
+	if !ok {
+		return
+	}
+	st, err := os.Stat(c.RecordingPath)
+	var audio io.ReadSeekCloser
+	if err == nil && windows == nil {
+		audio, err = os.Open(c.RecordingPath)
+	} else if err == nil {
+		audio, err = recorder.OpenSlice(c.RecordingPath, windows)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		writeError(w, http.StatusNotFound, "recording file is gone")
 		return
@@ -309,22 +321,62 @@ func (a *api) getRecording(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, err)
 		return
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		a.serverError(w, r, err)
-		return
-	}
+	defer audio.Close()
+	detail := strings.TrimSpace("stage=" + r.URL.Query().Get("stage") + " " + r.Header.Get("Range"))
 	if r.Method == http.MethodGet { // HEAD sends no audio
-		if err := a.Store.Audit(r.Context(), auditEntry(r, store.AuditRecordingDownload, c.CallID, r.Header.Get("Range"))); err != nil {
+		if err := a.Store.Audit(r.Context(), auditEntry(r, store.AuditRecordingDownload, c.CallID, detail)); err != nil {
 			a.serverError(w, r, err)
 			return
 		}
 	}
-	a.Log.Info("recording served", "call_id", c.CallID, "token", who(r).name, "range", r.Header.Get("Range"))
+	a.Log.Info("recording served", "call_id", c.CallID, "token", who(r).name, "range", r.Header.Get("Range"), "stage", r.URL.Query().Get("stage"))
 	w.Header().Set("Content-Type", "audio/wav")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+safeName(c.CallID)+`.wav"`)
-	http.ServeContent(w, r, "", st.ModTime(), f)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.wav"`)
+	http.ServeContent(w, r, "", st.ModTime(), audio)
+}
+
+// recordingWindows reads ?stage=KIND (every top-level stage of that kind:
+// talk, hold, ivr, queue...) or ?seq=N (one stage) into windows of the
+// recording, which starts at the answer; nil windows mean the whole call.
+// It names the file after the call and the stage. It has answered when
+// it returns false.
+func (a *api) recordingWindows(w http.ResponseWriter, r *http.Request, c store.CDR) ([]recorder.Window, string, bool) {
+	q := r.URL.Query()
+	kind, seqText := q.Get("stage"), q.Get("seq")
+	name := safeName(c.CallID)
+	if kind == "" && seqText == "" {
+		return nil, name, true
+	}
+	seq, err := strconv.Atoi(seqText)
+	if seqText != "" && (err != nil || seq < 1) {
+		writeError(w, http.StatusBadRequest, "seq must be a stage's number (1, 2, ...)")
+		return nil, "", false
+	}
+	stages, err := a.Store.Stages(r.Context(), c.CallID)
+	if err != nil {
+		a.serverError(w, r, err)
+		return nil, "", false
+	}
+	end := c.End
+	if end.IsZero() {
+		end = time.Now()
+	}
+	var windows []recorder.Window
+	for _, st := range stages {
+		if seqText != "" && st.Seq != seq || kind != "" && (st.Kind != kind || st.Parent != 0) {
+			continue
+		}
+		stop := st.End
+		if stop.IsZero() {
+			stop = end
+		}
+		windows = append(windows, recorder.Window{From: st.Start.Sub(c.Answer), To: stop.Sub(c.Answer)})
+	}
+	if len(windows) == 0 {
+		writeError(w, http.StatusNotFound, "the call has no such stage (see GET /api/v1/calls/"+c.CallID+"/timeline)")
+		return nil, "", false
+	}
+	return windows, name + "-" + safeName(kind+seqText), true
 }
 
 func safeName(s string) string {

@@ -60,48 +60,101 @@ func byteRange(w Window, data int64) (from, to int64) {
 	return from, max(from, to)
 }
 
-// SliceSize is the size of the WAV WriteSlice writes for windows.
-func SliceSize(path string, windows []Window) (int64, error) {
-	f, data, err := openRecording(path)
-	if err != nil {
-		return 0, err
-	}
-	f.Close()
-	var n int64
-	for _, w := range windows {
-		from, to := byteRange(w, data)
-		n += to - from
-	}
-	return headerSize + n, nil
+// Slice is a WAV made of windows of a recording, one after the other (a
+// call's talk stages, say), read straight from the file: a valid file of
+// the same format that seeks, so it can be served with HTTP ranges.
+type Slice struct {
+	f    *os.File
+	head [headerSize]byte
+	// parts are the windows' byte ranges in the file, in order.
+	parts []sliceRange
+	size  int64
+	off   int64
 }
 
-// WriteSlice writes a WAV of the recording's windows, one after the other
-// (a call's talk stages, say): a valid file of the same format.
-func WriteSlice(dst io.Writer, path string, windows []Window) error {
+type sliceRange struct{ from, to int64 } // file offsets
+
+// OpenSlice opens the slice of the recording at path made of windows.
+func OpenSlice(path string, windows []Window) (*Slice, error) {
 	f, data, err := openRecording(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer f.Close()
+	s := &Slice{f: f}
 	var n int64
 	for _, w := range windows {
 		from, to := byteRange(w, data)
-		n += to - from
-	}
-	if n > 1<<32-1-headerSize {
-		return fmt.Errorf("recorder: slice of %s too large for a WAV", path)
-	}
-	h := header(uint32(n))
-	if _, err := dst.Write(h[:]); err != nil {
-		return err
-	}
-	for _, w := range windows {
-		from, to := byteRange(w, data)
-		if _, err := io.Copy(dst, io.NewSectionReader(f, headerSize+from, to-from)); err != nil {
-			return err
+		if to > from {
+			s.parts = append(s.parts, sliceRange{headerSize + from, headerSize + to})
+			n += to - from
 		}
 	}
-	return nil
+	if n > 1<<32-1-headerSize {
+		f.Close()
+		return nil, fmt.Errorf("recorder: slice of %s too large for a WAV", path)
+	}
+	s.head = header(uint32(n))
+	s.size = headerSize + n
+	return s, nil
+}
+
+// Size is the slice's length in bytes, header included.
+func (s *Slice) Size() int64 { return s.size }
+
+// Read reads the header, then the windows' audio.
+func (s *Slice) Read(p []byte) (int, error) {
+	if s.off >= s.size {
+		return 0, io.EOF
+	}
+	if s.off < headerSize {
+		n := copy(p, s.head[s.off:])
+		s.off += int64(n)
+		return n, nil
+	}
+	pos := s.off - headerSize // within the audio
+	for _, r := range s.parts {
+		if pos >= r.to-r.from {
+			pos -= r.to - r.from
+			continue
+		}
+		want := min(int64(len(p)), r.to-r.from-pos)
+		n, err := s.f.ReadAt(p[:want], r.from+pos)
+		s.off += int64(n)
+		if err == io.EOF && n > 0 {
+			err = nil
+		}
+		return n, err
+	}
+	return 0, io.EOF
+}
+
+// Seek moves within the slice (io.Seeker).
+func (s *Slice) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		offset += s.off
+	case io.SeekEnd:
+		offset += s.size
+	}
+	if offset < 0 {
+		return 0, errors.New("recorder: seek before the start of a slice")
+	}
+	s.off = offset
+	return offset, nil
+}
+
+// Close closes the recording.
+func (s *Slice) Close() error { return s.f.Close() }
+
+// WriteSlice writes the slice of the recording at path made of windows.
+func WriteSlice(dst io.Writer, path string, windows []Window) error {
+	s, err := OpenSlice(path, windows)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	_, err = io.Copy(dst, s)
+	return err
 }
 
 // Analysis is what Analyze measures: a channel "speaks" in a 20 ms frame

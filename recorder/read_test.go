@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -88,9 +89,19 @@ func TestWriteSlice(t *testing.T) {
 	if err := WriteSlice(&out, path, windows); err != nil {
 		t.Fatal(err)
 	}
-	size, err := SliceSize(path, windows)
-	if err != nil || size != int64(out.Len()) {
-		t.Errorf("SliceSize %d (%v), wrote %d", size, err, out.Len())
+	sl, err := OpenSlice(path, windows)
+	if err != nil || sl.Size() != int64(out.Len()) {
+		t.Fatalf("OpenSlice size %d (%v), wrote %d", sl.Size(), err, out.Len())
+	}
+	defer sl.Close()
+	// A range read across the seam of the two windows, as HTTP serves it.
+	seam := int64(headerSize + 8000*bytesPerFrame - 10)
+	if _, err := sl.Seek(seam, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	part := make([]byte, 20)
+	if _, err := io.ReadFull(sl, part); err != nil || !bytes.Equal(part, out.Bytes()[seam:seam+20]) {
+		t.Errorf("read across the seam: %v, % x, want % x", err, part, out.Bytes()[seam:seam+20])
 	}
 	frame := func(s float64) int { return int(s*sampleRate) * bytesPerFrame }
 	wantData := append(append([]byte{}, data[frame(1):frame(2)]...), data[frame(3):frame(3.5)]...)
