@@ -358,6 +358,14 @@ func TestWrapUpDelaysNextOffer(t *testing.T) {
 		h.get("/api/v1/calls/"+call1, &c)
 		return c.WrapUpSec > 2.9 && c.WrapUpSec < 3.2, fmt.Sprintf("wrap_up_seconds %.2f", c.WrapUpSec)
 	})
+	// ...and its timeline a wrap-up stage, nested under 1003's talk, so
+	// the call's own stages still add up to its duration.
+	tl := h.timeline(call1)
+	last := tl.Stages[len(tl.Stages)-1]
+	if last.Stage != "wrap-up" || last.AgentID != "1003" || last.Parent == 0 || last.DurationSec < 2.9 || last.DurationSec > 3.2 ||
+		tl.UnaccountedSec < -0.01 || tl.UnaccountedSec > 0.01 {
+		t.Errorf("call 1's timeline ends with %+v (unaccounted %.3f s); want 1003's 3 s wrap-up, nested", last, tl.UnaccountedSec)
+	}
 	d := h.waitDecisions(call2, 1)[0]
 	if gap := d.At.Sub(*cdr1.End).Seconds(); gap < 2.8 || gap > 4.5 {
 		t.Errorf("call 2 offered %.2fs after call 1 ended, want the 3 s wrap-up", gap)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -75,4 +76,73 @@ func TestRecordingAnalyticsHookAndDisposition(t *testing.T) {
 		`hotline_recordings_analyzed_total{result="ok"}`:            1,
 		`hotline_recordings_analytics_hook_runs_total{result="ok"}`: 1,
 	})
+}
+
+// TestOneRecordingThroughHoldTransferAndSurvey: a call that is held (from
+// 1003's phone), blind-transferred back to support, where 1004 answers
+// (the longest idle) and hangs up,
+// and ends in the post-call survey keeps one recording as long as the
+// call, and a timeline whose stages add up to the call's duration.
+func TestOneRecordingThroughHoldTransferAndSurvey(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotlineYAML(t, ivrTrunk+`
+flows:
+  - name: main
+    start: arm
+    nodes:
+      arm: { survey: { flow: nps, next: to_support } }
+      to_support: { queue: support }
+  - name: nps
+    start: rate
+    nodes:
+      rate:
+        collect: { prompt: beep, var: survey_score, min: 1, max: 2, terminator: "#", timeout: 8s, retries: 0, next: thanks, invalid: thanks }
+      thanks: { hangup: { prompt: beep, reason: survey done } }
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	carol := h.startAgent(ctx, "1003", "agent_hold.xml", map[string]string{"ring_ms": "100", "hold_after_ms": "500", "hold_ms": "1000"})
+	dave := h.startAgent(ctx, "1004", "agent_answer.xml", map[string]string{"ring_ms": "100", "hangup": "agent", "talk_ms": "1000"})
+	caller := h.startIVRCall(ctx, "100", map[string]string{"keys": "8#", "first_ms": "7000"})
+	h.waitAgent("1003", "on-call")
+	waitFor(t, 10*time.Second, "1003's phone to hold and resume", func() (bool, string) {
+		var trail []string
+		for _, e := range h.agentEvents("1003") {
+			trail = append(trail, e.From+">"+e.To)
+		}
+		return slices.Contains(trail, "on-hold>on-call"), fmt.Sprint(trail)
+	})
+	callID := h.agent("1003").CallID
+	h.do("POST", "/api/v1/calls/"+callID+"/transfer", h.token, map[string]string{"to": "queue:support"}).want(t, "transfer", 202, nil)
+	finished(t, carol, "1003 holds, resumes and is released by the transfer")
+	finished(t, dave, "1004 answers the transfer and hangs up")
+	caller.WaitSuccess(t, 1)
+
+	cdr := h.endedCDR(callID)
+	if cdr.SurveyScore == nil || *cdr.SurveyScore != 8 || cdr.Holds != 1 || cdr.TransferTo != "queue support" {
+		t.Errorf("CDR = %+v; want one hold, the transfer to support and survey score 8", cdr)
+	}
+	wavs, _ := filepath.Glob(filepath.Join(h.cfg.DataDir, "recordings", "*", "*", "*", "*.wav"))
+	if len(wavs) != 1 {
+		t.Errorf("recordings %v, want one for the whole call", wavs)
+	}
+	duration := cdr.End.Sub(*cdr.Answer).Seconds()
+	if got := float64(len(h.recording(callID).right)) / 8000; got < duration-0.3 || got > duration+0.1 {
+		t.Errorf("the recording lasts %.2f s, the call %.2f s", got, duration)
+	}
+	tl := h.timeline(callID)
+	want := []string{"ivr", "queue", "ring 1003 answered", "talk 1003", "hold", "talk 1003", "queue", "ring 1004 answered", "talk 1004", "survey"}
+	if got := stageNames(tl); !slices.Equal(got, want) {
+		t.Errorf("timeline %v, want %v", got, want)
+	}
+	if d := tl.UnaccountedSec; d < -0.01 || d > 0.01 || tl.DurationSec < duration-0.01 {
+		t.Errorf("the stages leave %.3f s of %.2f s unaccounted", d, tl.DurationSec)
+	}
+	// The survey's stage can be fetched from the recording on its own: the
+	// caller's two keys are in it, not in the talk.
+	res := h.do("GET", "/api/v1/recordings/"+callID+"?stage=survey", h.token, nil)
+	if res.status != 200 || len(res.body) < 44+8000 {
+		t.Errorf("the survey stage's recording: %d, %d bytes", res.status, len(res.body))
+	}
 }

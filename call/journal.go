@@ -100,6 +100,9 @@ func (j *Journal) write(at time.Time, cmd *acd.Command) {
 		if err == nil && s.From == acd.AgentStateWrapUp && s.To != acd.AgentStateWrapUp && hasCDR(s.CallID) {
 			// The call's CDR gets the after-call work it cost.
 			err = j.store.CallUpdated(context.Background(), store.CDR{CallID: s.CallID, WrapUp: s.InStateFor})
+			if err == nil {
+				err = j.store.WrapUpRecorded(context.Background(), s.CallID, s.AgentID, at.Add(-s.InStateFor), at)
+			}
 		}
 	case acd.CommandOffer:
 		err = j.store.RecordDecision(ctx, decisionRecord(at, &cmd.Offer))

@@ -137,3 +137,27 @@ func (s *Store) Stages(ctx context.Context, callID string) ([]Stage, error) {
 	}
 	return stages, nil
 }
+
+// WrapUpRecorded adds the agent's wrap-up after call callID to its
+// timeline: a stage from start to end, nested under the last top-level
+// stage the agent had in the call (the caller may still be in a survey,
+// and the call's duration ends when the caller leaves, so wrap-up is
+// never counted as one of the call's own stages). A call without a
+// timeline gets none.
+func (s *Store) WrapUpRecorded(ctx context.Context, callID, agentID string, start, end time.Time) error {
+	_, err := s.write(ctx, func(tx *sql.Tx) (int64, error) {
+		_, err := tx.ExecContext(ctx, `INSERT INTO call_stages
+				(call_id, seq, stage, start_ms, end_ms, parent, agent_id, queue, detail, result)
+			SELECT ?1, MAX(seq) + 1, ?2, ?3, ?4,
+				COALESCE((SELECT MAX(seq) FROM call_stages WHERE call_id = ?1 AND parent = 0 AND agent_id = ?5),
+					(SELECT MAX(seq) FROM call_stages WHERE call_id = ?1 AND parent = 0)),
+				?5, '', '', ''
+			FROM call_stages WHERE call_id = ?1 HAVING COUNT(*) > 0`,
+			callID, StageWrapUp, start.UnixMilli(), end.UnixMilli(), agentID)
+		return 0, err
+	})
+	if err != nil {
+		return fmt.Errorf("wrap-up of %s: %w", callID, err)
+	}
+	return nil
+}

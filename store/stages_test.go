@@ -181,3 +181,29 @@ func TestQAFields(t *testing.T) {
 		}
 	}
 }
+
+// TestWrapUpRecorded: the wrap-up is nested under the agent's last stage
+// (not counted in the call's own), numbered after the others; a call
+// with no timeline gets none.
+func TestWrapUpRecorded(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+	must(t, s.StagesRecorded(ctx, []Stage{
+		{CallID: "c1", Seq: 1, Kind: StageQueue, Start: at(0), End: at(5)},
+		{CallID: "c1", Seq: 2, Kind: StageRing, Start: at(3), End: at(5), Parent: 1, AgentID: "1001"},
+		{CallID: "c1", Seq: 3, Kind: StageTalk, Start: at(5), End: at(60), AgentID: "1001"},
+		{CallID: "c1", Seq: 4, Kind: StageSurvey, Start: at(60), End: at(70)},
+	}))
+	must(t, s.WrapUpRecorded(ctx, "c1", "1001", at(60), at(90)))
+	must(t, s.WrapUpRecorded(ctx, "none", "1001", at(60), at(90)))
+	got, err := s.Stages(ctx, "c1")
+	must(t, err)
+	want := Stage{CallID: "c1", Seq: 5, Kind: StageWrapUp, Start: at(60), End: at(90), Parent: 3, AgentID: "1001"}
+	if len(got) != 5 || got[4] != want {
+		t.Errorf("stages %+v; want the wrap-up %+v last", got, want)
+	}
+	if none, err := s.Stages(ctx, "none"); err != nil || len(none) != 0 {
+		t.Errorf("a call without a timeline got %+v (%v)", none, err)
+	}
+}
