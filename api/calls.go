@@ -322,7 +322,10 @@ func (a *api) getRecording(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer audio.Close()
-	detail := strings.TrimSpace("stage=" + r.URL.Query().Get("stage") + " " + r.Header.Get("Range"))
+	detail := r.Header.Get("Range")
+	if windows != nil {
+		detail = strings.TrimSpace(name + " " + detail) // which stage was heard
+	}
 	if r.Method == http.MethodGet { // HEAD sends no audio
 		if err := a.Store.Audit(r.Context(), auditEntry(r, store.AuditRecordingDownload, c.CallID, detail)); err != nil {
 			a.serverError(w, r, err)

@@ -298,7 +298,7 @@ func TestNPSEndpoint(t *testing.T) {
 	a.want("/api/v1/reports/nps", agentToken, 403)
 	a.want("/api/v1/reports/nps", "", 401)
 	for _, q := range []string{
-		"group_by=caller", "group_by=tags", "format=csv", "format=xml", "from=yesterday",
+		"group_by=caller", "group_by=tags", "format=xml", "from=yesterday",
 		"from=2026-11-24T00:00:00Z&to=2026-11-23T00:00:00Z", "from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
 	} {
 		a.want("/api/v1/reports/nps?"+q, adminToken, 400)

@@ -88,6 +88,13 @@ var kpiReports = map[string]func(a *api, ctx context.Context, q store.KPIQuery) 
 					orNull(r.AnswerRate()), orNull(r.AbandonRate()), orNull(r.TransferRate())}
 			})
 	},
+	"nps": func(a *api, ctx context.Context, q store.KPIQuery) (kpiTable, error) {
+		rows, err := a.Store.NPSKPIReport(ctx, q)
+		return kpiTableOf(rows, err, []string{"responses", "promoters", "passives", "detractors", "nps"},
+			func(r store.NPSKPIRow) (store.KPIKey, []any) {
+				return r.KPIKey, []any{r.Responses, r.Promoters, r.Passives, r.Detractors, orNull(r.NPS())}
+			})
+	},
 }
 
 // fcrWindow is the configured FCR window, the default when none is set.
@@ -103,12 +110,6 @@ func (a *api) fcrWindow() time.Duration {
 // CSV (admin, supervisor and qa tokens).
 func (a *api) kpiReport(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("kpi")
-	if name == "nps" {
-		// /api/v1/reports/nps has a route of its own; this serves it only
-		// if that route goes.
-		a.npsReport(w, r)
-		return
-	}
 	build, ok := kpiReports[name]
 	if !ok {
 		writeError(w, http.StatusNotFound, "no report "+strconv.Quote(name)+"; reports: fcr, aht, sl, rates, nps, reasons")

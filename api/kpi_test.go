@@ -187,8 +187,8 @@ func TestKPIReportRefusals(t *testing.T) {
 	}
 }
 
-// TestNPSReportKeepsItsRoute: the generic report route does not take over
-// /api/v1/reports/nps, which keeps its own answer.
+// TestNPSReportKeepsItsRoute: /api/v1/reports/nps keeps its own JSON
+// answer (with average scores); CSV and intervals are the KPI reports'.
 func TestNPSReportKeepsItsRoute(t *testing.T) {
 	a := newTestAPI(t)
 	a.call(store.CDR{CallID: "c1", Start: t0, AgentID: "1001", SurveyScore: 10, SurveySet: true})
@@ -196,6 +196,10 @@ func TestNPSReportKeepsItsRoute(t *testing.T) {
 	if body["nps"] != 100.0 || body["groups"] == nil {
 		t.Errorf("nps report: %v", body)
 	}
-	a.want("/api/v1/reports/nps?format=csv", qaToken, 400)
+	// CSV and intervals come from the KPI reports.
+	if rec := a.fetch("/api/v1/reports/nps?format=csv&interval=60m&"+kpiPeriod, qaToken, ""); rec.Code != 200 ||
+		!strings.HasPrefix(rec.Body.String(), "interval_start,responses,promoters,passives,detractors,nps\n") {
+		t.Errorf("nps as CSV by the hour: %d %q", rec.Code, rec.Body)
+	}
 	a.want("/api/v1/reports/nps", agentToken, 403)
 }

@@ -123,6 +123,13 @@ func npsJSON(row store.NPSRow) NPSJSON {
 // survey answers by agent, queue or business type (admin, supervisor and
 // qa tokens).
 func (a *api) npsReport(w http.ResponseWriter, r *http.Request) {
+	if q := r.URL.Query(); q.Has("format") || q.Has("interval") {
+		// CSV and intervals are the KPI reports' (their rows have no
+		// average score, this report's have).
+		r.SetPathValue("kpi", "nps")
+		a.kpiReport(w, r)
+		return
+	}
 	if forbidReview(w, who(r), "survey reports") {
 		return
 	}

@@ -171,6 +171,33 @@ func (s *Store) RatesReport(ctx context.Context, q KPIQuery) ([]RatesRow, error)
 		})
 }
 
+// NPSKPIRow is one line of the NPS report by group and interval.
+type NPSKPIRow struct {
+	KPIKey
+	// Responses counts the calls with a survey score; Promoters scored 9
+	// or 10, Passives 7 or 8, Detractors 0 to 6.
+	Responses, Promoters, Passives, Detractors int
+}
+
+// NPS is the net promoter score, -100..100: promoters' share minus
+// detractors', in percent; false without responses.
+func (r NPSKPIRow) NPS() (float64, bool) {
+	if r.Responses <= 0 {
+		return 0, false
+	}
+	return float64(r.Promoters-r.Detractors) * 100 / float64(r.Responses), true
+}
+
+// NPSKPIReport is the NPS of the surveyed calls that started in the
+// period, by group and interval.
+func (s *Store) NPSKPIReport(ctx context.Context, q KPIQuery) ([]NPSKPIRow, error) {
+	return kpiReport(ctx, s.readDB, "nps report", q, "", "calls", `survey_score IS NOT NULL`,
+		`COUNT(*), SUM(survey_score >= 9), SUM(survey_score BETWEEN 7 AND 8), SUM(survey_score <= 6)`, nil,
+		func(r *NPSKPIRow) (*KPIKey, []any) {
+			return &r.KPIKey, []any{&r.Responses, &r.Promoters, &r.Passives, &r.Detractors}
+		})
+}
+
 // kpiReport runs the query every KPI report shares: with (a WITH clause,
 // or "") then, over source, the rows that started in [From, To) and match
 // where, grouped by q's column and interval, their measures computed in
