@@ -280,6 +280,17 @@ func TestKillNineLeavesRepairableState(t *testing.T) {
 	if cdr.End != nil && cdr.End.Before(cdr.Start) {
 		t.Errorf("after restart: end %v before start %v", cdr.End, cdr.Start)
 	}
+	// The timeline the crash cut is closed at the restart too: its last
+	// stage ends with the call, and the stages still add up.
+	code, body := second.api("/api/v1/calls/" + cdr.CallID + "/timeline")
+	var tl api.TimelineJSON
+	if err := json.Unmarshal(body, &tl); code != http.StatusOK || err != nil {
+		t.Fatalf("timeline after restart: %d %s", code, body)
+	}
+	if n := len(tl.Stages); n == 0 || tl.Stages[n-1].End == nil || tl.Stages[n-1].Result != "system-restart" ||
+		tl.UnaccountedSec < -0.01 || tl.UnaccountedSec > 0.01 {
+		t.Errorf("timeline after restart: %+v; want its last stage closed with system-restart and no gap", tl)
+	}
 
 	path := cdr.RecordingURL
 	if path == "" {
