@@ -139,6 +139,7 @@ func TestSignedRecordingLink(t *testing.T) {
 		"another call":  strings.Replace(u, "/c1?", "/c2?", 1),
 		"a longer life": "/api/v1/recordings/c1?" + withParam(q, "expires", "9999999999"),
 		"another token": "/api/v1/recordings/c1?" + withParam(q, "by", "ops"),
+		"another stage": "/api/v1/recordings/c1?" + withParam(q, "seq", "1"),
 	} {
 		if rec := a.fetch(bad, "", ""); rec.Code != http.StatusForbidden {
 			t.Errorf("%s: %d, want 403", name, rec.Code)

@@ -123,7 +123,7 @@ func npsJSON(row store.NPSRow) NPSJSON {
 // survey answers by agent, queue or business type (admin, supervisor and
 // qa tokens).
 func (a *api) npsReport(w http.ResponseWriter, r *http.Request) {
-	if q := r.URL.Query(); q.Has("format") || q.Has("interval") {
+	if q := r.URL.Query(); q.Get("format") == "csv" || q.Has("interval") {
 		// CSV and intervals are the KPI reports' (their rows have no
 		// average score, this report's have).
 		r.SetPathValue("kpi", "nps")

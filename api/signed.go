@@ -60,11 +60,13 @@ func (a *api) recordingLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "token "+strconv.Quote(p.name)+" (role "+p.role.String()+") may not fetch this call's recording")
 		return
 	}
-	stage := r.URL.Query().Get("stage")
+	stage := sliceOf(r.URL.Query())
 	expires := linkNow().Add(recordingLinkTTL).Unix()
 	q := url.Values{}
-	if stage != "" {
-		q.Set("stage", stage)
+	for _, k := range []string{"stage", "seq"} {
+		if v := r.URL.Query().Get(k); v != "" {
+			q.Set(k, v)
+		}
 	}
 	q.Set("by", p.name)
 	q.Set("expires", strconv.FormatInt(expires, 10))
@@ -74,6 +76,10 @@ func (a *api) recordingLink(w http.ResponseWriter, r *http.Request) {
 		"expires": time.Unix(expires, 0).UTC(),
 	})
 }
+
+// sliceOf names the part of a recording a link is for: its stage and seq
+// parameters, both signed.
+func sliceOf(q url.Values) string { return q.Get("stage") + "#" + q.Get("seq") }
 
 // authOrSigned admits a request with a valid signed link (the token that
 // made it must still exist with the same role) as that token, and any
@@ -95,7 +101,7 @@ func (a *api) authOrSigned(next http.HandlerFunc) http.HandlerFunc {
 				role, found = t.Role, true
 			}
 		}
-		want := a.links.sign(r.PathValue("id"), q.Get("stage"), by, role, expires)
+		want := a.links.sign(r.PathValue("id"), sliceOf(q), by, role, expires)
 		switch {
 		case err != nil || !found || !hmac.Equal([]byte(strings.ToLower(sig)), []byte(want)):
 			writeError(w, http.StatusForbidden, "invalid link")

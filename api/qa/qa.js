@@ -6,6 +6,12 @@
 const $ = (sel) => document.querySelector(sel);
 const hashParams = new URLSearchParams(location.hash.slice(1));
 let token = hashParams.get("token") || sessionStorage.getItem("hotline-token") || "";
+if (hashParams.has("token")) {
+  // Keep the token out of the browser's history and of copied links.
+  sessionStorage.setItem("hotline-token", token);
+  hashParams.delete("token");
+  history.replaceState(null, "", location.pathname + location.search + (hashParams.size ? "#" + hashParams : ""));
+}
 let nextCursor = null;
 let lastQuery = null;
 
