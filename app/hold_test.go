@@ -145,63 +145,44 @@ func TestBlindTransferToAQueueFromTheAPI(t *testing.T) {
 	}
 }
 
-// TestBlindTransferByREFER: agent 1003's softphone transfers the caller to
-// the sales queue with REFER (RFC 3515); hotline accepts it (202, NOTIFY
-// 100 Trying, NOTIFY 200 OK), releases 1003 and agent 1001 answers.
+// TestBlindTransferByREFER: agent 1003's softphone transfers the caller
+// with REFER (RFC 3515), to the sales queue or to agent 1001 by ID;
+// hotline accepts it (202, NOTIFY 100 Trying, NOTIFY 200 OK), releases
+// 1003, and agent 1001 answers. The transfer counts by its target kind.
 func TestBlindTransferByREFER(t *testing.T) {
 	t.Parallel()
 	requirePCAP(t)
-	h := startHotline(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	carol := h.startAgent(ctx, "1003", "agent_refer.xml", map[string]string{"ring_ms": "100", "refer_after_ms": "800", "refer_to": "sales"})
-	alice := h.startAgent(ctx, "1001", "agent_answer.xml", map[string]string{"ring_ms": "100"})
-	caller, err := sipptest.Start(ctx, t, sipptest.Scenario{
-		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100", Timeout: 40 * time.Second,
-		Vars: map[string]string{"digit": "2", "talk_ms": "5000"},
-	})
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct{ referTo, kind, transferTo string }{
+		{"sales", "queue", "queue sales"},
+		{"1001", "agent", "agent 1001"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			t.Parallel()
+			h := startHotline(t, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			carol := h.startAgent(ctx, "1003", "agent_refer.xml", map[string]string{"ring_ms": "100", "refer_after_ms": "800", "refer_to": tc.referTo})
+			alice := h.startAgent(ctx, "1001", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+			caller, err := sipptest.Start(ctx, t, sipptest.Scenario{
+				File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100", Timeout: 40 * time.Second,
+				Vars: map[string]string{"digit": "2", "talk_ms": "5000"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			caller.WaitSuccess(t, 1)
+			finished(t, carol, "agent 1003 refers the call and gets the NOTIFYs and the BYE")
+			finished(t, alice, "agent 1001 answers the transferred call")
+			cdr := h.waitEndedCall()
+			if cdr.AgentID != "1001" || cdr.TransferTo != tc.transferTo || cdr.Result != "completed" {
+				t.Errorf("CDR = %+v; want agent 1001 after 1003's REFER to %s", cdr, tc.referTo)
+			}
+			checkMetrics(t, h, map[string]float64{
+				`hotline_transfers_total{kind="blind",target="` + tc.kind + `",result="started"}`:   1,
+				`hotline_transfers_total{kind="blind",target="` + tc.kind + `",result="connected"}`: 1,
+			})
+		})
 	}
-	caller.WaitSuccess(t, 1)
-	finished(t, carol, "agent 1003 refers the call and gets the NOTIFYs and the BYE")
-	finished(t, alice, "agent 1001 answers the transferred call")
-	cdr := h.waitEndedCall()
-	if cdr.AgentID != "1001" || cdr.Queue != "sales" || cdr.TransferTo != "queue sales" || cdr.Result != "completed" {
-		t.Errorf("CDR = %+v; want agent 1001 in sales after 1003's REFER", cdr)
-	}
-}
-
-// TestBlindTransferByREFERToAnAgent: agent 1003's softphone refers the
-// caller to agent 1001 by ID (Refer-To: <sip:1001@hotline>); hotline
-// accepts it, releases 1003, 1001's phone rings and answers, and the
-// transfer counts as a blind one to an agent, connected.
-func TestBlindTransferByREFERToAnAgent(t *testing.T) {
-	t.Parallel()
-	requirePCAP(t)
-	h := startHotline(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	carol := h.startAgent(ctx, "1003", "agent_refer.xml", map[string]string{"ring_ms": "100", "refer_after_ms": "800", "refer_to": "1001"})
-	alice := h.startAgent(ctx, "1001", "agent_answer.xml", map[string]string{"ring_ms": "100"})
-	caller, err := sipptest.Start(ctx, t, sipptest.Scenario{
-		File: "carrier_call.xml", Remote: h.sipAddr(), Service: "100", Timeout: 40 * time.Second,
-		Vars: map[string]string{"digit": "2", "talk_ms": "5000"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	caller.WaitSuccess(t, 1)
-	finished(t, carol, "agent 1003 refers the call to 1001 and gets the NOTIFYs and the BYE")
-	finished(t, alice, "agent 1001 answers the transferred call")
-	cdr := h.waitEndedCall()
-	if cdr.AgentID != "1001" || cdr.TransferTo != "agent 1001" || cdr.Result != "completed" {
-		t.Errorf("CDR = %+v; want agent 1001 after 1003's REFER to agent 1001", cdr)
-	}
-	checkMetrics(t, h, map[string]float64{
-		`hotline_transfers_total{kind="blind",target="agent",result="started"}`:   1,
-		`hotline_transfers_total{kind="blind",target="agent",result="connected"}`: 1,
-	})
 }
 
 // TestThreeWayConferenceFromTheAPI: agent 1003 adds the phone of 1004 to

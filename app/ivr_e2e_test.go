@@ -539,6 +539,27 @@ flows:
 	}
 }
 
+// npsSurveyFlow is a post-call survey: a beep, a score 0-10 keyed and
+// ended with #, a beep and goodbye.
+const npsSurveyFlow = `
+  - name: nps
+    start: rate
+    nodes:
+      rate:
+        collect:
+          prompt: beep
+          var: survey_score
+          min: 1
+          max: 2
+          terminator: "#"
+          pattern: "^([0-9]|10)$"
+          timeout: 8s
+          retries: 0
+          next: thanks
+          invalid: thanks
+      thanks: { hangup: { prompt: beep, reason: survey done } }
+`
+
 // TestIVRPostCallSurveyScoreInCDR: the flow arms the nps survey before the
 // queue; agent 1003 answers and hangs up first; the caller is taken to the
 // survey, keys 9# and hears hotline hang up. The CDR keeps the agent and
@@ -553,23 +574,7 @@ flows:
     nodes:
       arm: { survey: { flow: nps, next: to_support } }
       to_support: { queue: support }
-  - name: nps
-    start: rate
-    nodes:
-      rate:
-        collect:
-          prompt: beep
-          var: survey_score
-          min: 1
-          max: 2
-          terminator: "#"
-          pattern: "^([0-9]|10)$"
-          timeout: 6s
-          retries: 0
-          next: thanks
-          invalid: thanks
-      thanks: { hangup: { prompt: beep, reason: survey done } }
-`)
+`+npsSurveyFlow)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	agent := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100", "hangup": "agent", "talk_ms": "1000"})

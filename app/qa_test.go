@@ -93,13 +93,7 @@ flows:
     nodes:
       arm: { survey: { flow: nps, next: to_support } }
       to_support: { queue: support }
-  - name: nps
-    start: rate
-    nodes:
-      rate:
-        collect: { prompt: beep, var: survey_score, min: 1, max: 2, terminator: "#", timeout: 8s, retries: 0, next: thanks, invalid: thanks }
-      thanks: { hangup: { prompt: beep, reason: survey done } }
-`)
+`+npsSurveyFlow)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	carol := h.startAgent(ctx, "1003", "agent_hold.xml", map[string]string{"ring_ms": "100", "hold_after_ms": "500", "hold_ms": "1000"})
