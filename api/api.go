@@ -334,6 +334,19 @@ func queryLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
 	return n, true
 }
 
+// queryPage reads a listing's limit and from/to times (each optional),
+// or answers 400; it reports whether the request may go on.
+func queryPage(w http.ResponseWriter, r *http.Request) (limit int, from, to time.Time, ok bool) {
+	if limit, ok = queryLimit(w, r); !ok {
+		return
+	}
+	if from, ok = queryTime(w, r, "from"); !ok {
+		return
+	}
+	to, ok = queryTime(w, r, "to")
+	return
+}
+
 // queryTime reads an RFC 3339 query parameter; zero when absent.
 func queryTime(w http.ResponseWriter, r *http.Request, name string) (time.Time, bool) {
 	s := r.URL.Query().Get(name)

@@ -26,15 +26,7 @@ func (a *api) listAudit(w http.ResponseWriter, r *http.Request) {
 	if forbidManage(w, who(r), "read the audit log") {
 		return
 	}
-	limit, ok := queryLimit(w, r)
-	if !ok {
-		return
-	}
-	from, ok := queryTime(w, r, "from")
-	if !ok {
-		return
-	}
-	to, ok := queryTime(w, r, "to")
+	limit, from, to, ok := queryPage(w, r)
 	if !ok {
 		return
 	}

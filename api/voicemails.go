@@ -53,15 +53,7 @@ func (a *api) listVoicemails(w http.ResponseWriter, r *http.Request) {
 	if forbidReview(w, who(r), "voicemails") {
 		return
 	}
-	limit, ok := queryLimit(w, r)
-	if !ok {
-		return
-	}
-	from, ok := queryTime(w, r, "from")
-	if !ok {
-		return
-	}
-	to, ok := queryTime(w, r, "to")
+	limit, from, to, ok := queryPage(w, r)
 	if !ok {
 		return
 	}

@@ -539,9 +539,16 @@ flows:
 	}
 }
 
-// npsSurveyFlow is a post-call survey: a beep, a score 0-10 keyed and
-// ended with #, a beep and goodbye.
-const npsSurveyFlow = `
+// surveyedSupportFlows arm the post-call survey nps, then queue the
+// caller in support. nps: a beep, a score 0-10 keyed and ended with #, a
+// beep and goodbye.
+const surveyedSupportFlows = `
+flows:
+  - name: main
+    start: arm
+    nodes:
+      arm: { survey: { flow: nps, next: to_support } }
+      to_support: { queue: support }
   - name: nps
     start: rate
     nodes:
@@ -567,14 +574,7 @@ const npsSurveyFlow = `
 func TestIVRPostCallSurveyScoreInCDR(t *testing.T) {
 	t.Parallel()
 	requirePCAP(t)
-	h := startHotlineYAML(t, ivrTrunk+`
-flows:
-  - name: main
-    start: arm
-    nodes:
-      arm: { survey: { flow: nps, next: to_support } }
-      to_support: { queue: support }
-`+npsSurveyFlow)
+	h := startHotlineYAML(t, ivrTrunk+surveyedSupportFlows)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	agent := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100", "hangup": "agent", "talk_ms": "1000"})

@@ -86,14 +86,7 @@ func TestRecordingAnalyticsHookAndDisposition(t *testing.T) {
 func TestOneRecordingThroughHoldTransferAndSurvey(t *testing.T) {
 	t.Parallel()
 	requirePCAP(t)
-	h := startHotlineYAML(t, ivrTrunk+`
-flows:
-  - name: main
-    start: arm
-    nodes:
-      arm: { survey: { flow: nps, next: to_support } }
-      to_support: { queue: support }
-`+npsSurveyFlow)
+	h := startHotlineYAML(t, ivrTrunk+surveyedSupportFlows)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	carol := h.startAgent(ctx, "1003", "agent_hold.xml", map[string]string{"ring_ms": "100", "hold_after_ms": "500", "hold_ms": "1000"})
