@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hotline-cc/hotline/store"
@@ -46,8 +47,15 @@ func (a *api) listAudit(w http.ResponseWriter, r *http.Request) {
 }
 
 // auditEntry is what r's token does to callID, now.
+// maxAuditDetail bounds what an audit row keeps of a request's details.
+const maxAuditDetail = 200
+
 func auditEntry(r *http.Request, action, callID, detail string) store.AuditEntry {
 	p := who(r)
+	if len(detail) > maxAuditDetail {
+		// A client chooses its Range header: it must not fill the log.
+		detail = strings.ToValidUTF8(detail[:maxAuditDetail], "") + "…"
+	}
 	return store.AuditEntry{At: time.Now(), Token: p.name, Role: p.role.String(), Action: action, CallID: callID, Detail: detail}
 }
 

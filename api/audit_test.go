@@ -181,3 +181,13 @@ func TestRecordingGoneAfterRetention(t *testing.T) {
 		t.Errorf("own deleted recording: %d", rec.Code)
 	}
 }
+
+// TestAuditDetailIsBounded: a client's huge Range header is cut short in
+// the audit row.
+func TestAuditDetailIsBounded(t *testing.T) {
+	req := httptest.NewRequest("GET", "/", nil)
+	e := auditEntry(req, store.AuditRecordingDownload, "c1", strings.Repeat("bytes=0-1,", 1000))
+	if len(e.Detail) > maxAuditDetail+len("…") || !strings.HasSuffix(e.Detail, "…") {
+		t.Errorf("detail of %d bytes", len(e.Detail))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hotline-cc/hotline/config"
@@ -208,7 +209,7 @@ func writeKPICSV(w http.ResponseWriter, name, group string, intervals bool, tabl
 	for _, row := range table.rows {
 		record := make([]string, 0, len(header)+len(row.values))
 		if group != "" {
-			record = append(record, row.key.Group)
+			record = append(record, csvText(row.key.Group))
 		}
 		if intervals {
 			record = append(record, row.key.IntervalStart.UTC().Format(time.RFC3339))
@@ -219,6 +220,16 @@ func writeKPICSV(w http.ResponseWriter, name, group string, intervals bool, tabl
 		_ = cw.Write(record)
 	}
 	cw.Flush()
+}
+
+// csvText keeps a name (a queue, an agent, a business type) from being
+// read as a formula by a spreadsheet (CSV injection): a cell that starts
+// like one gets a leading apostrophe.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func csvValue(v any) string {

@@ -203,3 +203,15 @@ func TestNPSReportKeepsItsRoute(t *testing.T) {
 	}
 	a.want("/api/v1/reports/nps", agentToken, 403)
 }
+
+// TestCSVTextDefusesFormulas: a group name a spreadsheet would run as a
+// formula is written as text.
+func TestCSVTextDefusesFormulas(t *testing.T) {
+	for in, want := range map[string]string{
+		"support": "support", "=HYPERLINK(\"x\")": "'=HYPERLINK(\"x\")", "+1": "'+1", "-2": "'-2", "@SUM(A1)": "'@SUM(A1)", "": "",
+	} {
+		if got := csvText(in); got != want {
+			t.Errorf("csvText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

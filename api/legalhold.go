@@ -45,6 +45,10 @@ func (a *api) setLegalHold(on bool) http.HandlerFunc {
 			writeError(w, http.StatusNotFound, "no call with that id")
 			return
 		}
+		if errors.Is(err, store.ErrRecordingDeleted) {
+			writeError(w, http.StatusConflict, "the recording was already deleted by retention: there is nothing to hold")
+			return
+		}
 		if err != nil {
 			a.serverError(w, r, err)
 			return

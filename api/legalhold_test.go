@@ -40,6 +40,13 @@ func TestLegalHoldEndpoints(t *testing.T) {
 	if rec := a.request("DELETE", "/api/v1/calls/c1/legal-hold", adminToken, ""); rec.Code != 200 || held() {
 		t.Errorf("DELETE: %d %s, held %v", rec.Code, rec.Body, held())
 	}
+	// Once retention deleted the recording there is nothing to hold.
+	if err := a.store.RecordingDeleted(context.Background(), "c1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if rec := a.request("PUT", "/api/v1/calls/c1/legal-hold", supToken, ""); rec.Code != 409 || held() {
+		t.Errorf("PUT on a deleted recording: %d %s, held %v; want 409", rec.Code, rec.Body, held())
+	}
 	for _, tt := range []struct {
 		method, path, body string
 		status             int

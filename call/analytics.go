@@ -11,14 +11,21 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"time"
 
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/recorder"
 	"github.com/hotline-cc/hotline/store"
 )
 
-// hookAnswerMax bounds what an analytics hook may return.
-const hookAnswerMax = 1 << 20
+// hookAnswerMax bounds what an analytics hook may return (it is stored
+// with the call and shown with it).
+const hookAnswerMax = 64 << 10
+
+// hookExitWait is how long a hook whose time is up may take to let go of
+// its output (a child it started may hold it open) before hotline stops
+// waiting for it.
+const hookExitWait = 5 * time.Second
 
 // talkWindows are the call's talk stages (an agent, a transfer target or
 // a conference with the caller) as offsets in its recording, which starts
@@ -48,6 +55,10 @@ func (c *Call) analyzeRecording(path string) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
+		// Calls end by the hundred at busy times: a few analyses at a time
+		// (each reads a recording, a hook may take minutes), the rest wait.
+		m.analysisSlots <- struct{}{}
+		defer func() { <-m.analysisSlots }()
 		a, err := recorder.Analyze(path, windows)
 		if err != nil {
 			log.Error("recording analysis", "err", err)
@@ -99,6 +110,7 @@ func runAnalyticsHook(h config.AnalyticsHook, path, callID string, log *slog.Log
 
 func hookCommand(ctx context.Context, command []string, path, callID string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, command[0], append(command[1:], path, callID)...)
+	cmd.WaitDelay = hookExitWait
 	var out bytes.Buffer
 	cmd.Stdout = &limitedBuffer{buf: &out, left: hookAnswerMax}
 	if err := cmd.Run(); err != nil {

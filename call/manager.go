@@ -71,7 +71,13 @@ type Manager struct {
 	stopOnce sync.Once
 	// dipClient sends the IVR's data dips.
 	dipClient *http.Client
+	// analyses bounds the recordings analyzed (and hooks run) at once.
+	analysisSlots chan struct{}
 }
+
+// maxConcurrentAnalyses is how many ended calls' recordings are analyzed
+// at a time.
+const maxConcurrentAnalyses = 2
 
 // NewManager returns a manager; wire HandleCall into hsip.Hooks and Dispatch as the
 // ACD router's command sink.
@@ -88,7 +94,8 @@ func NewManager(d Deps) *Manager {
 	if d.PINs == nil {
 		d.PINs = pinguard.New(nil)
 	}
-	return &Manager{deps: d, stopping: make(chan struct{}), dipClient: newDipClient()}
+	return &Manager{deps: d, stopping: make(chan struct{}), dipClient: newDipClient(),
+		analysisSlots: make(chan struct{}, maxConcurrentAnalyses)}
 }
 
 // Shutdown hangs up every live call and waits for them to finish (CDRs written,

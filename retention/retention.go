@@ -91,35 +91,41 @@ func (s *Sweeper) wait(ctx context.Context, d time.Duration) bool {
 }
 
 // Sweep deletes every recording expired now, pass after pass of Batch,
-// and returns how many it deleted. It stops early when a pass deletes
-// nothing (every candidate failed), so a recording that cannot be deleted
-// does not keep it busy; the next sweep tries again.
+// and returns how many it deleted. Each pass starts after the last one's
+// last recording, so recordings that cannot be deleted are passed over
+// (the next sweep tries them again) and never hold the others back.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	total := 0
+	var after store.CDR
 	for {
-		deleted, listed, err := s.pass(ctx)
+		deleted, listed, last, err := s.pass(ctx, after)
 		total += deleted
-		if err != nil || listed < Batch || deleted == 0 {
+		if err != nil || listed < Batch {
 			return total, err
 		}
+		after = last
 	}
 }
 
-// pass deletes one batch; it returns how many were deleted and listed.
-func (s *Sweeper) pass(ctx context.Context) (deleted, listed int, err error) {
+// pass deletes one batch after after; it returns how many were deleted
+// and listed, and the last listed.
+func (s *Sweeper) pass(ctx context.Context, after store.CDR) (deleted, listed int, last store.CDR, err error) {
 	now := s.d.Clock.Now()
 	rec := s.d.Config().Recordings
-	calls, err := s.d.Store.ExpiredRecordings(ctx, now, rec.RetentionFor, Batch)
+	calls, err := s.d.Store.ExpiredRecordingsAfter(ctx, now, rec.RetentionFor, Batch, after)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.d.Metrics.errors.Inc()
 			s.d.Log.Error("retention: listing expired recordings", "err", err)
 		}
-		return 0, 0, err
+		return 0, 0, after, err
+	}
+	if len(calls) > 0 {
+		last = calls[len(calls)-1]
 	}
 	for _, c := range calls {
 		if err := ctx.Err(); err != nil {
-			return deleted, len(calls), err
+			return deleted, len(calls), last, err
 		}
 		ok, err := s.delete(ctx, c, now)
 		if err != nil {
@@ -134,7 +140,7 @@ func (s *Sweeper) pass(ctx context.Context) (deleted, listed int, err error) {
 				"ended", c.End, "retention_days", rec.RetentionFor(c.BusinessType))
 		}
 	}
-	return deleted, len(calls), nil
+	return deleted, len(calls), last, nil
 }
 
 // delete removes c's recording, marking it deleted first (see

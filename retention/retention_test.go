@@ -190,6 +190,24 @@ func TestRetentionSweepInBatches(t *testing.T) {
 	}
 }
 
+// TestRetentionGoesPastRecordingsItCannotDelete: a full batch of rows
+// naming files outside the folder (all ended first, so listed first) does
+// not keep the sweep from deleting the expired recordings after them.
+func TestRetentionGoesPastRecordingsItCannotDelete(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes over five hundred calls")
+	}
+	f := newFixture(t)
+	outside := filepath.Join(t.TempDir(), "elsewhere.wav")
+	for i := range Batch {
+		f.recordedAt(fmt.Sprintf("a%04d", i), "card", outside) // IDs sort before the next one's
+	}
+	f.recordedAt("z-deletable", "card", filepath.Join(f.dir, "missing.wav"))
+	if got := f.sweepAt(181, 0); got != 1 {
+		t.Errorf("deleted %d, want the one deletable recording behind %d undeletable ones", got, Batch)
+	}
+}
+
 // TestRetentionRefusesPathsOutsideTheFolder: a row naming a file outside
 // the recordings folder is counted as an error, and the file stays.
 func TestRetentionRefusesPathsOutsideTheFolder(t *testing.T) {

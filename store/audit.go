@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -58,15 +59,21 @@ func (s *Store) SetLegalHoldAudited(ctx context.Context, callID string, on bool,
 		return err
 	}
 	n, err := s.write(ctx, func(tx *sql.Tx) (int64, error) {
-		res, err := tx.ExecContext(ctx, `UPDATE calls SET legal_hold = ?2 WHERE call_id = ?1`, callID, on)
-		if err != nil {
+		var deleted sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT recording_deleted_ms FROM calls WHERE call_id = ?`, callID).Scan(&deleted)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return 0, nil
+		case err != nil:
+			return 0, err
+		case deleted.Valid && on:
+			// Nothing left to hold: say so rather than pretend.
+			return 0, ErrRecordingDeleted
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE calls SET legal_hold = ?2 WHERE call_id = ?1`, callID, on); err != nil {
 			return 0, err
 		}
-		n, err := res.RowsAffected()
-		if err != nil || n == 0 {
-			return n, err
-		}
-		return n, insertAudit(ctx, tx, e)
+		return 1, insertAudit(ctx, tx, e)
 	})
 	if err != nil {
 		return fmt.Errorf("set legal hold %s: %w", callID, err)
@@ -76,6 +83,9 @@ func (s *Store) SetLegalHoldAudited(ctx context.Context, callID string, on bool,
 	}
 	return nil
 }
+
+// ErrRecordingDeleted: the recording was deleted by retention.
+var ErrRecordingDeleted = errors.New("the recording was deleted by retention")
 
 func (e AuditEntry) valid() error {
 	if e.At.IsZero() || e.Token == "" || e.Action == "" {

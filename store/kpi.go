@@ -117,8 +117,9 @@ func ratio(n, of int) (float64, bool) {
 }
 
 // FCRReport counts, among the calls that started in the period, were
-// answered by an agent and came from a known caller (anonymous calls
-// cannot be matched, so they are left out), those that were resolved at
+// answered by an agent and came from a known caller (anonymous calls,
+// with no number or a withheld one, cannot be matched, so they are left
+// out; so are callbacks, which hotline dialed), those that were resolved at
 // the first call: the same caller did not call again on the same business
 // type (both empty counts as the same) within window of the call's start.
 // A call exactly window after is a repeat. Repeats after the period count
@@ -134,7 +135,8 @@ func (s *Store) FCRReport(ctx context.Context, q KPIQuery, window time.Duration)
 	const withNext = `WITH caller_calls AS (
 		SELECT start_ms, agent_id, queue, business_type,
 			LEAD(start_ms) OVER (PARTITION BY caller, business_type ORDER BY start_ms, call_id) AS next_ms
-		FROM calls WHERE caller != '' AND start_ms >= :from AND start_ms < :to + :window)
+		FROM calls WHERE caller != '' AND lower(caller) NOT IN ('anonymous', 'unknown', 'unavailable', 'restricted', 'private')
+			AND callback_id = 0 AND start_ms >= :from AND start_ms < :to + :window)
 	`
 	return kpiReport(ctx, s.readDB, "fcr report", q, withNext, "caller_calls", `agent_id != ''`,
 		`COUNT(*), SUM(next_ms IS NULL OR next_ms - start_ms > :window)`,

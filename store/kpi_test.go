@@ -25,7 +25,10 @@ func TestFCRReportWindowEdges(t *testing.T) {
 	s, _ := openTemp(t)
 	const window = 48 * time.Hour
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	callback := answered("callback-dial", "+8", "card", "1002", "sales", at(9*time.Minute))
+	callback.CallbackID = 7
 	saveCalls(t, s,
+		callback,
 		// Repeated just inside the window: not resolved.
 		answered("inside", "+1", "card", "1001", "support", at(0)),
 		ivrOnly("inside-repeat", "+1", "card", at(window-time.Millisecond)),
@@ -45,6 +48,11 @@ func TestFCRReportWindowEdges(t *testing.T) {
 		// Anonymous callers cannot be matched: left out, repeat or not.
 		answered("anonymous", "", "card", "1001", "support", at(7*time.Minute)),
 		ivrOnly("anonymous-again", "", "card", at(8*time.Minute)),
+		answered("withheld", "Anonymous", "card", "1001", "support", at(7*time.Minute)),
+		ivrOnly("withheld-again", "anonymous", "card", at(8*time.Minute)),
+		// A callback hotline dialed is no call from the customer: neither
+		// counted nor a repeat of the call before it.
+		answered("called-back", "+8", "card", "1002", "sales", at(8*time.Minute)),
 		// Not answered by an agent: not counted, though it was repeated.
 		ivrOnly("unanswered", "+6", "card", at(9*time.Minute)),
 		ivrOnly("unanswered-repeat", "+6", "card", at(10*time.Minute)),
@@ -55,9 +63,10 @@ func TestFCRReportWindowEdges(t *testing.T) {
 	q := KPIQuery{From: t0, To: t0.Add(time.Hour)}
 	rows, err := s.FCRReport(context.Background(), q, window)
 	must(t, err)
-	// inside, edge, outside, type-a, type-b, untyped, in-period-repeat;
-	// resolved: outside, type-a, type-b, in-period-repeat.
-	want := []FCRRow{{Calls: 7, Resolved: 4}}
+	// inside, edge, outside, type-a, type-b, untyped, called-back,
+	// in-period-repeat; resolved: outside, type-a, type-b, called-back,
+	// in-period-repeat.
+	want := []FCRRow{{Calls: 8, Resolved: 5}}
 	if !reflect.DeepEqual(rows, want) {
 		t.Errorf("got %+v, want %+v", rows, want)
 	}
@@ -65,7 +74,7 @@ func TestFCRReportWindowEdges(t *testing.T) {
 	q.GroupBy = KPIByAgent
 	rows, err = s.FCRReport(context.Background(), q, window)
 	must(t, err)
-	want = []FCRRow{{KPIKey: KPIKey{Group: "1001"}, Calls: 4, Resolved: 1}, {KPIKey: KPIKey{Group: "1002"}, Calls: 3, Resolved: 3}}
+	want = []FCRRow{{KPIKey: KPIKey{Group: "1001"}, Calls: 4, Resolved: 1}, {KPIKey: KPIKey{Group: "1002"}, Calls: 4, Resolved: 4}}
 	if !reflect.DeepEqual(rows, want) {
 		t.Errorf("by agent: got %+v, want %+v", rows, want)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -21,6 +22,13 @@ const day = 24 * time.Hour
 // read from their index, and each one's cutoff joins the calls as a
 // VALUES table, so only old calls of types with a retention are scanned.
 func (s *Store) ExpiredRecordings(ctx context.Context, now time.Time, retention func(businessType string) int, limit int) ([]CDR, error) {
+	return s.ExpiredRecordingsAfter(ctx, now, retention, limit, CDR{})
+}
+
+// ExpiredRecordingsAfter is ExpiredRecordings from after on (its End and
+// CallID; the zero CDR: from the start), in the same order: a sweep goes
+// on past recordings it could not delete instead of listing them again.
+func (s *Store) ExpiredRecordingsAfter(ctx context.Context, now time.Time, retention func(businessType string) int, limit int, after CDR) ([]CDR, error) {
 	if limit <= 0 {
 		limit = DefaultListLimit
 	}
@@ -50,8 +58,13 @@ func (s *Store) ExpiredRecordings(ctx context.Context, now time.Time, retention 
 			ON business_type = bt AND start_ms < cutoff_ms
 		WHERE end_ms < cutoff_ms AND recording_path != ''
 			AND recording_deleted_ms IS NULL AND legal_hold = 0
+			AND (end_ms, call_id) > (?, ?)
 		ORDER BY end_ms, call_id LIMIT ?`
-	rows, err := s.readDB.QueryContext(ctx, query, append(args, limit)...)
+	afterMs := int64(math.MinInt64)
+	if !after.End.IsZero() {
+		afterMs = after.End.UnixMilli()
+	}
+	rows, err := s.readDB.QueryContext(ctx, query, append(args, afterMs, after.CallID, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("expired recordings: %w", err)
 	}

@@ -138,6 +138,12 @@ func (s *Store) Stages(ctx context.Context, callID string) ([]Stage, error) {
 	return stages, nil
 }
 
+// AfterCallSeq is where the numbers of stages written after the call's
+// own begin: a call numbers its stages from 1 as it goes, and an agent's
+// wrap-up may end while the call goes on (a transferred caller), so
+// wrap-ups take numbers above AfterCallSeq, which the call never reaches.
+const AfterCallSeq = 1_000_000
+
 // WrapUpRecorded adds the agent's wrap-up after call callID to its
 // timeline: a stage from start to end, nested under the last top-level
 // stage the agent had in the call (the caller may still be in a survey,
@@ -148,12 +154,12 @@ func (s *Store) WrapUpRecorded(ctx context.Context, callID, agentID string, star
 	_, err := s.write(ctx, func(tx *sql.Tx) (int64, error) {
 		_, err := tx.ExecContext(ctx, `INSERT INTO call_stages
 				(call_id, seq, stage, start_ms, end_ms, parent, agent_id, queue, detail, result)
-			SELECT ?1, MAX(seq) + 1, ?2, ?3, ?4,
-				COALESCE((SELECT MAX(seq) FROM call_stages WHERE call_id = ?1 AND parent = 0 AND agent_id = ?5),
-					(SELECT MAX(seq) FROM call_stages WHERE call_id = ?1 AND parent = 0)),
+			SELECT ?1, MAX(?6, MAX(seq)) + 1, ?2, ?3, ?4,
+				COALESCE((SELECT MAX(seq) FROM call_stages WHERE call_id = ?1 AND parent = 0 AND agent_id = ?5 AND seq <= ?6),
+					(SELECT MAX(seq) FROM call_stages WHERE call_id = ?1 AND parent = 0 AND seq <= ?6)),
 				?5, '', '', ''
 			FROM call_stages WHERE call_id = ?1 HAVING COUNT(*) > 0`,
-			callID, StageWrapUp, start.UnixMilli(), end.UnixMilli(), agentID)
+			callID, StageWrapUp, start.UnixMilli(), end.UnixMilli(), agentID, AfterCallSeq)
 		return 0, err
 	})
 	if err != nil {

@@ -183,8 +183,8 @@ func TestQAFields(t *testing.T) {
 }
 
 // TestWrapUpRecorded: the wrap-up is nested under the agent's last stage
-// (not counted in the call's own), numbered after the others; a call
-// with no timeline gets none.
+// (not counted in the call's own), numbered above AfterCallSeq so the
+// call's own numbering never meets it; a call with no timeline gets none.
 func TestWrapUpRecorded(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
@@ -199,9 +199,18 @@ func TestWrapUpRecorded(t *testing.T) {
 	must(t, s.WrapUpRecorded(ctx, "none", "1001", at(60), at(90)))
 	got, err := s.Stages(ctx, "c1")
 	must(t, err)
-	want := Stage{CallID: "c1", Seq: 5, Kind: StageWrapUp, Start: at(60), End: at(90), Parent: 3, AgentID: "1001"}
+	want := Stage{CallID: "c1", Seq: AfterCallSeq + 1, Kind: StageWrapUp, Start: at(60), End: at(90), Parent: 3, AgentID: "1001"}
 	if len(got) != 5 || got[4] != want {
 		t.Errorf("stages %+v; want the wrap-up %+v last", got, want)
+	}
+	// The call goes on numbering its own stages (a caller transferred
+	// while the first agent wraps up): nothing is overwritten.
+	must(t, s.StagesRecorded(ctx, []Stage{{CallID: "c1", Seq: 5, Kind: StageTalk, Start: at(70), End: at(80), AgentID: "1002"}}))
+	must(t, s.WrapUpRecorded(ctx, "c1", "1002", at(80), at(95)))
+	got, err = s.Stages(ctx, "c1")
+	must(t, err)
+	if len(got) != 7 || got[5].Kind != StageWrapUp || got[5].AgentID != "1001" || got[6].Seq != AfterCallSeq+2 || got[6].Parent != 5 {
+		t.Errorf("after more stages: %+v", got)
 	}
 	if none, err := s.Stages(ctx, "none"); err != nil || len(none) != 0 {
 		t.Errorf("a call without a timeline got %+v (%v)", none, err)

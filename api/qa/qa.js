@@ -84,7 +84,7 @@ async function search(query, append) {
 
 async function play(r, stage) {
   try {
-    const link = await api("POST", "/api/v1/recordings/" + encodeURIComponent(r.call_id) + "/link" + (stage ? "?stage=" + stage : ""));
+    const link = await api("POST", "/api/v1/recordings/" + encodeURIComponent(r.call_id) + "/link" + (stage ? "?stage=" + encodeURIComponent(stage) : ""));
     const audio = $("#audio");
     audio.src = link.url;
     $("#player").hidden = false;
