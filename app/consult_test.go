@@ -187,3 +187,35 @@ func TestConferencesWithAgentsThroughTheACD(t *testing.T) {
 		t.Errorf("1002's trail %v: want on-call for the conference, then available", trail)
 	}
 }
+
+// TestBlindTransferToTheSurveyFlow: agent 1003 sends the caller to the
+// survey flow (POST .../transfer {"to":"flow:nps"}); 1003 is released,
+// the caller keys 7#, and the score lands in the CDR with 1003's call.
+func TestBlindTransferToTheSurveyFlow(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotlineYAML(t, ivrTrunk+`
+flows:
+  - name: main
+    start: to_support
+    nodes:
+      to_support: { queue: support }
+`+npsSurveyFlow)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	carol := h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+	caller := h.startIVRCall(ctx, "100", map[string]string{"keys": "7#", "first_ms": "3000"})
+	h.waitAgent("1003", "on-call")
+	callID := h.agent("1003").CallID
+	h.do("POST", "/api/v1/calls/"+callID+"/transfer", h.token, map[string]string{"to": "flow:nps"}).want(t, "transfer to the survey", 202, nil)
+	finished(t, carol, "1003 is released by the transfer")
+	caller.WaitSuccess(t, 1)
+	cdr := h.endedCDR(callID)
+	if cdr.SurveyScore == nil || *cdr.SurveyScore != 7 || cdr.AgentID != "1003" || cdr.TransferTo != "flow nps" {
+		t.Errorf("CDR = %+v; want 1003's call sent to flow nps with survey score 7", cdr)
+	}
+	checkMetrics(t, h, map[string]float64{
+		`hotline_transfers_total{kind="blind",target="flow",result="connected"}`: 1,
+		`hotline_survey_responses_total{category="passive",queue="support"}`:     1,
+	})
+}

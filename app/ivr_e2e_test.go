@@ -549,6 +549,10 @@ flows:
     nodes:
       arm: { survey: { flow: nps, next: to_support } }
       to_support: { queue: support }
+` + npsSurveyFlow
+
+// npsSurveyFlow is the survey flow nps alone.
+const npsSurveyFlow = `
   - name: nps
     start: rate
     nodes:

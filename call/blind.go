@@ -165,8 +165,13 @@ func (c *Call) blindTransfer(t Target, req control) error {
 		c.stage = StageIVR
 		c.flow = c.rt.Flows[t.Name]
 		c.enterStage(store.StageIVR, store.Stage{Detail: t.Name})
-		run, actions := ivr.StartWith(c.flow, c.now(), c.callVars())
-		c.ivrRun = run
+		vars := c.callVars()
+		vars["agent_id"], vars["queue"] = from, c.queueName
+		run, actions := ivr.StartWith(c.flow, c.now(), vars)
+		// The flow runs after the talk, as a survey does: its answer
+		// (survey_score) is kept with the call and its agent, and its path
+		// is not mixed into why the caller called.
+		c.ivrRun, c.surveyRun = run, run
 		c.countTransfer("", "connected")
 		c.apply(actions)
 	case "agent":
