@@ -215,6 +215,7 @@ func metricValue(text, series string) float64 {
 type wavFile struct {
 	channels, rate, bits int
 	left, right          []int16
+	markers              []string // the stage markers' labels
 }
 
 func parseWAV(t *testing.T, b []byte) wavFile {
@@ -234,6 +235,15 @@ func parseWAV(t *testing.T, b []byte) wavFile {
 			w.channels = int(binary.LittleEndian.Uint16(body[2:4]))
 			w.rate = int(binary.LittleEndian.Uint32(body[4:8]))
 			w.bits = int(binary.LittleEndian.Uint16(body[14:16]))
+		case "LIST":
+			// Stage markers: labl subchunks (cue point ID, text, NUL).
+			for sub := 4; size >= 4 && sub+8 <= size; {
+				n := int(binary.LittleEndian.Uint32(body[sub+4:]))
+				if string(body[sub:sub+4]) == "labl" && n > 5 {
+					w.markers = append(w.markers, strings.TrimRight(string(body[sub+12:sub+8+n]), "\x00"))
+				}
+				sub += 8 + n + n%2
+			}
 		case "data":
 			if size > len(body) {
 				t.Fatalf("data chunk says %d bytes, file has %d", size, len(body))

@@ -115,8 +115,18 @@ func TestOneRecordingThroughHoldTransferAndSurvey(t *testing.T) {
 		t.Errorf("recordings %v, want one for the whole call", wavs)
 	}
 	duration := cdr.End.Sub(*cdr.Answer).Seconds()
-	if got := float64(len(h.recording(callID).right)) / 8000; got < duration-0.3 || got > duration+0.1 {
+	var wav wavFile
+	waitFor(t, 5*time.Second, "the stage markers in the recording", func() (bool, string) {
+		wav = h.recording(callID)
+		return len(wav.markers) > 0, "none yet"
+	})
+	if got := float64(len(wav.right)) / 8000; got < duration-0.3 || got > duration+0.1 {
 		t.Errorf("the recording lasts %.2f s, the call %.2f s", got, duration)
+	}
+	wantMarkers := []string{"ivr main", "queue support", "talk 1003 support", "hold 1003 support", "talk 1003 support",
+		"queue support transferred", "talk 1004 support", "survey 1004 support nps"}
+	if !slices.Equal(wav.markers, wantMarkers) {
+		t.Errorf("markers %q, want %q", wav.markers, wantMarkers)
 	}
 	tl := h.timeline(callID)
 	want := []string{"ivr", "queue", "ring 1003 answered", "talk 1003", "hold", "talk 1003", "queue", "ring 1004 answered", "talk 1004", "survey"}

@@ -41,22 +41,41 @@ func (c *Call) talkWindows() []recorder.Window {
 	return out
 }
 
-// analyzeRecording measures the finished recording's talk (speech per
-// channel, silence, over-talk) and runs the analytics hook, off the call's
-// goroutine; the results go into the call's row. A call that never talked
-// to anyone has nothing to measure, but the hook still hears it.
+// stageMarkers are the call's top-level stages as markers in its
+// recording, which starts at the answer.
+func (c *Call) stageMarkers() []recorder.Marker {
+	var out []recorder.Marker
+	for _, st := range c.stages {
+		if st.Parent != 0 {
+			continue
+		}
+		label := st.Kind
+		for _, more := range []string{st.AgentID, st.Queue, st.Detail} {
+			if more != "" {
+				label += " " + more
+			}
+		}
+		out = append(out, recorder.Marker{At: st.Start.Sub(c.cdr.Answer), Label: label})
+	}
+	return out
+}
+
+// analyzeRecording, off the call's goroutine, measures the closed
+// recording's talk (speech per channel, silence, over-talk) and runs the
+// analytics hook; the results go into the call's row. A call that never
+// talked to anyone has nothing to measure, but the hook still hears it.
 func (c *Call) analyzeRecording(path string) {
 	windows := c.talkWindows()
 	hook := c.rt.Config.Recordings.AnalyticsHook
-	if path == "" || (len(windows) == 0 && !hook.Enabled()) {
+	if len(windows) == 0 && !hook.Enabled() {
 		return
 	}
 	m, callID, log := c.m, c.in.ID, c.log
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		// Calls end by the hundred at busy times: a few analyses at a time
-		// (each reads a recording, a hook may take minutes), the rest wait.
+		// Calls end by the hundred at busy times: a few recordings at a
+		// time (each is read, a hook may take minutes), the rest wait.
 		m.analysisSlots <- struct{}{}
 		defer func() { <-m.analysisSlots }()
 		a, err := recorder.Analyze(path, windows)

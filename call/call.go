@@ -1118,7 +1118,7 @@ func (c *Call) finish() {
 	c.surveyScore()
 	c.caller.Record(nil)
 	if c.recording != nil {
-		if err := c.recording.Close(); err != nil {
+		if err := c.recording.CloseWithMarkers(c.stageMarkers()); err != nil {
 			c.log.Error("recording close", "err", err)
 		}
 	}

@@ -39,8 +39,14 @@ func openRecording(path string) (*os.File, int64, error) {
 		f.Close()
 		return nil, 0, err
 	}
-	// The header may understate a file cut by a crash before repair: the
-	// file's own length is the truth, in whole frames.
+	// A closed file may have chunks after its audio (markers): then the
+	// data chunk's size is the truth. Otherwise the header may understate
+	// a file cut by a crash before repair: the file's own length is, in
+	// whole frames.
+	declared := int64(binary.LittleEndian.Uint32(h[dataSizeOffset:]))
+	if headerSize+declared < st.Size() && hasChunkAt(f, headerSize+declared+declared%2, st.Size()) {
+		return f, declared / bytesPerFrame * bytesPerFrame, nil
+	}
 	data := (st.Size() - headerSize) / bytesPerFrame * bytesPerFrame
 	return f, max(data, 0), nil
 }

@@ -120,3 +120,55 @@ func TestWriteSlice(t *testing.T) {
 		t.Errorf("not a recording: %v", err)
 	}
 }
+
+// TestCloseWithMarkers: markers become a cue chunk and labels after the
+// audio, written with the close; the file stays a consistent WAV that
+// Repair leaves alone, and slicing and analysis see only the audio.
+func TestCloseWithMarkers(t *testing.T) {
+	w := NewWriter(nil)
+	defer w.Close()
+	path := filepath.Join(t.TempDir(), "marked.wav")
+	rec, err := w.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 150 { // 3 s
+		rec.Frame(countingFrame(i, 1), countingFrame(i, -1))
+	}
+	markers := []Marker{{0, "ivr"}, {sec(1.5), "talk 1003"}, {sec(9), "past the end"}}
+	if err := rec.CloseWithMarkers(markers); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	data := int(le.Uint32(b[40:]))
+	if int(le.Uint32(b[4:])) != len(b)-8 || data != 3*sampleRate*bytesPerFrame {
+		t.Fatalf("RIFF size %d for %d bytes, data size %d", le.Uint32(b[4:]), len(b), data)
+	}
+	rest := b[44+data:]
+	if string(rest[0:4]) != "cue " || le.Uint32(rest[8:]) != 3 {
+		t.Fatalf("no cue chunk of 3 points after the audio: % x", rest[:16])
+	}
+	for i, wantPos := range []uint32{0, 12000, 24000} { // the last one clamped to the end
+		if got := le.Uint32(rest[12+24*i+20:]); got != wantPos {
+			t.Errorf("cue point %d at frame %d, want %d", i+1, got, wantPos)
+		}
+	}
+	list := rest[12+24*3:]
+	if string(list[0:4]) != "LIST" || string(list[8:12]) != "adtl" || !bytes.Contains(list, []byte("talk 1003\x00")) {
+		t.Errorf("labels: %q", list)
+	}
+	if changed, err := Repair(filepath.Dir(path)); err != nil || len(changed) != 0 {
+		t.Errorf("Repair changed %v (%v) in a file with markers", changed, err)
+	}
+	if a, err := Analyze(path, []Window{{0, sec(9)}}); err != nil || a.Total != sec(3) {
+		t.Errorf("analysis over %v (%v), want the 3 s of audio", a.Total, err)
+	}
+	var out bytes.Buffer
+	if err := WriteSlice(&out, path, []Window{{0, sec(9)}}); err != nil || !bytes.Equal(out.Bytes()[44:], b[44:44+data]) {
+		t.Errorf("the whole slice is %d bytes of audio (%v), want the %d recorded, no markers", out.Len()-44, err, data)
+	}
+}

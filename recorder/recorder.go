@@ -222,6 +222,9 @@ type Recording struct {
 	closeOnce sync.Once
 	closeDone chan struct{}
 	closeErr  error
+	// markers, set by CloseWithMarkers before the final job, are written
+	// after the audio by the writer.
+	markers []Marker
 }
 
 // Path returns the file's path.
@@ -291,8 +294,14 @@ func (r *Recording) submit(b *block) bool {
 // Close writes what is buffered, fixes the header, syncs and closes the
 // file. It waits for the writer and returns the write error that stopped
 // the recording, if any. It is idempotent.
-func (r *Recording) Close() error {
+func (r *Recording) Close() error { return r.CloseWithMarkers(nil) }
+
+// CloseWithMarkers is Close that also writes markers (the call's stages)
+// after the audio, as a cue chunk and LIST/adtl labels, in the same final
+// write and sync: a file anyone sees closed has them.
+func (r *Recording) CloseWithMarkers(markers []Marker) error {
 	r.closeOnce.Do(func() {
+		r.markers = markers // the final job below hands it to the writer
 		r.mu.Lock()
 		r.closed = true
 		if r.pending != nil {
@@ -330,9 +339,13 @@ func (r *Recording) appendBlock(b []byte) {
 	}
 }
 
-func (r *Recording) writeSizes() error {
+func (r *Recording) writeSizes() error { return r.writeSizesWith(0) }
+
+// writeSizesWith writes the sizes, the RIFF one covering trailing bytes
+// of chunks after the audio.
+func (r *Recording) writeSizesWith(trailing int64) error {
 	riffSize, dataSize := r.sizeBuf[0:4], r.sizeBuf[4:8]
-	binary.LittleEndian.PutUint32(riffSize, uint32(36+r.dataBytes))
+	binary.LittleEndian.PutUint32(riffSize, uint32(36+r.dataBytes+trailing))
 	if _, err := r.file.WriteAt(riffSize, riffSizeOffset); err != nil {
 		return err
 	}
@@ -353,8 +366,19 @@ func (r *Recording) fail(err error) {
 // finish finalizes the file. Writer goroutine only.
 func (r *Recording) finish() {
 	err := r.writeErr
+	var trailing int64
+	if err == nil && len(r.markers) > 0 {
+		// The markers go after the audio before the sizes cover them: a
+		// crash between the two leaves a file Repair sees as consistent.
+		chunks := markerChunks(r.markers, r.dataBytes/bytesPerFrame)
+		if _, werr := r.file.WriteAt(chunks, headerSize+r.dataBytes); werr != nil {
+			r.w.logger.Error("recording markers", "path", r.path, "err", werr)
+		} else {
+			trailing = int64(len(chunks))
+		}
+	}
 	if err == nil {
-		if werr := r.writeSizes(); werr != nil {
+		if werr := r.writeSizesWith(trailing); werr != nil {
 			err = fmt.Errorf("finalize recording %s: %w", r.path, werr)
 		} else if serr := r.file.Sync(); serr != nil {
 			err = fmt.Errorf("sync recording %s: %w", r.path, serr)
