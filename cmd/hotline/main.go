@@ -277,9 +277,14 @@ func printBanner(w io.Writer, cfg *config.Config, a *app.App) {
 		fc := cfg.FeatureCodes
 		fmt.Fprintf(w, "  agents dial %s ready, %s1 break, %s log out; %sID*PIN logs in on any phone\n", fc.Ready, fc.NotReady, fc.Logout, fc.Login)
 		fmt.Fprintf(w, "  supervisors dial %sID listen, %sID whisper, %sID barge in (e.g. %s1003)\n", fc.Listen, fc.Whisper, fc.Barge, fc.Listen)
+		if len(cfg.Dispositions) > 0 && fc.Disposition != "" {
+			d := cfg.Dispositions[0]
+			fmt.Fprintf(w, "  after a call, agents dial %sCODE for its wrap-up code (e.g. %s%s %s)\n", fc.Disposition, fc.Disposition, d.Code, d.Name)
+		}
 		for _, t := range cfg.HTTP.Tokens {
 			if t.Token != "" {
 				fmt.Fprintf(w, "  demo API token: %s  (curl -H 'Authorization: Bearer %s' http://%s/api/v1/calls)\n", t.Token, t.Token, a.HTTPAddr)
+				fmt.Fprintf(w, "  QA page: http://%s/qa#token=%s  (search and play recordings)\n", a.HTTPAddr, t.Token)
 			}
 		}
 		fmt.Fprintf(w, "  call any number at sip:%s from a second softphone, press 1 (sales) or 2 (support)\n", a.SIPAddr)
