@@ -15,7 +15,7 @@ import (
 // writeScript writes a recording whose channels speak (a 500 Hz tone at
 // about -20 dBFS) in the given stretches, for seconds in all; the header
 // declares declared bytes of data (as a crash might leave it).
-func writeScript(t *testing.T, seconds float64, left, right []Window, declared int64) (string, []byte) {
+func writeScript(t testing.TB, seconds float64, left, right []Window, declared int64) (string, []byte) {
 	t.Helper()
 	n := int(seconds * sampleRate)
 	data := make([]byte, n*bytesPerFrame)
@@ -170,5 +170,19 @@ func TestCloseWithMarkers(t *testing.T) {
 	var out bytes.Buffer
 	if err := WriteSlice(&out, path, []Window{{0, sec(9)}}); err != nil || !bytes.Equal(out.Bytes()[44:], b[44:44+data]) {
 		t.Errorf("the whole slice is %d bytes of audio (%v), want the %d recorded, no markers", out.Len()-44, err, data)
+	}
+}
+
+// BenchmarkAnalyze10Minutes: the analysis of a 10-minute talk, as it runs
+// when a call ends (about 19 MB read).
+func BenchmarkAnalyze10Minutes(b *testing.B) {
+	path, _ := writeScript(b, 600, []Window{{0, sec(300)}}, []Window{{sec(200), sec(600)}}, -1)
+	windows := []Window{{0, sec(600)}}
+	b.SetBytes(600 * sampleRate * bytesPerFrame)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Analyze(path, windows); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
