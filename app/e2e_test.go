@@ -117,6 +117,11 @@ func TestCarrierCallReachesAgent(t *testing.T) {
 	if got := metricValue(m, `hotline_media_rtp_packets_total{direction="in"}`); got < 200 {
 		t.Errorf("rtp packets in = %v, want both legs' audio", got)
 	}
+	// The caller entered support with 1003 free: one first offer, at once
+	// (a second is far more than any delay of hotline's own).
+	if n, sum := metricValue(m, "hotline_acd_first_offer_delay_seconds_count"), metricValue(m, "hotline_acd_first_offer_delay_seconds_sum"); n != 1 || sum > 1 {
+		t.Errorf("first offer delay: %v offers, %v s; want one, at once", n, sum)
+	}
 	// Nothing of the call may outlive it: no endpoint, no port, no call.
 	waitFor(t, 5*time.Second, "media and calls released", func() (bool, string) {
 		m := h.metrics()

@@ -156,6 +156,9 @@ type Call struct {
 	// first enqueue, or a blind transfer's. queuedAt (the first enqueue)
 	// keeps the caller's place; the CDR's queue wait adds up the waits.
 	waitStart time.Time
+	// firstOfferOf is the waitStart of the wait whose first offer was
+	// made (the first offer's delay is measured once per wait).
+	firstOfferOf time.Time
 	// done is closed when the call's goroutine has finished with it.
 	done chan struct{}
 	// mix replaces the caller-agent bridge while supervisors monitor the
@@ -794,7 +797,14 @@ func (c *Call) startOffer(o acd.OfferCall) {
 			}
 		},
 	}
+	// The first offer of a wait is the caller's delay to an agent's phone.
+	first := !c.waitStart.IsZero() && !c.waitStart.Equal(c.firstOfferOf)
+	queuedAt, clk, metrics := c.waitStart, c.m.deps.Clock, c.m.deps.Metrics
+	c.firstOfferOf = c.waitStart
 	go func() {
+		if first {
+			metrics.offerDelays.Observe(clk.Now().Sub(queuedAt).Seconds())
+		}
 		leg, err := c.m.deps.SIP.Dial(ctx, req)
 		c.dialResults <- dialResult{offerID: o.OfferID, leg: leg, err: err}
 	}()

@@ -30,6 +30,8 @@ type Metrics struct {
 	analyses, hooks *prometheus.CounterVec
 	// recordingsSkipped counts calls not recorded, by reason.
 	recordingsSkipped *prometheus.CounterVec
+	// offerDelays is queue entry to the first agent INVITE.
+	offerDelays prometheus.Histogram
 }
 
 // callResults are touched at start so every series exists before the first call.
@@ -101,6 +103,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "recordings", Name: "analyzed_total",
 			Help: "Recordings analyzed when their call ended (speech, silence, over-talk), by result: ok, error.",
 		}, []string{"result"}),
+		offerDelays: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "hotline", Subsystem: "acd", Name: "first_offer_delay_seconds",
+			Help:    "From a caller entering a queue to the INVITE of its first offer to an agent being handed to the SIP stack: with an agent free, the ACD's and the conductor's own delay; otherwise it includes the wait for one.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .002, .005, .01, .025, .05, .1, .25, 1, 5, 30, 120},
+		}),
 		hooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "recordings", Name: "analytics_hook_runs_total",
 			Help: "Runs of the speech-analytics hook, by result: ok, error, timeout, bad-answer.",
@@ -117,7 +124,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.calls, m.dtmfTotal, m.wait, m.ivrVisits, m.ivrChoices, m.dips, m.dipSeconds, m.transfers, m.agentTransfers, m.surveys,
 			m.onHold, m.holds, m.holdTime, m.monitors, m.analyses, m.hooks,
-			m.recordingsSkipped)
+			m.recordingsSkipped, m.offerDelays)
 	}
 	return m
 }

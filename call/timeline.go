@@ -1,7 +1,6 @@
 package call
 
 import (
-	"context"
 	"time"
 
 	"github.com/hotline-cc/hotline/store"
@@ -11,7 +10,9 @@ import (
 // follow one another from answer to hangup, so their durations add up to
 // the call's; a ring (an agent's phone ringing for an offer) is nested in
 // the stage the caller waits in. Each change is written as it happens, so
-// a crash leaves the stages up to it (start-up closes the open one).
+// a crash leaves the stages up to it (start-up closes the open one); the
+// writes are queued, not waited for, so the call never waits on the disk
+// at a leg change.
 
 // enterStage ends the current top-level stage and begins kind, with who
 // and where from s. Entering the stage the call is already in (same kind,
@@ -96,7 +97,7 @@ func (c *Call) saveStages(stages ...store.Stage) {
 	if len(stages) == 0 {
 		return
 	}
-	if err := c.m.deps.Store.StagesRecorded(context.Background(), stages); err != nil {
+	if err := c.m.deps.Store.StagesRecordedAsync(stages); err != nil {
 		c.log.Error("timeline write", "err", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -71,7 +72,32 @@ func (s *Store) StagesRecorded(ctx context.Context, stages []Stage) error {
 			return fmt.Errorf("stages recorded: %w", err)
 		}
 	}
-	_, err := s.write(ctx, func(tx *sql.Tx) (int64, error) {
+	if _, err := s.write(ctx, s.upsertStages(stages)); err != nil {
+		return fmt.Errorf("stages recorded: %w", err)
+	}
+	return nil
+}
+
+// StagesRecordedAsync is StagesRecorded without waiting for the commit: a
+// call's goroutine records its stages as they change and must not wait on
+// the disk each time. Writes keep their order, so a later write (the
+// call's end) is committed after them. A failure is logged and counted in
+// FailedAsyncWrites; invalid stages are refused at once.
+func (s *Store) StagesRecordedAsync(stages []Stage) error {
+	for _, st := range stages {
+		if err := st.validate(); err != nil {
+			return fmt.Errorf("stages recorded: %w", err)
+		}
+	}
+	if len(stages) == 0 {
+		return nil
+	}
+	return s.enqueue("stages recorded", s.upsertStages(slices.Clone(stages)))
+}
+
+// upsertStages is the write of StagesRecorded.
+func (s *Store) upsertStages(stages []Stage) func(tx *sql.Tx) (int64, error) {
+	return func(tx *sql.Tx) (int64, error) {
 		upsert := tx.Stmt(s.upsertStage)
 		for _, st := range stages {
 			if _, err := upsert.Exec(st.CallID, st.Seq, st.Kind, st.Start.UnixMilli(), nullMillis(st.End),
@@ -80,11 +106,7 @@ func (s *Store) StagesRecorded(ctx context.Context, stages []Stage) error {
 			}
 		}
 		return 0, nil
-	})
-	if err != nil {
-		return fmt.Errorf("stages recorded: %w", err)
 	}
-	return nil
 }
 
 func (st Stage) validate() error {

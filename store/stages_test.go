@@ -216,3 +216,27 @@ func TestWrapUpRecorded(t *testing.T) {
 		t.Errorf("a call without a timeline got %+v (%v)", none, err)
 	}
 }
+
+// TestStagesRecordedAsync: queued stage writes are committed in order
+// before a later write, and an invalid stage is refused at once.
+func TestStagesRecordedAsync(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	st := Stage{CallID: "c1", Seq: 1, Kind: StageTalk, Start: t0}
+	must(t, s.StagesRecordedAsync([]Stage{st}))
+	st.End = t0.Add(time.Minute)
+	must(t, s.StagesRecordedAsync([]Stage{st}))
+	// A waited-for write after them: they are committed by its return.
+	must(t, s.CallAnswered(ctx, CDR{CallID: "c1", Start: t0, Answer: t0}))
+	got, err := s.Stages(ctx, "c1")
+	must(t, err)
+	if len(got) != 1 || !got[0].End.Equal(t0.Add(time.Minute)) {
+		t.Errorf("stages %+v; want the closed talk", got)
+	}
+	if err := s.StagesRecordedAsync([]Stage{{CallID: "c1"}}); !errors.Is(err, ErrInvalidCDR) {
+		t.Errorf("invalid stage: %v", err)
+	}
+	if n := s.FailedAsyncWrites(); n != 0 {
+		t.Errorf("%d failed async writes", n)
+	}
+}
