@@ -112,6 +112,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	// sipgo's logger is a process global: set it once, here (see shared notes).
 	sip.SetDefaultLogger(log.With("component", "sipgo"))
+	setMemoryLimit(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
