@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -318,5 +319,53 @@ func TestCallerHangsUpInIVR(t *testing.T) {
 	}
 	if w := h.recording(cdr.CallID); rms(w.right) < 300 {
 		t.Errorf("right channel rms %.0f: the caller should have heard the menu", rms(w.right))
+	}
+}
+
+// TestReusedCallIDKeepsCallsApart: a carrier that sends a Call-ID again
+// (here the same one for two calls in a row) gets two CDRs, two
+// recordings and two timelines; the second call's record is its Call-ID
+// with its start time.
+func TestReusedCallIDKeepsCallsApart(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotline(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	const callID = "reused-call-id@127.0.0.1"
+	for i := range 2 {
+		p, err := sipptest.Start(ctx, t, sipptest.Scenario{
+			File: "carrier_no_digit.xml", Remote: h.sipAddr(), Service: "100", Timeout: 20 * time.Second,
+			Vars: map[string]string{"wait_ms": "1000"}, ExtraArgs: []string{"-cid_str", callID},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.WaitSuccess(t, 1)
+		waitFor(t, 10*time.Second, fmt.Sprintf("call %d's CDR", i+1), func() (bool, string) {
+			var out struct{ Calls []api.CallJSON }
+			h.get("/api/v1/calls?limit=5", &out)
+			ended := 0
+			for _, c := range out.Calls {
+				if c.End != nil {
+					ended++
+				}
+			}
+			return ended == i+1, fmt.Sprint(ended, " ended")
+		})
+	}
+	var out struct{ Calls []api.CallJSON }
+	h.get("/api/v1/calls?limit=5", &out)
+	if len(out.Calls) != 2 || out.Calls[1].CallID != callID || !strings.HasPrefix(out.Calls[0].CallID, callID+"~") ||
+		out.Calls[0].RecordingURL == out.Calls[1].RecordingURL || !out.Calls[0].Start.After(out.Calls[1].Start) {
+		t.Fatalf("calls %+v; want two, the second recorded as the Call-ID with its start", out.Calls)
+	}
+	for _, c := range out.Calls {
+		if w := h.recording(c.CallID); len(w.left) < 4000 {
+			t.Errorf("%s: recording of %d samples", c.CallID, len(w.left))
+		}
+		if tl := h.timeline(c.CallID); len(tl.Stages) == 0 || tl.UnaccountedSec > 0.01 {
+			t.Errorf("%s: timeline %+v", c.CallID, tl)
+		}
 	}
 }

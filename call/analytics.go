@@ -70,7 +70,7 @@ func (c *Call) analyzeRecording(path string) {
 	if len(windows) == 0 && !hook.Enabled() {
 		return
 	}
-	m, callID, log := c.m, c.in.ID, c.log
+	m, callID, log := c.m, c.id, c.log
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()

@@ -196,7 +196,7 @@ func (c *Call) requeue(queue string) {
 	c.waitStart = c.now()
 	c.playHoldMusic(true)
 	c.m.deps.ACD.Post(acd.CallQueued{
-		CallID: c.in.ID, Queue: queue, Priority: c.cdr.Priority, Transferred: true, QueuedAt: c.queuedAt,
+		CallID: c.id, Queue: queue, Priority: c.cdr.Priority, Transferred: true, QueuedAt: c.queuedAt,
 	})
 }
 

@@ -74,8 +74,12 @@ type dialResult struct {
 // Call is one carrier call. Everything below is owned by the call's goroutine
 // (run), except acdCommands, ringing and dialResults, which are its inboxes.
 type Call struct {
-	m   *Manager
-	in  *hsip.InboundCall
+	m  *Manager
+	in *hsip.InboundCall
+	// id names the call in the CDR, the ACD, the recording and the API:
+	// the carrier's Call-ID, made unique if a call before had it (see
+	// Manager.recordID).
+	id  string
 	rt  *Runtime
 	log *slog.Logger
 
@@ -200,17 +204,27 @@ type Call struct {
 
 // agentCallID is the ID under which the ACD has the connected agent on
 // this call.
-func (c *Call) agentCallID() string { return nonEmpty(c.agentACDID, c.in.ID) }
+func (c *Call) agentCallID() string { return nonEmpty(c.agentACDID, c.id) }
 
-func newCall(m *Manager, in *hsip.InboundCall) *Call {
+// callLog is the call's logger: call_id is the SIP Call-ID, and a call
+// recorded under another ID says which.
+func callLog(in *hsip.InboundCall, id string) *slog.Logger {
+	if id != in.ID {
+		return in.Log().With("record_id", id)
+	}
+	return in.Log()
+}
+
+func newCall(m *Manager, in *hsip.InboundCall, id string) *Call {
 	ivrTimer := time.NewTimer(time.Hour)
 	ivrTimer.Stop()
 	return &Call{
+		id:          id,
 		ivrTimer:    ivrTimer,
 		m:           m,
 		in:          in,
 		rt:          m.deps.Runtime(),
-		log:         in.Log(),
+		log:         callLog(in, id),
 		acdCommands: make(chan acd.Command, 8),
 		offers:      make(map[uint64]*offer),
 		dialResults: make(chan dialResult, 4),
@@ -232,7 +246,7 @@ func (c *Call) run() {
 	c.ctx, c.cancelCtx = context.WithCancel(context.Background())
 	defer c.cancelCtx()
 	start := c.now()
-	c.cdr = store.CDR{CallID: c.in.ID, Caller: c.in.Caller, Called: c.in.Called, Trunk: c.in.Trunk, Start: start}
+	c.cdr = store.CDR{CallID: c.id, Caller: c.in.Caller, Called: c.in.Called, Trunk: c.in.Trunk, Start: start}
 	trunk := c.rt.Config.Trunk(c.in.Trunk)
 	if trunk == nil || c.rt.Flows[trunk.FlowFor(c.in.Called)] == nil {
 		c.log.Error("trunk has no flow", "sip_status", 503)
@@ -242,7 +256,7 @@ func (c *Call) run() {
 	}
 	c.flow = c.rt.Flows[trunk.FlowFor(c.in.Called)]
 	lostACK := false
-	ep, err := c.m.deps.Media.NewEndpoint(c.in.ID, "caller")
+	ep, err := c.m.deps.Media.NewEndpoint(c.id, "caller")
 	if err != nil {
 		c.log.Error("no media endpoint for caller", "err", err, "sip_status", 503)
 		_ = c.in.Reject(503, "Service Unavailable")
@@ -296,7 +310,7 @@ func (c *Call) run() {
 }
 
 func (c *Call) startRecording(at time.Time) {
-	rec, path := c.m.createRecording(c.in.ID, at, c.log)
+	rec, path := c.m.createRecording(c.id, at, c.log)
 	if rec == nil {
 		return
 	}
@@ -561,7 +575,7 @@ func (c *Call) ivrDone() {
 func (c *Call) queuedEvent(q *config.Queue) acd.CallQueued {
 	cfg := c.rt.Config
 	how := c.ivrQueue
-	ev := acd.CallQueued{CallID: c.in.ID, Queue: q.Name, Priority: q.Priority}
+	ev := acd.CallQueued{CallID: c.id, Queue: q.Name, Priority: q.Priority}
 	prio, rules := cfg.CallPriority(c.in.Trunk, c.in.Caller, c.in.Called)
 	ev.Priority = max(ev.Priority, prio)
 	if how.HasPriority {
@@ -624,7 +638,7 @@ func (c *Call) playHoldMusic(entering bool) {
 }
 
 func (c *Call) acdCommand(command acd.Command) {
-	if id := command.CallID(); id != c.in.ID && id != c.agentACDID {
+	if id := command.CallID(); id != c.id && id != c.agentACDID {
 		c.consultCommand(command)
 		return
 	}
@@ -673,7 +687,7 @@ func (c *Call) moved(m acd.CallMoved) {
 		// (The callback menu's prompt keeps playing; the music follows it.)
 		c.playHoldMusic(true)
 	}
-	if err := c.m.deps.Store.CallUpdated(context.Background(), store.CDR{CallID: c.in.ID, Queue: m.To}); err != nil {
+	if err := c.m.deps.Store.CallUpdated(context.Background(), store.CDR{CallID: c.id, Queue: m.To}); err != nil {
 		c.log.Error("cdr update", "err", err)
 	}
 }
@@ -772,7 +786,7 @@ func (c *Call) startOffer(o acd.OfferCall) {
 		fail(acd.OfferUnreachable, errNoBinding)
 		return
 	}
-	ep, err := c.m.deps.Media.NewEndpoint(c.in.ID, "agent")
+	ep, err := c.m.deps.Media.NewEndpoint(c.id, "agent")
 	if err != nil {
 		fail(acd.OfferUnreachable, err)
 		return
@@ -853,7 +867,7 @@ func (c *Call) dialed(r dialResult) {
 	c.log.Info("call connected", "agent_id", c.agentID, "queue_wait", wait.Round(time.Millisecond).String())
 	c.m.deps.Metrics.queueWait(c.queueName, wait)
 	c.connectedOffer = r.offerID
-	c.m.deps.ACD.Post(acd.OfferAnswered{OfferID: r.offerID, CallID: c.in.ID, AgentID: c.agentID})
+	c.m.deps.ACD.Post(acd.OfferAnswered{OfferID: r.offerID, CallID: c.id, AgentID: c.agentID})
 	if c.agentTransfer {
 		c.agentTransferConnected()
 	} else if c.blind != nil {
@@ -944,7 +958,7 @@ func (c *Call) callerGone(side hsip.HangupSide, cause string) {
 		c.setResult("abandoned")
 		c.waitOver(c.now())
 		c.cancelOffers()
-		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.in.ID})
+		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.id})
 	case StageTalking:
 		c.setResult("completed")
 		c.goHangup(c.agentLeg, "caller-hangup")
@@ -1034,7 +1048,7 @@ func (c *Call) abort() {
 	switch c.stage {
 	case StageQueued:
 		c.cancelOffers()
-		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.in.ID})
+		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.id})
 	case StageTalking:
 		c.endMonitors()
 		if c.agentLeg != nil {
@@ -1069,7 +1083,7 @@ func (c *Call) setResult(r string) {
 func (c *Call) endCaller(cause string) {
 	if c.stage == StageQueued {
 		c.cancelOffers()
-		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.in.ID})
+		c.m.deps.ACD.Post(acd.CallAbandoned{CallID: c.id})
 	}
 	for _, leg := range []*hsip.OutboundCall{c.agentLeg, c.targetLeg} {
 		if leg == nil {

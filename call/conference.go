@@ -59,7 +59,7 @@ func (c *Call) startConference(t Target) error {
 	if result != "" || t.Name == c.agentID {
 		return fmt.Errorf("%w: %s cannot be reached (%s)", ErrBadTarget, t, nonEmpty(result, "the call's own agent"))
 	}
-	ep, err := c.m.deps.Media.NewEndpoint(c.in.ID, "third")
+	ep, err := c.m.deps.Media.NewEndpoint(c.id, "third")
 	if err != nil {
 		return err
 	}

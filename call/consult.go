@@ -209,7 +209,7 @@ func (c *Call) startConsult(t Target, phone *phoneConsult, source string) error 
 	k := &consult{target: t, phone: phone, merge: source == "conference"}
 	if t.Kind == "queue" || t.Kind == "agent" {
 		c.consults++
-		k.acdID = acd.ConsultCallID(c.in.ID, c.consults)
+		k.acdID = acd.ConsultCallID(c.id, c.consults)
 	}
 	if !k.merge {
 		if !c.onHold() {
@@ -298,7 +298,7 @@ func (c *Call) dialConsultee(k *consult) {
 // dialForConsult rings the consultee at binding; consultDialed takes the
 // outcome.
 func (c *Call) dialForConsult(k *consult, binding hsip.Binding, callerID string, offerID uint64, ring time.Duration) bool {
-	ep, err := c.m.deps.Media.NewEndpoint(c.in.ID, "consultee")
+	ep, err := c.m.deps.Media.NewEndpoint(c.id, "consultee")
 	if err != nil {
 		c.log.Error("no media endpoint for a consultation", "err", err)
 		return false

@@ -56,7 +56,7 @@ func (c *Call) startFetch(f ivr.Fetch) {
 	if f.ContentType != "" {
 		req.Header.Set("Content-Type", f.ContentType)
 	}
-	req.Header.Set("X-Call-ID", c.in.ID)
+	req.Header.Set("X-Call-ID", c.id)
 	flow, start := c.ivrRun.Graph().Name(), c.now()
 	// The URL's path and query may carry the caller's number: log the host.
 	log := c.log.With("node", f.Node, "host", req.URL.Host)

@@ -59,7 +59,10 @@ type Deps struct {
 // Manager routes ACD commands to calls and keeps the set of live calls.
 type Manager struct {
 	deps  Deps
-	calls sync.Map // call ID → *Call
+	calls sync.Map // call ID (Call.id) → *Call
+	// sipCallIDs holds the SIP Call-IDs of live carrier calls: a second
+	// INVITE with one of them while it lives is a loop (482).
+	sipCallIDs sync.Map
 	// consults routes the ACD's consultation IDs to their calls.
 	consults sync.Map // ACD call ID → *Call
 	// callbacks holds the callback attempts in progress, by offer.
@@ -279,13 +282,15 @@ func (m *Manager) HandleCall(in *hsip.InboundCall) {
 	}
 	m.active.Add(1)
 	defer m.active.Add(-1)
-	c := newCall(m, in)
-	if _, dup := m.calls.LoadOrStore(in.ID, c); dup {
+	if _, dup := m.sipCallIDs.LoadOrStore(in.ID, true); dup {
 		in.Log().Warn("second call with the same Call-ID", "sip_status", 482)
 		_ = in.Reject(482, "Loop Detected")
 		return
 	}
-	defer m.calls.Delete(in.ID)
+	defer m.sipCallIDs.Delete(in.ID)
+	c := newCall(m, in, m.recordID(in))
+	m.calls.Store(c.id, c)
+	defer m.calls.Delete(c.id)
 	defer func() {
 		for _, id := range c.consultIDs {
 			m.consults.Delete(id)
@@ -302,6 +307,26 @@ func (m *Manager) HandleCall(in *hsip.InboundCall) {
 		}
 	}()
 	c.run()
+}
+
+// recordID is the ID a new carrier call is known by: its Call-ID, unless
+// an earlier call had that Call-ID (a carrier reusing them, a replayed
+// INVITE), which keeps its record; the new one then gets the Call-ID with
+// its start time, so that the two CDRs, timelines and recordings stay
+// apart. A store that cannot answer leaves the Call-ID.
+func (m *Manager) recordID(in *hsip.InboundCall) string {
+	ctx, cancel := bgTimeout(2 * time.Second)
+	defer cancel()
+	exists, err := m.deps.Store.CallExists(ctx, in.ID)
+	if err != nil {
+		in.Log().Warn("cdr lookup", "err", err)
+	}
+	if !exists {
+		return in.ID
+	}
+	id := in.ID + "~" + m.deps.Clock.Now().UTC().Format("20060102T150405.000000")
+	in.Log().Info("Call-ID used before: this call is recorded as another", "record_id", id)
+	return id
 }
 
 // recordingPath places a call's WAV under DATA/recordings/YYYY/MM/DD/.

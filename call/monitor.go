@@ -238,7 +238,7 @@ func (m *Manager) runMonitor(target *Call, session *monitor, phoneDone <-chan st
 		hangup()
 		return
 	}
-	log.Info("monitoring started", "call_id", target.in.ID)
+	log.Info("monitoring started", "call_id", target.id)
 	for {
 		select {
 		case ev := <-session.ep.Events():

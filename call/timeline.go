@@ -27,7 +27,7 @@ func (c *Call) enterStage(kind string, s store.Stage) {
 		cur.End = now
 		changed = append(changed, *cur)
 	}
-	s.CallID, s.Kind, s.Start, s.Parent = c.in.ID, kind, now, 0
+	s.CallID, s.Kind, s.Start, s.Parent = c.id, kind, now, 0
 	c.topStage = c.addStage(s)
 	changed = append(changed, *c.topStage)
 	c.saveStages(changed...)
@@ -36,7 +36,7 @@ func (c *Call) enterStage(kind string, s store.Stage) {
 // beginNested opens a stage within the current top-level one and returns
 // it, for endNested.
 func (c *Call) beginNested(kind string, s store.Stage) *store.Stage {
-	s.CallID, s.Kind, s.Start = c.in.ID, kind, c.now()
+	s.CallID, s.Kind, s.Start = c.id, kind, c.now()
 	if c.topStage != nil {
 		s.Parent = c.topStage.Seq
 	}

@@ -52,7 +52,7 @@ func (c *Call) startTransfer(t ivr.Transfer) {
 		c.transferred <- transferOutcome{result: result}
 		return
 	}
-	ep, err := c.m.deps.Media.NewEndpoint(c.in.ID, "transfer")
+	ep, err := c.m.deps.Media.NewEndpoint(c.id, "transfer")
 	if err != nil {
 		c.log.Error("no media endpoint for a transfer", "err", err)
 		c.transferred <- transferOutcome{result: "failed"}
@@ -127,7 +127,7 @@ func (c *Call) transferToAgent(t ivr.Transfer) {
 	c.log.Info("ivr transfer to an agent", "agent_id", t.Agent, "queue", queue)
 	c.playHoldMusic(false)
 	c.m.deps.ACD.Post(acd.CallQueued{
-		CallID: c.in.ID, Queue: queue, PreferredAgent: t.Agent, PreferredWait: t.Timeout, Exclusive: true,
+		CallID: c.id, Queue: queue, PreferredAgent: t.Agent, PreferredWait: t.Timeout, Exclusive: true,
 	})
 }
 

@@ -178,7 +178,7 @@ func (c *Call) bookCallback(number string) {
 	defer cancel()
 	id, err := c.m.deps.Store.SaveCallback(ctx, store.Callback{
 		Queue: q.Name, Number: number, Priority: c.cdr.Priority, QueuedAt: c.queuedAt,
-		MaxAttempts: q.CallbackMaxAttempts, State: store.CallbackPending, OriginCallID: c.in.ID,
+		MaxAttempts: q.CallbackMaxAttempts, State: store.CallbackPending, OriginCallID: c.id,
 	})
 	if err != nil {
 		c.log.Error("callback not stored", "err", err)
@@ -190,7 +190,7 @@ func (c *Call) bookCallback(number string) {
 	c.log.Info("callback booked", "callback_id", id, "number_digits", len(number))
 	if c.stage == StageQueued {
 		c.cancelOffers()
-		c.m.deps.ACD.Post(acd.CallbackRequested{CallID: c.in.ID, CallbackID: id, Number: number})
+		c.m.deps.ACD.Post(acd.CallbackRequested{CallID: c.id, CallbackID: id, Number: number})
 	} else {
 		c.m.deps.ACD.Post(acd.CallbackScheduled{CallbackID: id, Queue: q.Name, Number: number,
 			Priority: c.cdr.Priority, QueuedAt: c.queuedAt, MaxAttempts: q.CallbackMaxAttempts})

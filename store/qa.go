@@ -70,3 +70,16 @@ func (s *Store) updateCall(ctx context.Context, op, callID, query string, args .
 	}
 	return nil
 }
+
+// CallExists reports whether a call has a row.
+func (s *Store) CallExists(ctx context.Context, callID string) (bool, error) {
+	var one int
+	err := s.readDB.QueryRowContext(ctx, `SELECT 1 FROM calls WHERE call_id = ?`, callID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("call exists %s: %w", callID, err)
+	}
+	return true, nil
+}

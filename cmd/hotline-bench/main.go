@@ -49,6 +49,8 @@ type options struct {
 	budget      time.Duration
 	workDir     string
 	keepData    bool
+	rows        map[string]bool // ivr, playback, bridged
+	media       mediaPlan
 }
 
 func main() {
@@ -99,8 +101,49 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.budget, "budget", 8*time.Minute, "stop climbing a ladder once the whole run has taken this long")
 	fs.StringVar(&o.workDir, "workdir", "", "directory for logs and SIPp traces (default: a new one under $TMPDIR, kept)")
 	fs.BoolVar(&o.keepData, "keep-data", false, "keep hotline's recordings and database (large) in the work directory")
+	rowsFlag := fs.String("rows", "ivr", "rows to run, comma-separated: ivr (the cps ladder), playback (calls held on a looped prompt, RTP loss and jitter at the bench's sink), bridged (caller↔agent calls relayed by hotline, RTP at the sink, RSS per call)")
+	playbackCalls := fs.String("playback-calls", "1500,2000", "playback row: calls held up at once, rising; the climb stops at the first level that misses the issue's targets")
+	bridgedCalls := fs.String("bridged-calls", "1000,2000", "bridged row: calls held up at once, rising (1000 is the target, 2000 the stretch)")
+	fs.IntVar(&o.media.repeat, "repeat", 3, "media rows: runs per level (the median is reported)")
+	fs.IntVar(&o.media.rate, "media-rate", 200, "media rows: calls per second while ramping up")
+	fs.DurationVar(&o.media.plateau, "plateau", 10*time.Second, "media rows: how long the sink measures once every call is up")
+	fs.DurationVar(&o.media.settle, "settle", 3*time.Second, "media rows: wait after the last call started before measuring")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	o.rows = map[string]bool{}
+	for _, r := range strings.Split(*rowsFlag, ",") {
+		r = strings.TrimSpace(r)
+		switch r {
+		case "ivr", "playback", "bridged":
+			o.rows[r] = true
+		default:
+			fmt.Fprintf(stderr, "hotline-bench: -rows: unknown row %q (ivr, playback, bridged)\n", r)
+			return nil, errors.New("usage")
+		}
+	}
+	o.media.calls = map[string][]int{}
+	for kind, list := range map[string]string{"playback": *playbackCalls, "bridged": *bridgedCalls} {
+		if !o.rows[kind] {
+			continue
+		}
+		for _, f := range strings.Split(list, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				fmt.Fprintf(stderr, "hotline-bench: -%s-calls: %q is not a positive integer\n", kind, f)
+				return nil, errors.New("usage")
+			}
+			o.media.calls[kind] = append(o.media.calls[kind], n)
+		}
+	}
+	for _, kind := range []string{"playback", "bridged"} {
+		if o.rows[kind] {
+			o.media.kinds = append(o.media.kinds, kind)
+		}
+	}
+	if o.media.repeat < 1 || o.media.rate < 1 || o.media.plateau < time.Second {
+		fmt.Fprintln(stderr, "hotline-bench: -repeat and -media-rate must be positive, -plateau at least 1s")
+		return nil, errors.New("usage")
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hotline-bench: unexpected argument %q\n", fs.Arg(0))
@@ -146,6 +189,7 @@ type report struct {
 	WorkDir    string
 	GoBench    *goBench
 	LoadBefore string // /proc/loadavg before the run: other work on the box
+	Media      []mediaRow
 }
 
 func bench(ctx context.Context, o *options, progress io.Writer) (*report, error) {
@@ -188,6 +232,16 @@ func bench(ctx context.Context, o *options, progress io.Writer) (*report, error)
 	fmt.Fprintf(progress, "hotline-bench: %s; SIPp %s; logs and traces in %s\n", rep.Machine, rep.SIPp, o.workDir)
 
 	deadline := started.Add(o.budget)
+	if len(o.media.kinds) > 0 {
+		rep.Media = mediaRows(ctx, o, progress, o.media)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		deadline = time.Now().Add(o.budget) // the ladder's budget is its own
+	}
+	if !o.rows["ivr"] {
+		return rep, nil
+	}
 	rep.IVR, rep.HotlineLog, err = ivrLadder(ctx, o, progress, deadline)
 	if err != nil {
 		rep.IVRErr = err.Error()
@@ -325,15 +379,22 @@ func startHotline(ctx context.Context, o *options, dir string) (*hotlineProc, er
 	if err != nil {
 		return nil, err
 	}
+	sipAddr, httpAddr := fmt.Sprintf("127.0.0.1:%d", sipPort), fmt.Sprintf("127.0.0.1:%d", httpPort)
+	args := []string{"run", "-sip", sipAddr, "-http", httpAddr, "-data", filepath.Join(dir, "data"),
+		"-rtp-ports", o.rtpPorts, "-log-level", "warn"}
+	return startHotlineArgs(ctx, o, dir, sipAddr, sipPort, httpAddr, args)
+}
+
+// startHotlineArgs starts hotline with args, listening on sipAddr and httpAddr, and
+// waits until it is healthy.
+func startHotlineArgs(ctx context.Context, o *options, dir, sipAddr string, sipPort int, httpAddr string, args []string) (*hotlineProc, error) {
 	h := &hotlineProc{
-		sipAddr:    fmt.Sprintf("127.0.0.1:%d", sipPort),
+		sipAddr:    sipAddr,
 		sipPort:    sipPort,
-		httpAddr:   fmt.Sprintf("127.0.0.1:%d", httpPort),
+		httpAddr:   httpAddr,
 		stderrPath: filepath.Join(dir, "hotline.stderr"),
 		done:       make(chan struct{}),
 	}
-	args := []string{"run", "-sip", h.sipAddr, "-http", h.httpAddr, "-data", filepath.Join(dir, "data"),
-		"-rtp-ports", o.rtpPorts, "-log-level", "warn"}
 	if err := os.WriteFile(filepath.Join(dir, "hotline-command.txt"), []byte(o.hotline+" "+strings.Join(args, " ")+"\n"), 0o644); err != nil {
 		return nil, err
 	}

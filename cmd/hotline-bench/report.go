@@ -166,6 +166,12 @@ func (r *report) summaryRow(name string, steps []step, runErr string, isHotline 
 
 func printSummary(w io.Writer, r *report) {
 	fmt.Fprintln(w, r.title())
+	if len(r.Media) > 0 {
+		printMediaSummary(w, r)
+	}
+	if !r.Opts.rows["ivr"] {
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tmax rate w/o failures\tw/o retransmissions\tcalls\tanswer (mean)\tserver CPU\tSIPp CPU\tbox CPU\tRSS\tRTP out pkts\tnext rate")
 	for _, row := range r.summaryRows() {
@@ -211,7 +217,13 @@ func updateDoc(path string, r *report) error {
 	if err != nil {
 		return err
 	}
-	doc := replaceSection(string(b), sippBegin, sippEnd, "## SIPp load: IVR answer, prompt, hang-up", r.sippMarkdown())
+	doc := string(b)
+	if r.Opts.rows["ivr"] {
+		doc = replaceSection(doc, sippBegin, sippEnd, "## SIPp load: IVR answer, prompt, hang-up", r.sippMarkdown())
+	}
+	if len(r.Media) > 0 {
+		doc = replaceSection(doc, mediaBegin, mediaEnd, "## SIPp load: calls held up, RTP at a sink (playback, bridged)", r.mediaMarkdown())
+	}
 	if r.GoBench != nil && len(r.GoBench.Results) > 0 {
 		doc = replaceSection(doc, goBegin, goEnd, "## Go benchmarks", r.goBenchMarkdown())
 	}

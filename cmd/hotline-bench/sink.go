@@ -59,10 +59,11 @@ type rtpStream struct {
 	maxSeq   uint16
 	cycles   uint32
 	received uint64
-	// transit and jitter are in RTP timestamp units.
-	lastTransit int64
+	// The previous packet's timestamp and arrival; jitter is in RTP timestamp
+	// units, as a float so that arrival times keep their nanoseconds.
+	lastTS      uint32
+	lastArrival time.Time
 	jitter      float64
-	haveTransit bool
 	first, last time.Time
 }
 
@@ -173,24 +174,20 @@ func (st *rtpStream) update(seq uint16, ts uint32, now time.Time, hist *[deltaBu
 	default: // late or duplicate: counted as received, changes no maximum
 	}
 	st.last = now
-	arrival := now.Sub(st.first).Nanoseconds() * sinkClockRate / int64(time.Second)
-	transit := arrival - int64(int32(ts)) // wraps consistently: only differences matter
-	if st.haveTransit {
-		d := transit - st.lastTransit
-		// Timestamps are 32-bit: a difference that wrapped is folded back.
-		d = int64(int32(d))
-		if d < 0 {
-			d = -d
-		}
-		st.jitter += (float64(d) - st.jitter) / 16
-		i := int(time.Duration(d) * time.Second / sinkClockRate / deltaBucket)
+	if st.received > 1 {
+		// D(i-1, i) = (R_i - R_{i-1}) - (S_i - S_{i-1}), in timestamp units; the
+		// timestamp difference is taken modulo 2^32, so a wrap does not matter.
+		arrived := float64(now.Sub(st.lastArrival)) * sinkClockRate / float64(time.Second)
+		d := math.Abs(arrived - float64(int32(ts-st.lastTS)))
+		st.jitter += (d - st.jitter) / 16
+		i := int(d * float64(time.Second) / sinkClockRate / float64(deltaBucket))
 		if i >= deltaBuckets || i < 0 {
 			i = deltaBuckets - 1
 		}
 		hist[i]++
 	}
-	st.lastTransit = transit
-	st.haveTransit = true
+	st.lastTS = ts
+	st.lastArrival = now
 }
 
 // expected is RFC 3550 A.3's packets expected: extended highest sequence number
