@@ -369,3 +369,33 @@ func TestReusedCallIDKeepsCallsApart(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadOrEndlessCallsAreEnded: a caller whose RTP stops (the pcap ends
+// after 5 s) is hung up once calls.rtp_timeout has passed, and any call
+// is hung up at calls.max_duration; both keep their CDR with the cause.
+func TestDeadOrEndlessCallsAreEnded(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	for _, tc := range []struct {
+		name       string
+		limits     config.Calls
+		cause      string
+		minS, maxS float64
+	}{
+		{"rtp-timeout", config.Calls{RTPTimeout: 1500 * time.Millisecond}, "rtp-timeout", 6, 9},
+		{"max-duration", config.Calls{RTPTimeout: time.Minute, MaxDuration: 2 * time.Second}, "max-duration", 1.9, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := startHotline(t, func(c *config.Config) { c.Calls = tc.limits })
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			h.call(ctx, "carrier_no_digit.xml", "100", map[string]string{"hangup": "remote"})
+			cdr := h.waitEndedCall()
+			secs := cdr.End.Sub(*cdr.Answer).Seconds()
+			if cdr.HangupBy != "system" || cdr.HangupCause != tc.cause || secs < tc.minS || secs > tc.maxS {
+				t.Errorf("CDR hung up by %q for %q after %.2f s; want system, %s, in %.1f-%.1f s", cdr.HangupBy, cdr.HangupCause, secs, tc.cause, tc.minS, tc.maxS)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hotline-cc/hotline/acd"
@@ -196,6 +197,13 @@ type Call struct {
 	// stages is the call's timeline, topStage its open top-level stage.
 	stages   []*store.Stage
 	topStage *store.Stage
+	// lifeTimer wakes the call to check calls.rtp_timeout and
+	// calls.max_duration. callerHeld (the caller's phone holds us) and
+	// callerResumed (when it stopped, Unix ns) are set by the caller leg's
+	// re-INVITEs, on a SIP goroutine.
+	lifeTimer     *time.Timer
+	callerHeld    atomic.Bool
+	callerResumed atomic.Int64
 	// agentACDID is the ACD's ID of the connected agent's call when it is
 	// not the caller's: an agent who took the call over from a
 	// consultation ("": the call's ID).
@@ -266,7 +274,13 @@ func (c *Call) run() {
 	c.caller = ep
 	defer c.caller.Close()
 	c.caller.SetRemote(media.Remote{Addr: c.in.Offer.Addr, Codec: codecOf(c.in.PayloadType), DTMFPayloadType: c.in.Offer.DTMFPayloadType})
-	c.in.OnReoffer(func(o hsip.MediaOffer) { reoffered(ep, o) })
+	c.in.OnReoffer(func(o hsip.MediaOffer) {
+		reoffered(ep, o)
+		// A caller who holds us may stop sending: the RTP timeout waits.
+		if held := o.Held(); held != c.callerHeld.Swap(held) && !held {
+			c.callerResumed.Store(time.Now().UnixNano())
+		}
+	})
 	if err := c.in.Answer(c.sdpAddr(c.caller)); err != nil {
 		if !c.in.Answered() {
 			c.log.Warn("answer failed", "err", err)
@@ -290,6 +304,8 @@ func (c *Call) run() {
 
 	c.stage = StageIVR
 	c.enterStage(store.StageIVR, store.Stage{Detail: c.flow.Name()})
+	c.lifeTimer = time.NewTimer(time.Hour)
+	c.checkLife()
 	if lostACK {
 		select {
 		case <-c.in.Done():
@@ -321,6 +337,7 @@ func (c *Call) startRecording(at time.Time) {
 
 func (c *Call) loop() {
 	defer c.ivrTimer.Stop()
+	defer c.lifeTimer.Stop()
 	var agentDone, targetDone <-chan struct{}
 	var agentEvents <-chan media.Event
 	stopping := c.m.stopping
@@ -345,6 +362,8 @@ func (c *Call) loop() {
 			consultPhoneDone = k.phone.in.Done()
 		}
 		select {
+		case <-c.lifeTimer.C:
+			c.checkLife()
 		case <-consulteeDone:
 			c.consulteeGone()
 		case <-consultPhoneDone:
@@ -402,10 +421,7 @@ func (c *Call) loop() {
 			c.dialed(r)
 		case <-stopping:
 			stopping = nil
-			c.hangupBy, c.cause = "system", "shutdown"
-			c.setResult(map[Stage]string{StageIVR: "ivr", StageQueued: "abandoned", StageTalking: "completed",
-				StageVoicemail: "voicemail", StageCallbackMenu: c.callbackMenuResult(), StageTransferred: "transferred"}[c.stage])
-			c.endCaller("system-shutdown")
+			c.endBySystem("shutdown")
 		}
 	}
 }

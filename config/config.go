@@ -49,6 +49,8 @@ type Config struct {
 	Reports Reports
 	// Dispositions are the wrap-up codes agents may give a call.
 	Dispositions []Disposition
+	// Calls bounds calls: the RTP timeout and the longest call.
+	Calls Calls
 }
 
 // SIP configures the SIP user agent, its registrar and digest authentication.

@@ -167,6 +167,7 @@ func defaultConfig() *Config {
 		Recordings: Recordings{RetentionDays: map[string]int{}, SweepEvery: DefaultSweepEvery,
 			MinFreeBytes: DefaultMinFreeBytes, AnalyticsHook: AnalyticsHook{Timeout: DefaultHookTimeout}},
 		Reports: Reports{FCRWindow: DefaultFCRWindow},
+		Calls:   Calls{RTPTimeout: DefaultRTPTimeout, MaxDuration: DefaultMaxDuration},
 	}
 }
 
@@ -203,6 +204,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		"recordings":       func(n *yaml.Node) { d.recordings(n, &c.Recordings) },
 		"reports":          func(n *yaml.Node) { d.reports(n, &c.Reports) },
 		"dispositions":     func(n *yaml.Node) { c.Dispositions = d.dispositions(n) },
+		"calls":            func(n *yaml.Node) { d.calls(n, &c.Calls) },
 	})
 	// sip runs even when the section is missing: Advertise defaults from
 	// Listen.

@@ -208,6 +208,14 @@ func (ep *Endpoint) LocalAddr() netip.AddrPort { return ep.local }
 // in Stats.EventsDropped rather than stalling media.
 func (ep *Endpoint) Events() <-chan Event { return ep.events }
 
+// LastHeard is when the endpoint last accepted an RTP packet from its
+// far end (zero: never): how a call sees its leg has gone silent.
+func (ep *Endpoint) LastHeard() time.Time {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.lastHeard
+}
+
 // Remote returns what SetRemote last set.
 func (ep *Endpoint) Remote() Remote {
 	ep.mu.Lock()

@@ -5,10 +5,20 @@
 // keep up. Beside it runs the same ladder of SIPp against SIPp's built-in uas: the
 // calibration row, what the load generator itself drives on this box.
 //
+// With -rows it also runs (or runs only) two media rows, which hold many calls up at
+// once and measure their RTP at an RTP sink inside the bench (sink.go, media.go):
+// playback (callers waiting in a queue nobody serves hear its music, recorded; the
+// sink measures hotline's pacer: loss and RFC 3550 jitter) and bridged (callers
+// connected to registered agents, hotline relaying the caller's audio to the agent
+// leg, which is the sink; recorded; hotline's RSS idle and per call). Each level is
+// run -repeat times and the medians are reported, beside a SIPp-against-SIPp
+// calibration row.
+//
 // It prints one summary table on stdout (progress goes to stderr) and, with -write,
-// updates the generated sections of docs/performance.md.
+// updates the generated sections of docs/performance.md (only those of the rows run).
 //
 //	go run ./cmd/hotline-bench -hotline bin/hotline [-write docs/performance.md] [-gobench FILE]
+//	go run ./cmd/hotline-bench -hotline bin/hotline -rows playback,bridged [-playback-calls 1500,2000] [-bridged-calls 1000,2000] [-repeat 3]
 //
 // All traffic stays on 127.0.0.1, every step is bounded in calls and time, and the
 // children (hotline, SIPp) die with the bench.

@@ -1,0 +1,33 @@
+package config
+
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Calls bounds the life of a call.
+type Calls struct {
+	// RTPTimeout ends a call whose caller has sent no RTP for this long
+	// (a dead carrier leg, a phone gone from Wi-Fi); 0 never. A caller who
+	// put us on hold is exempt while held.
+	RTPTimeout Duration
+	// MaxDuration ends any call this long after its answer; 0 never.
+	MaxDuration Duration
+}
+
+// Defaults of the calls section: a minute of silence from a carrier is a
+// dead leg (carriers send comfort noise or RTP all along); four hours is
+// longer than any contact-center call and shorter than a leaked one's
+// cost.
+const (
+	DefaultRTPTimeout  = time.Minute
+	DefaultMaxDuration = 4 * time.Hour
+)
+
+func (d *decoder) calls(n *yaml.Node, c *Calls) {
+	d.fields(n, "calls", map[string]field{
+		"rtp_timeout":  d.durationIn(&c.RTPTimeout, "calls.rtp_timeout", 5*time.Second, 0, "never"),
+		"max_duration": d.durationIn(&c.MaxDuration, "calls.max_duration", time.Minute, 0, "never"),
+	})
+}
