@@ -367,8 +367,12 @@ func (a *App) Err() <-chan error { return a.errc }
 func (a *App) Close() {
 	a.closed.Do(func() {
 		if a.calls != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			a.calls.Shutdown(ctx)
+			// Calls in progress may finish for calls.drain (new ones get
+			// 503), then the rest are hung up, with 10 s to write their
+			// CDRs and close their recordings.
+			drain := a.runtime.Load().Config.Calls.Drain
+			ctx, cancel := context.WithTimeout(context.Background(), drain+10*time.Second)
+			a.calls.Drain(ctx, drain)
 			cancel()
 		}
 		if a.httpSrv != nil {

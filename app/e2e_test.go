@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/hotline-cc/hotline/api"
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/internal/sipptest"
+	"github.com/hotline-cc/hotline/store"
 )
 
 // TestCarrierCallReachesAgent is the foundation path end to end: an agent's SIPp
@@ -397,5 +399,49 @@ func TestDeadOrEndlessCallsAreEnded(t *testing.T) {
 				t.Errorf("CDR hung up by %q for %q after %.2f s; want system, %s, in %.1f-%.1f s", cdr.HangupBy, cdr.HangupCause, secs, tc.cause, tc.minS, tc.maxS)
 			}
 		})
+	}
+}
+
+// TestShutdownDrainsCalls: a stopping hotline refuses new calls (503)
+// while the call in progress goes on to its end, with its normal CDR;
+// then it stops without waiting out the drain.
+func TestShutdownDrainsCalls(t *testing.T) {
+	t.Parallel()
+	requirePCAP(t)
+	h := startHotline(t, func(c *config.Config) { c.Calls.Drain = 20 * time.Second })
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	// (1003's SIPp cannot unregister from a stopped hotline: only the
+	// caller's side and the CDR tell how the call went.)
+	h.startAgent(ctx, "1003", "agent_answer.xml", map[string]string{"ring_ms": "100"})
+	caller, callID := h.callTo1003(ctx, "3000")
+	closed := make(chan time.Time, 1)
+	go func() {
+		h.app.Close()
+		closed <- time.Now()
+	}()
+	waitFor(t, 5*time.Second, "a new call refused while draining", func() (bool, string) {
+		_, _, status := newFeaturePhone(t).invite(t, ctx, h, "carrier", "", "100")
+		return status == 503, fmt.Sprint(status)
+	})
+	caller.WaitSuccess(t, 1)
+	var stoppedAt time.Time
+	select {
+	case stoppedAt = <-closed:
+	case <-ctx.Done():
+		t.Fatal("hotline did not stop after its last call")
+	}
+	// The store is closed now: read the CDR straight from the database.
+	st, err := store.OpenReader(filepath.Join(h.cfg.DataDir, "hotline.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	calls, _, err := st.SearchRecordings(ctx, store.RecordingQuery{Limit: 5})
+	if err != nil || len(calls) != 1 || calls[0].CallID != callID || calls[0].Result != "completed" || calls[0].HangupBy != "caller" {
+		t.Fatalf("after the drain: %+v (%v); want the call completed, hung up by the caller", calls, err)
+	}
+	if wait := stoppedAt.Sub(calls[0].End); wait > 5*time.Second {
+		t.Errorf("hotline stopped %s after its last call ended; want soon after, not at the end of the drain", wait)
 	}
 }

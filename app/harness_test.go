@@ -41,6 +41,7 @@ func startHotline(t *testing.T, edit func(*config.Config)) *hotline {
 	cfg.DataDir = t.TempDir()
 	cfg.RTP.PortLow = sipptest.FreePortRange(t, 40)
 	cfg.RTP.PortHigh = cfg.RTP.PortLow + 39
+	cfg.Calls.Drain = 0 // a test's clean-up need not wait for calls to finish
 	if edit != nil {
 		edit(cfg)
 	}

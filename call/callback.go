@@ -42,7 +42,7 @@ type callbackAttempt struct {
 // the last attempt's dialer is still cleaning up.
 func (m *Manager) startCallback(o acd.OfferCall) {
 	select {
-	case <-m.stopping:
+	case <-m.draining:
 		// Shutting down: the callback keeps its place for the next start.
 		m.postLater(acd.OfferFailed{OfferID: o.OfferID, Reason: acd.OfferNotPlaced})
 		return

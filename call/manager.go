@@ -71,6 +71,10 @@ type Manager struct {
 	wg        sync.WaitGroup
 
 	stopping chan struct{} // closed by Shutdown: every call hangs up
+	// draining is closed when Shutdown begins: new calls are refused
+	// while those in progress may finish.
+	draining  chan struct{}
+	drainOnce sync.Once
 	stopOnce sync.Once
 	// dipClient sends the IVR's data dips.
 	dipClient *http.Client
@@ -97,19 +101,38 @@ func NewManager(d Deps) *Manager {
 	if d.PINs == nil {
 		d.PINs = pinguard.New(nil)
 	}
-	return &Manager{deps: d, stopping: make(chan struct{}), dipClient: newDipClient(),
+	return &Manager{deps: d, stopping: make(chan struct{}), draining: make(chan struct{}), dipClient: newDipClient(),
 		analysisSlots: make(chan struct{}, maxConcurrentAnalyses)}
 }
 
 // Shutdown hangs up every live call and waits for them to finish (CDRs written,
 // recordings closed) or for ctx to end.
 func (m *Manager) Shutdown(ctx context.Context) {
-	m.stopOnce.Do(func() { close(m.stopping) })
+	m.Drain(ctx, 0)
+}
+
+// Drain stops hotline taking calls (new ones get 503, callbacks wait for
+// the next start) and lets the calls in progress finish for up to drain;
+// then it hangs up those left and waits for them (CDRs written,
+// recordings closed) or for ctx to end.
+func (m *Manager) Drain(ctx context.Context, drain time.Duration) {
+	m.drainOnce.Do(func() { close(m.draining) })
 	done := make(chan struct{})
 	go func() {
 		m.wg.Wait()
 		close(done)
 	}()
+	if drain > 0 {
+		m.deps.Log.Info("draining: new calls are refused, calls in progress may finish", "active", m.Active(), "drain", drain.String())
+		t := time.NewTimer(drain)
+		select {
+		case <-done:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	m.stopOnce.Do(func() { close(m.stopping) })
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -262,7 +285,7 @@ func (m *Manager) Password(user string) (string, bool) {
 // HandleCall runs one carrier call to its end; it is hsip's HandleCall hook.
 func (m *Manager) HandleCall(in *hsip.InboundCall) {
 	select {
-	case <-m.stopping:
+	case <-m.draining:
 		// Shutting down: refuse rather than answer and hang up at once
 		// (RFC 3261 §21.5.4; carriers retry elsewhere).
 		in.Log().Info("call refused during shutdown", "sip_status", 503)

@@ -343,7 +343,11 @@ func runMediaCalls(ctx context.Context, o *options, p mediaPlan, row *mediaRow, 
 	if err := writeRTPFile(dir); err != nil {
 		return run, err
 	}
-	scen, err := copyScenario(o, dir, "bench_playback.xml")
+	scenName := "bench_playback.xml"
+	if row.Kind == "bridged" {
+		scenName = "bench_bridged.xml"
+	}
+	scen, err := copyScenario(o, dir, scenName)
 	if err != nil {
 		return run, err
 	}
@@ -358,21 +362,19 @@ func runMediaCalls(ctx context.Context, o *options, p mediaPlan, row *mediaRow, 
 	n := row.Calls
 	ramp := time.Duration(float64(n) / float64(p.rate) * float64(time.Second))
 	hold := ramp + p.settle + p.plateau + time.Second
-	stream := "0"
-	if row.Kind == "bridged" {
-		stream = "1"
-	}
 	runFor := 2*ramp + hold + 60*time.Second
 	args := []string{
 		srv.sipAddr, "-sf", scen, "-s", "100",
 		"-set", "hold_ms", strconv.FormatInt(hold.Milliseconds(), 10),
-		"-set", "rtp_ip", "127.0.0.1", "-set", "rtp_port", strconv.Itoa(sink.port), "-set", "stream", stream,
 		"-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", strconv.Itoa(sipPort), "-mp", strconv.Itoa(mediaPort),
 		"-r", strconv.Itoa(p.rate), "-rp", "1000", "-m", strconv.Itoa(n), "-l", strconv.Itoa(n + 10),
 		"-recv_timeout", "30000", "-timeout", fmt.Sprintf("%ds", int(runFor/time.Second)), "-timeout_error",
 		"-nostdin", "-buff_size", strconv.Itoa(sippBufferBytes),
 		"-trace_stat", "-stf", "stat.csv", "-fd", "1",
 		"-trace_screen", "-screen_file", "screen.log", "-trace_err", "-error_file", "errors.log",
+	}
+	if row.Kind == "playback" {
+		args = append(args, "-set", "rtp_ip", "127.0.0.1", "-set", "rtp_port", strconv.Itoa(sink.port))
 	}
 	if err := os.WriteFile(filepath.Join(dir, "command.txt"), []byte(o.sipp+" "+strings.Join(args, " ")+"\n"), 0o644); err != nil {
 		return run, err

@@ -58,7 +58,7 @@ func (r *report) mediaMarkdown() string {
 	fmt.Fprintf(&b, "Measured %s on %s.\n", r.When.UTC().Format("2006-01-02 15:04 MST"), r.machineLine())
 	fmt.Fprintf(&b, "Bench run by %s; hotline built with %s; SIPp %s. Load average before the run: %s.\n\n", r.GoVersion, r.HotlineGo, r.SIPp, r.LoadBefore)
 	fmt.Fprintf(&b, "Command: `%s`.\n\n", r.Command)
-	fmt.Fprintf(&b, "Each run: SIPp (`testdata/sipp/bench_playback.xml`) starts the calls at %d calls/s, every call stays up until all are, "+
+	fmt.Fprintf(&b, "Each run: SIPp (`testdata/sipp/bench_playback.xml`, bridged: `bench_bridged.xml`) starts the calls at %d calls/s, every call stays up until all are, "+
 		"the bench's RTP sink counts for %s starting %s after the last call started, then the calls hang up one by one; %d runs per level, "+
 		"the table shows the median of each figure over the runs (so one column's median may come from another run than the next column's). "+
 		"hotline runs a configuration the bench writes (`hotline.yaml` in the work directory): one trunk into a flow whose only node is the queue "+
@@ -68,7 +68,7 @@ func (r *report) mediaMarkdown() string {
 		"(`testdata/sipp/bench_answer.xml`, `stream=1`) that loops a μ-law file to the sink with SIPp's `rtp_stream`.\n")
 	b.WriteString("- **bridged**: hotline's configuration has one agent per call (5000…), all serving the queue; the bench registers them " +
 		"(digest, MD5) from the port of one SIPp UAS (`bench_answer.xml`) that answers every agent leg with an SDP naming the sink. " +
-		"The caller loops a μ-law file with `rtp_stream` (`stream=1`); hotline relays it to the agent leg, i.e. to the sink, and records both legs. " +
+		"The caller loops a μ-law file with `rtp_stream`; hotline relays it to the agent leg, i.e. to the sink, and records both legs. " +
 		"The agents send no audio. Calibration: the same caller straight to the same UAS, so the caller's RTP reaches the sink without hotline.\n\n")
 	b.WriteString("| " + strings.Join(mediaHeader, " | ") + " |\n")
 	b.WriteString("|---|" + strings.Repeat("---:|", len(mediaHeader)-2) + "---|\n")
