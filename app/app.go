@@ -25,6 +25,7 @@ import (
 	"github.com/hotline-cc/hotline/call"
 	"github.com/hotline-cc/hotline/clock"
 	"github.com/hotline-cc/hotline/config"
+	"github.com/hotline-cc/hotline/guard"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
 	"github.com/hotline-cc/hotline/pinguard"
@@ -67,6 +68,7 @@ type App struct {
 	reloads  *reloadMetrics
 	reloadMu sync.Mutex // one reload at a time
 	sip      *hsip.Server
+	guard    *guard.Guard // the SIP abuse guard; reloads update its policy
 	httpSrv  *http.Server
 	wg       sync.WaitGroup
 	errc     chan error
@@ -179,6 +181,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		}
 	}
 	var sipSrv *hsip.Server
+	a.guard = guard.New(guardPolicy(cfg), nil)
 	hooks := hsip.Hooks{
 		Admit:          func(src netip.Addr, called string) hsip.Admission { return mgr.Admit(src, called) },
 		Password:       func(user string) (string, bool) { return mgr.Password(user) },
@@ -189,6 +192,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		Listen: cfg.SIP.Listen, Advertise: advertise, Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent,
 		NonceTTL: cfg.SIP.NonceTTL, RegisterMin: cfg.SIP.RegisterMinExpires, RegisterMax: cfg.SIP.RegisterMaxExpires,
 		RegisterDefault: cfg.SIP.RegisterDefaultExpires, Logger: log, Registry: reg,
+		Guard: a.guard,
 	}, hooks)
 	if err != nil {
 		return nil, err
@@ -343,6 +347,7 @@ func (a *App) reload(cfg *config.Config) error {
 		return err
 	}
 	a.runtime.Store(rt)
+	a.guard.SetPolicy(guardPolicy(cfg))
 	a.router.Reload(acd.TopologyFromConfig(cfg))
 	a.log.Info("configuration reloaded", "source", cfg.Source, "queues", len(cfg.Queues), "agents", len(cfg.Agents), "flows", len(cfg.Flows))
 	return nil

@@ -70,6 +70,10 @@ type Manager struct {
 	active    atomic.Int64
 	wg        sync.WaitGroup
 
+	// trunkCalls counts carrier calls in progress by trunk, for Admit's
+	// call limits: trunk name → *atomic.Int64.
+	trunkCalls sync.Map
+
 	stopping chan struct{} // closed by Shutdown: every call hangs up
 	// draining is closed when Shutdown begins: new calls are refused
 	// while those in progress may finish.
@@ -247,7 +251,8 @@ func (m *Manager) OnRegistration(ch hsip.RegistrationChange) {
 
 // Admit applies the trunks of the current configuration to a carrier INVITE:
 // 403 when the source is in no trunk's ACL, 404 when no trunk of that source takes
-// the called number.
+// the called number, 503 with Retry-After when the calls in progress are at
+// security.calls' limit, in all or for the trunk.
 func (m *Manager) Admit(src netip.Addr, called string) hsip.Admission {
 	cfg := m.deps.Runtime().Config
 	allowed := false
@@ -258,7 +263,7 @@ func (m *Manager) Admit(src netip.Addr, called string) hsip.Admission {
 		}
 		allowed = true
 		if t.AcceptsNumber(called) {
-			return hsip.Admission{Trunk: t.Name}
+			return m.callLimits(cfg, t.Name)
 		}
 	}
 	if !allowed {
@@ -305,6 +310,7 @@ func (m *Manager) HandleCall(in *hsip.InboundCall) {
 	}
 	m.active.Add(1)
 	defer m.active.Add(-1)
+	defer m.countTrunkCall(in.Trunk)()
 	if _, dup := m.sipCallIDs.LoadOrStore(in.ID, true); dup {
 		in.Log().Warn("second call with the same Call-ID", "sip_status", 482)
 		_ = in.Reject(482, "Loop Detected")

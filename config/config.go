@@ -51,6 +51,9 @@ type Config struct {
 	Dispositions []Disposition
 	// Calls bounds calls: the RTP timeout and the longest call.
 	Calls Calls
+	// Security keeps abusive SIP traffic out: rate limits, scanners,
+	// digest lockouts, call limits (docs/security.md).
+	Security Security
 }
 
 // SIP configures the SIP user agent, its registrar and digest authentication.

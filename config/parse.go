@@ -166,8 +166,9 @@ func defaultConfig() *Config {
 		FeatureCodes: DefaultFeatureCodes(),
 		Recordings: Recordings{RetentionDays: map[string]int{}, SweepEvery: DefaultSweepEvery,
 			MinFreeBytes: DefaultMinFreeBytes, AnalyticsHook: AnalyticsHook{Timeout: DefaultHookTimeout}},
-		Reports: Reports{FCRWindow: DefaultFCRWindow},
-		Calls:   Calls{RTPTimeout: DefaultRTPTimeout, MaxDuration: DefaultMaxDuration, Drain: DefaultDrain},
+		Reports:  Reports{FCRWindow: DefaultFCRWindow},
+		Calls:    Calls{RTPTimeout: DefaultRTPTimeout, MaxDuration: DefaultMaxDuration, Drain: DefaultDrain},
+		Security: DefaultSecurity(),
 	}
 }
 
@@ -205,6 +206,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		"reports":          func(n *yaml.Node) { d.reports(n, &c.Reports) },
 		"dispositions":     func(n *yaml.Node) { c.Dispositions = d.dispositions(n) },
 		"calls":            func(n *yaml.Node) { d.calls(n, &c.Calls) },
+		"security":         func(n *yaml.Node) { d.security(n, root, &c.Security) },
 	})
 	// sip runs even when the section is missing: Advertise defaults from
 	// Listen.

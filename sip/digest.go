@@ -50,6 +50,7 @@ type Authenticator struct {
 	ttl        time.Duration
 	algorithms []string
 	secret     [32]byte
+	dummy      string // the password checked for unknown users
 	password   func(user string) (string, bool)
 
 	mu       sync.Mutex
@@ -77,6 +78,11 @@ func NewAuthenticator(realm string, ttl time.Duration, algorithms []string, pass
 	if _, err := rand.Read(a.secret[:]); err != nil {
 		return nil, fmt.Errorf("digest secret: %w", err)
 	}
+	var dummy [16]byte
+	if _, err := rand.Read(dummy[:]); err != nil {
+		return nil, fmt.Errorf("digest secret: %w", err)
+	}
+	a.dummy = hex.EncodeToString(dummy[:])
 	return a, nil
 }
 
@@ -125,12 +131,19 @@ func (a *Authenticator) Verify(authorization, method string, now time.Time) (str
 	if err != nil {
 		return cred.Username, err
 	}
-	password, ok := a.password(cred.Username)
-	if !ok {
-		return cred.Username, ErrAuthUnknown
+	password, known := a.password(cred.Username)
+	if !known {
+		// An unknown user costs the same work as a wrong password, against
+		// a secret no one knows, so that timing does not tell which
+		// accounts exist (the caller answers both alike).
+		password = a.dummy
 	}
 	want := response(alg, cred.Username, a.realm, password, method, cred.URI, cred.Nonce, cred.Nc, cred.Cnonce)
-	if subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(cred.Response))) != 1 {
+	match := subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(cred.Response))) == 1
+	if !known {
+		return cred.Username, ErrAuthUnknown
+	}
+	if !match {
 		return cred.Username, ErrAuthMismatch
 	}
 	// Only a correct response may advance the counter, so garbage cannot burn nonces.

@@ -97,3 +97,25 @@ func TestDigestWrongMethodFails(t *testing.T) {
 		t.Fatalf("Verify for another method = %v, want mismatch", err)
 	}
 }
+
+// TestDigestUnknownUserDoesEqualWork: an unknown user's response is
+// checked against a secret of the authenticator's like any other, and
+// fails whatever password it was computed with, even the dummy itself:
+// Verify never succeeds for a user the password hook does not know.
+func TestDigestUnknownUserDoesEqualWork(t *testing.T) {
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	a, err := NewAuthenticator("hotline", 5*time.Minute, nil, passwords)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewAuthenticator("hotline", 5*time.Minute, nil, passwords)
+	if len(a.dummy) != 32 || a.dummy == b.dummy {
+		t.Fatalf("dummy secrets %q, %q: want 16 random bytes each", a.dummy, b.dummy)
+	}
+	chal := a.Challenges(now, false)[0]
+	for i, pw := range []string{"", "x", a.dummy} {
+		if _, err := a.Verify(authorize(t, chal, "9999", pw, "sip:127.0.0.1", i+1), "REGISTER", now); !errors.Is(err, ErrAuthUnknown) {
+			t.Fatalf("unknown user with password %q: %v, want ErrAuthUnknown", pw, err)
+		}
+	}
+}

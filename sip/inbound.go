@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -125,8 +126,20 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		if reason == "" {
 			reason = statusText(adm.Status)
 		}
-		log.Warn("invite refused", "src", req.Source(), "called", called, "sip_status", adm.Status, "reason", reason)
-		s.reply(req, tx, adm.Status, reason)
+		var headers []sip.Header
+		if secs := int(adm.RetryAfter / time.Second); secs > 0 {
+			headers = append(headers, sip.NewHeader("Retry-After", strconv.Itoa(secs)))
+		}
+		if adm.Blocked == "" {
+			log.Warn("invite refused", "src", req.Source(), "called", called, "sip_status", adm.Status, "reason", reason)
+		} else {
+			s.metrics.blocked(adm.Blocked)
+			if s.shouldLog(adm.Blocked + " trunk " + adm.Trunk) {
+				log.Warn("invite refused", "src", req.Source(), "called", called, "sip_status", adm.Status, "reason", reason,
+					"blocked", adm.Blocked, "trunk", adm.Trunk)
+			}
+		}
+		s.reply(req, tx, adm.Status, reason, headers...)
 		return
 	}
 	if authUser == "" {

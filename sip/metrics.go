@@ -13,7 +13,19 @@ type metrics struct {
 	requests     *prometheus.CounterVec
 	responses    *prometheus.CounterVec
 	authFailures prometheus.Counter
+	blockedReqs  *prometheus.CounterVec
 }
+
+// Reasons of hotline_sip_blocked_total.
+const (
+	BlockRate      = "rate"       // the request took its source over its rate: the source is banned
+	BlockBanned    = "banned"     // the source is serving a ban
+	BlockScanner   = "scanner"    // a known scanner's User-Agent
+	BlockLockout   = "lockout"    // credentials from a locked-out source or for a locked-out account
+	BlockCallLimit = "call-limit" // a carrier call over a concurrent-call limit (503)
+)
+
+var blockReasons = []string{BlockRate, BlockBanned, BlockScanner, BlockLockout, BlockCallLimit}
 
 var knownMethods = map[sip.RequestMethod]bool{
 	sip.INVITE: true, sip.ACK: true, sip.BYE: true, sip.CANCEL: true, sip.OPTIONS: true,
@@ -42,6 +54,13 @@ func newMetrics(reg prometheus.Registerer, r *Registrar) (*metrics, error) {
 			Namespace: "hotline", Subsystem: "sip", Name: "auth_failures_total",
 			Help: "REGISTER requests refused after digest verification.",
 		}),
+		blockedReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "sip", Name: "blocked_total",
+			Help: "SIP requests dropped or refused by the abuse guard, by reason (rate, banned, scanner, lockout, call-limit).",
+		}, []string{"reason"}),
+	}
+	for _, r := range blockReasons {
+		m.blockedReqs.WithLabelValues(r)
 	}
 	if reg == nil {
 		return m, nil
@@ -50,7 +69,7 @@ func newMetrics(reg prometheus.Registerer, r *Registrar) (*metrics, error) {
 		Namespace: "hotline", Subsystem: "sip", Name: "registrations",
 		Help: "Registered contacts of agents' phones.",
 	}, func() float64 { return float64(r.Count()) })
-	for _, c := range []prometheus.Collector{m.requests, m.responses, m.authFailures, bindings} {
+	for _, c := range []prometheus.Collector{m.requests, m.responses, m.authFailures, m.blockedReqs, bindings} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -82,3 +101,5 @@ func (m *metrics) responseCode(method sip.RequestMethod, code int) {
 }
 
 func (m *metrics) authFailure() { m.authFailures.Inc() }
+
+func (m *metrics) blocked(reason string) { m.blockedReqs.WithLabelValues(reason).Inc() }

@@ -2,7 +2,8 @@
 // the registrar with digest authentication for agents' phones, trunk admission of
 // carrier INVITEs, SDP offer/answer, caller legs (we are the UAS) and agent legs (we
 // are the UAC). It speaks in legs and registrations; it knows nothing of queues,
-// IVR or media processing, and imports nothing of ours. Import it as hsip, so that
+// IVR or media processing, and imports nothing of ours but the guard that
+// screens its requests (docs/security.md). Import it as hsip, so that
 // sip.X always means sipgo's package.
 package sip
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/hotline-cc/hotline/guard"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -36,6 +38,9 @@ type Config struct {
 	DigestAlgorithms []string
 	Logger           *slog.Logger
 	Registry         prometheus.Registerer // nil = no metrics
+	// Guard screens requests: scanners, per-source rates and bans, digest
+	// lockouts (docs/security.md). nil screens nothing.
+	Guard *guard.Guard
 }
 
 // Admission is the trunk decision for a carrier INVITE.
@@ -43,6 +48,13 @@ type Admission struct {
 	Trunk  string
 	Status int // 0 admits the call; else the SIP status to answer (403, 404, ...)
 	Reason string
+	// RetryAfter, when set, goes out in a Retry-After header (a 503 for a
+	// call limit, RFC 3261 §21.5.4).
+	RetryAfter time.Duration
+	// Blocked names the refusal in hotline_sip_blocked_total (such as
+	// "call-limit"); its log lines are then limited to one per trunk and
+	// log interval. "" for an ordinary refusal.
+	Blocked string
 }
 
 // Hooks connect the user agent to the rest of hotline.
@@ -143,7 +155,11 @@ func NewServer(cfg Config, hooks Hooks) (*Server, error) {
 	if cfg.Advertise.IsValid() {
 		s.contact = netip.AddrPortFrom(cfg.Advertise, s.addr.Port())
 	}
-	s.ua, err = sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(s.contact.Addr().String()))
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(s.contact.Addr().String())}
+	if cfg.Guard != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.dropBanned)))
+	}
+	s.ua, err = sipgo.NewUA(uaOpts...)
 	if err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("sip user agent: %w", err)
@@ -243,6 +259,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { errc <- s.srv.ServeTCP(s.tcpLn) }()
 	sweep := time.NewTicker(time.Second)
 	defer sweep.Stop()
+	var guardSwept time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -257,6 +274,10 @@ func (s *Server) Run(ctx context.Context) error {
 		case now := <-sweep.C:
 			s.registrar.Sweep(now)
 			s.auth.Sweep(now)
+			if s.cfg.Guard != nil && now.Sub(guardSwept) >= guardSweepEvery {
+				s.cfg.Guard.Sweep()
+				guardSwept = now
+			}
 		}
 	}
 }
@@ -298,6 +319,9 @@ func (s *Server) routes() {
 func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		s.metrics.request(req.Method)
+		if !s.screen(req) {
+			return // dropped without an answer: sipgo ends the transaction
+		}
 		h(req, tx)
 	}
 }
@@ -488,18 +512,37 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, now ti
 	}
 	authUser, err := s.auth.Verify(authz, string(req.Method), now)
 	switch {
-	case err == nil:
-		return authUser, true
 	case errors.Is(err, ErrAuthMissing), errors.Is(err, ErrAuthForged), errors.Is(err, ErrAuthReplay):
 		s.challenge(req, tx, now, false)
+		return "", false
 	case errors.Is(err, ErrAuthStale):
 		s.challenge(req, tx, now, true)
-	default:
+		return "", false
+	}
+	// Credentials were checked: right or wrong, a locked-out source or
+	// account gets the same 403 as a wrong password, so that a guesser
+	// learns nothing more while locked out.
+	if s.lockedOut(req, authUser) {
+		s.reply(req, tx, sip.StatusForbidden, "Forbidden")
+		return "", false
+	}
+	if err == nil {
+		if g := s.cfg.Guard; g != nil {
+			g.AuthSucceeded(authUser)
+		}
+		return authUser, true
+	}
+	// A wrong password, an unknown user (alike to the caller: same answer,
+	// same work, see Verify) or malformed credentials.
+	// Logged once per source and log interval: a guesser must not flood
+	// the log (the metric counts them all).
+	if src, _ := sourceAddr(req.Source()); s.shouldLog("auth-failure " + src.String()) {
 		s.log.Warn("authentication refused", "call_id", callID(req), "method", string(req.Method),
 			"user", req.From().Address.User, "src", req.Source(), "err", err)
-		s.metrics.authFailure()
-		s.reply(req, tx, sip.StatusForbidden, "Forbidden")
 	}
+	s.metrics.authFailure()
+	s.authFailed(req, authUser)
+	s.reply(req, tx, sip.StatusForbidden, "Forbidden")
 	return "", false
 }
 

@@ -23,16 +23,23 @@ type testServer struct {
 	calls   chan *InboundCall
 }
 
-func startServer(t *testing.T) *testServer {
+func startServer(t *testing.T, opts ...func(*Config)) *testServer {
 	t.Helper()
 	ts := &testServer{changes: make(chan RegistrationChange, 16), calls: make(chan *InboundCall, 4)}
-	srv, err := NewServer(Config{Listen: "127.0.0.1:0", RegisterMin: time.Minute}, Hooks{
+	cfg := Config{Listen: "127.0.0.1:0", RegisterMin: time.Minute}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := NewServer(cfg, Hooks{
 		Admit: func(src netip.Addr, called string) Admission {
 			if src != netip.MustParseAddr("127.0.0.1") {
 				return Admission{Status: 403}
 			}
 			if called == "404" {
 				return Admission{Status: 404}
+			}
+			if called == "full" {
+				return Admission{Trunk: "test", Status: 503, Reason: "Service Unavailable", RetryAfter: 30 * time.Second, Blocked: BlockCallLimit}
 			}
 			return Admission{Trunk: "test"}
 		},
@@ -80,11 +87,17 @@ type phone struct {
 
 func newPhone(t *testing.T) *phone {
 	t.Helper()
+	return newPhoneAt(t, "127.0.0.1")
+}
+
+// newPhoneAt is a phone sending from ip (any of 127/8 on Linux).
+func newPhoneAt(t *testing.T, ip string) *phone {
+	t.Helper()
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-phone"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +106,7 @@ func newPhone(t *testing.T) *phone {
 	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {})
 	registerUDPListener(ua, conn)
 	go func() { _ = p.srv.ServeUDP(conn) }()
-	p.client, err = sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(p.addr.String()), sipgo.WithClientHostname("127.0.0.1"))
+	p.client, err = sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(p.addr.String()), sipgo.WithClientHostname(ip))
 	if err != nil {
 		t.Fatal(err)
 	}
