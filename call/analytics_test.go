@@ -27,15 +27,18 @@ func TestAnalyticsHookCommand(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, tc := range []struct {
 		name, body, wantAnswer, wantResult string
+		timeout                            time.Duration
 	}{
-		{"ok", `printf '{"wav":"%s","call":"%s"}' "$1" "$2"`, `{"wav":"/rec.wav","call":"c1"}`, "ok"},
-		{"bad", `echo not json`, "", "bad-answer"},
-		{"fails", `exit 3`, "", "error"},
-		{"slow", `sleep 30 & sleep 30`, "", "timeout"},
+		// Generous where the hook must finish: a loaded test box can be
+		// slow to start a shell.
+		{"ok", `printf '{"wav":"%s","call":"%s"}' "$1" "$2"`, `{"wav":"/rec.wav","call":"c1"}`, "ok", 10 * time.Second},
+		{"bad", `echo not json`, "", "bad-answer", 10 * time.Second},
+		{"fails", `exit 3`, "", "error", 10 * time.Second},
+		{"slow", `sleep 30 & sleep 30`, "", "timeout", 300 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			h := config.AnalyticsHook{Command: script(tc.name+".sh", tc.body), Timeout: 300 * time.Millisecond}
+			h := config.AnalyticsHook{Command: script(tc.name+".sh", tc.body), Timeout: tc.timeout}
 			answer, result := runAnalyticsHook(h, "/rec.wav", "c1", log)
 			if answer != tc.wantAnswer || result != tc.wantResult {
 				t.Errorf("hook %q: %q, %s; want %q, %s", tc.body, answer, result, tc.wantAnswer, tc.wantResult)

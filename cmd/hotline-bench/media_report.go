@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 )
 
 const (
@@ -36,12 +35,12 @@ func (r mediaRow) cells(cores int) []string {
 		}
 	}
 	return []string{scen, fmt.Sprint(r.Calls), fmt.Sprint(len(r.Runs)), fmt.Sprintf("%.0f", s.Failed), fmt.Sprintf("%.0f", s.Streams),
-		thousands(s.PktRate), fmt.Sprintf("%.3f%%", s.LossPct), msf(s.JitterP99), msf(s.DeltaP99), server, fmt.Sprintf("%.2f", s.Caller),
+		fmt.Sprintf("%s (%.1f%%)", thousands(s.PktRate), s.RealTime), fmt.Sprintf("%.3f%%", s.LossPct), msf(s.JitterP99), msf(s.DeltaP99), server, fmt.Sprintf("%.2f", s.Caller), fmt.Sprintf("%.2f", s.Bench),
 		fmt.Sprintf("%.2f of %d", s.Box, cores), rss, perCall, r.verdict()}
 }
 
-var mediaHeader = []string{"scenario", "calls up", "runs", "calls not ok", "streams at sink", "pkts/s at sink", "loss", "jitter p99 (streams)",
-	"|D| p99 (packets)", "server CPU (cores)", "caller SIPp CPU", "box CPU", "RSS start / idle / plateau", "RSS per call", "result"}
+var mediaHeader = []string{"scenario", "calls up", "runs", "calls not ok", "streams at sink", "pkts/s at sink (of real time)", "loss", "jitter p99 (streams)",
+	"|D| p99 (packets)", "server CPU (cores)", "caller SIPp CPU", "sink (bench) CPU", "box CPU", "RSS start / idle / plateau", "RSS per call", "result"}
 
 func printMediaSummary(w io.Writer, r *report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -86,10 +85,16 @@ func (r *report) mediaMarkdown() string {
 		"**jitter p99 (streams)** is the 99th percentile, over streams, of each stream's RFC 3550 interarrival jitter at the window's end " +
 		"(the smoothed mean of |D| with gain 1/16); **|D| p99 (packets)** is the 99th percentile over all packets of |D| itself, " +
 		"the change in transit time between two consecutive packets of a stream (0.1 ms buckets), which shows bursts the smoothing hides. " +
+		"**pkts/s at sink (of real time)** compares the packets received per second with 50 per counted stream: below 100 % the sender " +
+		"ran slow, its packets late rather than lost, which loss from sequence numbers does not count and the jitter does. " +
 		"CPU is over the window; RSS is hotline's VmRSS right after start, idle before the first call (bridged: with every agent registered), " +
 		"and the largest in the window; RSS per call = (plateau − idle) / calls.\n")
 	fmt.Fprintf(&b, "\nTargets (issue): playback ≥ %d calls, loss < %.1f %%, jitter p99 < %s; bridged ≥ %d calls (stretch %d), RSS ≤ 100 kB per bridged "+
 		"recorded call and ≤ 50 MB idle. A row that misses one says so in its result.\n", playbackMinimum, lossTargetPct, jitterTarget, bridgedMinimum, bridgedStretch)
+	b.WriteString("\n### Reading (generated)\n\n")
+	for _, l := range r.mediaReading() {
+		b.WriteString("- " + mdEscape(l) + "\n")
+	}
 	b.WriteString("\n### Runs\n\n| row | run | result |\n|---|---:|---|\n")
 	for _, row := range r.Media {
 		if row.Err != "" {
@@ -102,4 +107,36 @@ func (r *report) mediaMarkdown() string {
 	return b.String()
 }
 
-var _ = time.Second
+// mediaReading says, per row, what the measurements point at.
+func (r *report) mediaReading() []string {
+	var out []string
+	cores := float64(r.Machine.Cores)
+	for _, row := range r.Media {
+		if row.Err != "" || len(row.Runs) == 0 {
+			continue
+		}
+		s := row.summary()
+		who := "hotline"
+		if row.Calib {
+			who = "SIPp"
+		}
+		l := fmt.Sprintf("%s: %s.", row.name(), row.verdict())
+		if s.RealTime < 99 {
+			l += fmt.Sprintf(" The sink received %.1f%% of the packets a real-time sender sends (none lost by sequence number): %s's sender fell behind, its packets late, not dropped, which is what raises the jitter.", s.RealTime, who)
+		}
+		if s.Box >= 0.85*cores {
+			l += fmt.Sprintf(" The box was CPU-bound: %.2f of %.0f cores busy (server %.2f, caller SIPp %.2f, the bench's sink %.2f, agents' SIPp %.2f, the rest the kernel's loopback UDP).", s.Box, cores, s.Server, s.Caller, s.Bench, s.Answer)
+		} else {
+			l += fmt.Sprintf(" Box %.2f of %.0f cores (server %.2f, caller SIPp %.2f, sink %.2f).", s.Box, cores, s.Server, s.Caller, s.Bench)
+		}
+		if !row.Calib && s.RealTime < 99 && s.Box >= 0.85*cores {
+			l += fmt.Sprintf(" hotline got %.2f cores of a saturated box and its sender could not keep the 20 ms pace.", s.Server)
+		}
+		if row.Calib && s.JitterP99 >= jitterTarget {
+			l += " SIPp's rtp_stream threads pace loosely at this count, so this calibration bounds the load generator's own jitter, not the sink's."
+		}
+		out = append(out, l)
+	}
+	out = append(out, "The sink shares the box with what it measures: its reading delay (scheduling on a busy box) is part of every jitter figure.")
+	return out
+}

@@ -227,6 +227,17 @@ type rtpResult struct {
 	Window     time.Duration
 }
 
+// realTimePct is the packets received per second as a share of what the counted
+// streams send in real time (one 20 ms packet each, 50 a second). Below 100 a
+// sender fell behind: its packets are not lost but late, which loss from sequence
+// numbers does not see and the jitter does.
+func (r rtpResult) realTimePct() float64 {
+	if r.Streams == 0 {
+		return 0
+	}
+	return 100 * r.PacketRate / (50 * float64(r.Streams))
+}
+
 // minPackets: a stream must have sent at least this many packets in the window to
 // be counted (1 s of 20 ms packets); the others are calls that started or ended
 // inside it.
