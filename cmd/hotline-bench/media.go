@@ -78,6 +78,7 @@ const (
 	jitterTarget    = 5 * time.Millisecond
 	perCallTarget   = 100 << 10
 	idleTarget      = 50 << 20
+	realTimeMinPct  = 99.0 // the sink must get this share of 50 packets/s per stream
 )
 
 // benchConfig is hotline's configuration for a media row: one trunk into a flow
@@ -678,6 +679,11 @@ func (r mediaRow) failures() []string {
 	}
 	if r.Kind == "playback" && s.JitterP99 >= jitterTarget {
 		out = append(out, fmt.Sprintf("jitter p99 %s ≥ %s", msf(s.JitterP99), msf(jitterTarget)))
+	}
+	if s.RealTime > 0 && s.RealTime < realTimeMinPct {
+		// Not one of the figures, but a sender that runs slow loses no
+		// sequence number and, if steadily slow, keeps its jitter low.
+		out = append(out, fmt.Sprintf("RTP at %.1f%% of real time (< %.0f%%)", s.RealTime, realTimeMinPct))
 	}
 	if r.Kind == "bridged" && !r.Calib {
 		if s.PerCall > perCallTarget {

@@ -246,3 +246,30 @@ func TestMediaRowVerdicts(t *testing.T) {
 		t.Errorf("bridged at 150 kB per call: %q", v)
 	}
 }
+
+func TestMediaMarkdownIsWellFormed(t *testing.T) {
+	o := &options{rows: map[string]bool{"playback": true}, calibrate: true, media: mediaPlan{rate: 200, repeat: 3, plateau: 10 * time.Second, settle: 3 * time.Second}}
+	run := mediaRun{Created: 10, Success: 10, RTP: rtpResult{Streams: 10, PacketRate: 400, JitterP99: time.Millisecond}, RSS: 40 << 20}
+	r := &report{When: time.Unix(0, 0), Machine: machine{Cores: 2}, Opts: o, Media: []mediaRow{
+		{Kind: "playback", Calls: 10, Runs: []mediaRun{run}, StartRSS: 20 << 20, IdleRSS: 30 << 20},
+		{Kind: "playback", Calib: true, Calls: 10, Runs: []mediaRun{run}},
+	}}
+	md := r.mediaMarkdown()
+	if strings.Contains(md, "%!") {
+		t.Errorf("format error in:\n%s", md)
+	}
+	var header string
+	for line := range strings.Lines(md) {
+		if strings.HasPrefix(line, "| scenario |") {
+			header = line
+		}
+	}
+	cols := strings.Count(strings.ReplaceAll(header, `\|`, ""), "|") - 1
+	if cols != len(mediaHeader) {
+		t.Errorf("header has %d columns, want %d: %s", cols, len(mediaHeader), header)
+	}
+	// 400 packets/s for 10 streams is 80% of real time: a miss of its own.
+	if !strings.Contains(md, "RTP at 80.0% of real time (< 99%)") {
+		t.Errorf("no real-time miss in:\n%s", md)
+	}
+}
