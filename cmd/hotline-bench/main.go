@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -380,24 +381,37 @@ type hotlineProc struct {
 	files      []*os.File
 }
 
-func startHotline(ctx context.Context, o *options, dir string) (*hotlineProc, error) {
+// freeHotlineAddrs picks loopback addresses for a hotline's SIP (UDP and
+// TCP free) and HTTP listeners.
+func freeHotlineAddrs() (sipAddr, httpAddr string, err error) {
 	sipPort, err := freeSIPPort()
 	if err != nil {
-		return nil, err
+		return "", "", err
 	}
 	httpPort, err := freeTCPPort()
 	if err != nil {
+		return "", "", err
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sipPort), fmt.Sprintf("127.0.0.1:%d", httpPort), nil
+}
+
+func startHotline(ctx context.Context, o *options, dir string) (*hotlineProc, error) {
+	sipAddr, httpAddr, err := freeHotlineAddrs()
+	if err != nil {
 		return nil, err
 	}
-	sipAddr, httpAddr := fmt.Sprintf("127.0.0.1:%d", sipPort), fmt.Sprintf("127.0.0.1:%d", httpPort)
 	args := []string{"run", "-sip", sipAddr, "-http", httpAddr, "-data", filepath.Join(dir, "data"),
 		"-rtp-ports", o.rtpPorts, "-log-level", "warn"}
-	return startHotlineArgs(ctx, o, dir, sipAddr, sipPort, httpAddr, args)
+	return startHotlineArgs(ctx, o, dir, sipAddr, httpAddr, args)
 }
 
 // startHotlineArgs starts hotline with args, listening on sipAddr and httpAddr, and
 // waits until it is healthy.
-func startHotlineArgs(ctx context.Context, o *options, dir, sipAddr string, sipPort int, httpAddr string, args []string) (*hotlineProc, error) {
+func startHotlineArgs(ctx context.Context, o *options, dir, sipAddr, httpAddr string, args []string) (*hotlineProc, error) {
+	sipPort := 0
+	if ap, err := netip.ParseAddrPort(sipAddr); err == nil {
+		sipPort = int(ap.Port())
+	}
 	h := &hotlineProc{
 		sipAddr:    sipAddr,
 		sipPort:    sipPort,

@@ -319,20 +319,15 @@ func copyScenario(o *options, dir, name string) (string, error) {
 }
 
 func startBenchHotline(ctx context.Context, o *options, dir string, agents int) (*hotlineProc, error) {
-	sipPort, err := freeSIPPort()
+	sipAddr, httpAddr, err := freeHotlineAddrs()
 	if err != nil {
 		return nil, err
 	}
-	httpPort, err := freeTCPPort()
-	if err != nil {
-		return nil, err
-	}
-	sipAddr, httpAddr := fmt.Sprintf("127.0.0.1:%d", sipPort), fmt.Sprintf("127.0.0.1:%d", httpPort)
 	cfg := filepath.Join(dir, "hotline.yaml")
 	if err := os.WriteFile(cfg, []byte(benchConfig(sipAddr, httpAddr, filepath.Join(dir, "data"), o.rtpPorts, agents)), 0o644); err != nil {
 		return nil, err
 	}
-	return startHotlineArgs(ctx, o, dir, sipAddr, sipPort, httpAddr, []string{"run", "-config", cfg, "-log-level", "warn"})
+	return startHotlineArgs(ctx, o, dir, sipAddr, httpAddr, []string{"run", "-config", cfg, "-log-level", "warn"})
 }
 
 // runMediaCalls runs one SIPp caller: ramp to row.Calls at p.rate, hold, hang up;
