@@ -79,7 +79,7 @@ type Manager struct {
 	// while those in progress may finish.
 	draining  chan struct{}
 	drainOnce sync.Once
-	stopOnce sync.Once
+	stopOnce  sync.Once
 	// dipClient sends the IVR's data dips.
 	dipClient *http.Client
 	// analyses bounds the recordings analyzed (and hooks run) at once.
