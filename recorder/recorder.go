@@ -18,8 +18,11 @@ const (
 	// about a second.
 	blockFrames = sampleRate
 	blockBytes  = blockFrames * bytesPerFrame
-	// blocksPerRecording allocated at Create: one being filled, the rest in
-	// flight to the disk. With four, the disk may lag 3 s before frames drop.
+	// blocksPerRecording is the most blocks a recording holds: one being
+	// filled, the rest in flight to the disk. With four, the disk may lag
+	// 3 s before frames drop. A recording starts with one and takes more
+	// only when the writer has not brought the last one back: while the
+	// disk keeps up it holds two (64 kB), not four.
 	blocksPerRecording = 4
 	// jobQueueLen is the writer's queue across all recordings.
 	jobQueueLen = 4096
@@ -155,10 +158,7 @@ func (w *Writer) Create(path string) (*Recording, error) {
 		free:      make(chan *block, blocksPerRecording),
 		closeDone: make(chan struct{}),
 	}
-	r.cur = w.getBlock()
-	for range blocksPerRecording - 1 {
-		r.free <- w.getBlock()
-	}
+	r.cur, r.owned = w.getBlock(), 1
 
 	w.mu.Lock()
 	if w.closed {
@@ -209,6 +209,7 @@ type Recording struct {
 	cur     *block // being filled; nil when all blocks are in flight
 	pending *block // full, not yet accepted by the writer's queue
 	free    chan *block
+	owned   int // blocks taken from the writer's pool, at most blocksPerRecording
 
 	frames atomic.Int64 // stereo frames accepted
 	failed atomic.Bool  // a write error stopped the recording
@@ -255,8 +256,14 @@ func (r *Recording) Frame(in, out []int16) {
 			select {
 			case r.cur = <-r.free:
 			default:
-				r.w.framesDropped.Add(1)
-				return
+				if r.owned == blocksPerRecording {
+					r.w.framesDropped.Add(1)
+					return
+				}
+				// The pool hands back blocks of ended recordings: no
+				// allocation once calls come and go.
+				r.cur = r.w.getBlock()
+				r.owned++
 			}
 		}
 		var left, right int16

@@ -241,7 +241,7 @@ func TestRecordingFrameDoesNotAllocate(t *testing.T) {
 		for range blockFrames / 160 {
 			rec.Frame(in, out)
 		}
-		for len(rec.free) < blocksPerRecording && time.Now().Before(deadline) {
+		for len(rec.free) < rec.ownedBlocks() && time.Now().Before(deadline) {
 			runtime.Gosched()
 		}
 	}
@@ -380,5 +380,42 @@ func TestRepairLeavesOtherFilesAlone(t *testing.T) {
 	}
 	if _, err := Repair(filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing dir: no error")
+	}
+}
+
+// ownedBlocks is how many blocks the recording holds.
+func (r *Recording) ownedBlocks() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.owned
+}
+
+// TestRecordingHoldsTwoBlocksWhileTheDiskKeepsUp: blocks are taken as
+// needed, so a recording whose writer keeps up holds two (one filling,
+// one on its way to the disk), not blocksPerRecording.
+func TestRecordingHoldsTwoBlocksWhileTheDiskKeepsUp(t *testing.T) {
+	w := NewWriter(nil)
+	defer w.Close()
+	rec, err := w.Create(filepath.Join(t.TempDir(), "lean.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	if n := rec.ownedBlocks(); n != 1 {
+		t.Fatalf("a new recording holds %d blocks, want 1", n)
+	}
+	deadline := time.Now().Add(testTimeout)
+	for second := range 5 {
+		for i := range blockFrames / 160 {
+			rec.Frame(countingFrame(second*50+i, 1), countingFrame(second*50+i, -1))
+		}
+		// The writer brings the block back before the next second, as a
+		// disk that keeps up does.
+		for len(rec.free) < rec.ownedBlocks() && time.Now().Before(deadline) {
+			runtime.Gosched()
+		}
+	}
+	if n := rec.ownedBlocks(); n > 2 {
+		t.Errorf("after 5 s with the disk keeping up the recording holds %d blocks, want at most 2", n)
 	}
 }
