@@ -10,7 +10,7 @@ BIN     := bin/hotline
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test toolchain deps vet fmt bench clean
+.PHONY: all build run test toolchain deps vet fmt bench fuzz clean
 
 all: build
 
@@ -63,6 +63,18 @@ fmt:
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./... | tee bin/gobench.txt
 	$(GO) run ./cmd/hotline-bench -hotline $(BIN) -gobench bin/gobench.txt -write docs/performance.md
+
+# Every fuzz target of every package, FUZZTIME each (not part of make test: a
+# fuzzer runs until told to stop). New crashers land in the package's
+# testdata/fuzz/ and fail the run.
+FUZZTIME ?= 30s
+fuzz: toolchain
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 clean:
 	rm -rf bin
