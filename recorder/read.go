@@ -152,17 +152,6 @@ func (s *Slice) Seek(offset int64, whence int) (int64, error) {
 // Close closes the recording.
 func (s *Slice) Close() error { return s.f.Close() }
 
-// WriteSlice writes the slice of the recording at path made of windows.
-func WriteSlice(dst io.Writer, path string, windows []Window) error {
-	s, err := OpenSlice(path, windows)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	_, err = io.Copy(dst, s)
-	return err
-}
-
 // Analysis is what Analyze measures: a channel "speaks" in a 20 ms frame
 // whose level is above speechLevel.
 type Analysis struct {
