@@ -492,11 +492,17 @@ func sipRequest(peer *sipPeer, h *hotline, method, ruri, callID string, cseq int
 	return b.String()
 }
 
-// offerSDP is an audio offer from peer's address with the given m= formats.
+// offerSDP is an audio offer from peer's address, port 40000, with the given
+// m= formats: for offers that are refused, so no RTP ever goes to that port.
 func offerSDP(peer *sipPeer, formats string, rtpmaps ...string) string {
-	ip := peer.addr().Addr()
+	return offerSDPAt(netip.AddrPortFrom(peer.addr().Addr(), 40000), formats, rtpmaps...)
+}
+
+// offerSDPAt is an audio offer for RTP at media with the given m= formats.
+func offerSDPAt(media netip.AddrPort, formats string, rtpmaps ...string) string {
+	ip := media.Addr()
 	s := "v=0\r\no=carrier 1 1 IN IP4 " + ip.String() + "\r\ns=-\r\nc=IN IP4 " + ip.String() +
-		"\r\nt=0 0\r\nm=audio 40000 RTP/AVP " + formats + "\r\n"
+		"\r\nt=0 0\r\nm=audio " + strconv.Itoa(int(media.Port())) + " RTP/AVP " + formats + "\r\n"
 	for _, m := range rtpmaps {
 		s += "a=rtpmap:" + m + "\r\n"
 	}

@@ -1,0 +1,123 @@
+package app_test
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotline-cc/hotline/config"
+)
+
+// TestInviteFloodSparesTrunkCalls: one source floods INVITEs while the
+// carrier's trunk places calls. The flood is banned by the per-source rate
+// limit; every carrier call is answered, and quickly.
+func TestInviteFloodSparesTrunkCalls(t *testing.T) {
+	t.Parallel()
+	h := startHotline(t, func(c *config.Config) {
+		c.Trunks[0].ACL = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.Trunks[0].Numbers = []string{"8005551000"}
+		c.Security.Allow = nil // only the trunk's ACL is exempt
+		c.Security.AllowTrunks = true
+	})
+	var (
+		calls       = robustScale(40, 400)
+		workers     = robustScale(4, 12)
+		floodPerSec = robustScale(5000, 20000)
+		floodMax    = robustScale(20*time.Second, 60*time.Second)
+	)
+
+	flooder := randomLoopback(t)
+	stop := make(chan struct{})
+	floodDone := make(chan int, 1)
+	go func() { floodDone <- floodInvitesPaced(t, h, flooder, floodPerSec, floodMax, stop) }()
+	// The carrier's calls start once the flood is under way and banned.
+	waitFor(t, 10*time.Second, "the flooding source banned", func() (bool, string) {
+		v := metricValue(h.metrics(), `hotline_sip_blocked_total{reason="banned"}`)
+		return v > 0, fmt.Sprintf("blocked banned %v", v)
+	})
+
+	var (
+		mu       sync.Mutex
+		setups   []time.Duration
+		failures []string
+		wg       sync.WaitGroup
+		next     = make(chan int)
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				peer := newSIPPeer(t, netip.MustParseAddr("127.0.0.1"), 0)
+				call, setup := placeCarrierCall(t, h, peer, fmt.Sprintf("trunk-%d", i), "", 5*time.Second)
+				failure := ""
+				switch {
+				case call.answer.status != 200:
+					failure = fmt.Sprintf("call %d: answer %d after %s", i, call.answer.status, setup)
+				default:
+					if bye := call.ackAndBye(t); bye != 200 {
+						failure = fmt.Sprintf("call %d: BYE answered %d", i, bye)
+					}
+				}
+				mu.Lock()
+				setups = append(setups, setup)
+				if failure != "" {
+					failures = append(failures, failure)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range calls {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(stop)
+	flooded := <-floodDone
+
+	blocked := metricValue(h.metrics(), `hotline_sip_blocked_total{reason="banned"}`) +
+		metricValue(h.metrics(), `hotline_sip_blocked_total{reason="rate"}`)
+	p99 := percentile(setups, 99)
+	reportRobust(t, "INVITE flood from one source, trunk calls meanwhile",
+		fmt.Sprintf("%d flood INVITEs (%.0f blocked); %d/%d trunk calls answered, setup p50 %s p99 %s",
+			flooded, blocked, calls-len(failures), calls, percentile(setups, 50).Round(time.Microsecond*100), p99.Round(time.Microsecond*100)),
+		"all trunk calls answered, setup p99 < 500 ms",
+		len(failures) == 0 && p99 < 500*time.Millisecond)
+	for _, f := range failures {
+		t.Log(f)
+	}
+	if blocked < float64(flooded)/2 {
+		t.Errorf("%d flood INVITEs, only %.0f blocked: the rate limit did not hold the flood", flooded, blocked)
+	}
+	waitFor(t, 10*time.Second, "no call active", func() (bool, string) {
+		v := metricValue(h.metrics(), "hotline_calls_active")
+		return v == 0, fmt.Sprintf("hotline_calls_active %v", v)
+	})
+}
+
+// floodInvitesPaced sends perSec INVITEs a second from src, in bursts every
+// 10 ms, until stop or for at most within; it returns how many it sent.
+func floodInvitesPaced(t *testing.T, h *hotline, src netip.Addr, perSec int, within time.Duration, stop <-chan struct{}) int {
+	perBurst := max(1, perSec/100)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	limit := time.After(within)
+	f := newFlooder(t, h, src)
+	if f == nil {
+		return 0
+	}
+	defer f.close()
+	for {
+		select {
+		case <-stop:
+			return f.sent
+		case <-limit:
+			return f.sent
+		case <-tick.C:
+			f.invites(perBurst)
+		}
+	}
+}

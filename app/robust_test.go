@@ -1,0 +1,188 @@
+package app_test
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The robustness checks of docs/security.md. Each records a row of what held;
+// `make robust` runs them at full scale (HOTLINE_ROBUST=1) and prints the
+// table, `make test` runs them at a scale that fits a unit test run.
+
+// robustFull is set by `make robust`: bigger floods, more calls.
+var robustFull = os.Getenv("HOTLINE_ROBUST") != ""
+
+// robustScale picks the make test or the make robust size of a load.
+func robustScale[T any](test, full T) T {
+	if robustFull {
+		return full
+	}
+	return test
+}
+
+type robustRow struct {
+	check, measured, target string
+	held                    bool
+}
+
+var robustTable struct {
+	sync.Mutex
+	rows []robustRow
+}
+
+// reportRobust adds a row to the table and fails t when the row did not hold.
+func reportRobust(t *testing.T, check, measured, target string, held bool) {
+	t.Helper()
+	robustTable.Lock()
+	robustTable.rows = append(robustTable.rows, robustRow{check, measured, target, held})
+	robustTable.Unlock()
+	if !held {
+		t.Errorf("%s: %s; target %s", check, measured, target)
+	}
+}
+
+// TestMain prints the robustness table after a verbose run (make robust
+// greps its lines by the "robust|" prefix).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	robustTable.Lock()
+	rows := robustTable.rows
+	robustTable.Unlock()
+	if len(rows) > 0 && testing.Verbose() {
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].check < rows[j].check })
+		fmt.Println("robust| check | measured | target | held |")
+		fmt.Println("robust|---|---|---|---|")
+		for _, r := range rows {
+			held := "yes"
+			if !r.held {
+				held = "**NO**"
+			}
+			fmt.Printf("robust| %s | %s | %s | %s |\n", r.check, r.measured, r.target, held)
+		}
+	}
+	os.Exit(code)
+}
+
+// headerValue is the value of the first header called name (any case) in a
+// raw SIP message.
+func headerValue(raw, name string) string {
+	head, _, _ := strings.Cut(raw, "\r\n\r\n")
+	for _, line := range strings.Split(head, "\r\n")[1:] {
+		n, v, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(n), name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// carrierCall is one call placed over raw UDP from its own socket: INVITE,
+// the answer, ACK and BYE, as a carrier sends them.
+type carrierCall struct {
+	peer   *sipPeer
+	h      *hotline
+	callID string
+	ruri   string
+	answer sipAnswer // the final answer to the INVITE
+	// rtp is the socket the default offer names: hotline's RTP lands on it
+	// and nowhere else on loopback.
+	rtp *net.UDPConn
+}
+
+// placeCarrierCall sends an INVITE with offer (an audio offer from the peer
+// when empty) and waits for its final answer. The time to it is the call's
+// setup time.
+func placeCarrierCall(t *testing.T, h *hotline, peer *sipPeer, callID, offer string, within time.Duration) (*carrierCall, time.Duration) {
+	t.Helper()
+	c := &carrierCall{peer: peer, h: h, callID: callID, ruri: "sip:8005551000@" + h.sipAddr()}
+	if offer == "" {
+		rtp, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer.addr().Addr(), 0)))
+		if err != nil {
+			t.Fatalf("rtp socket: %v", err)
+		}
+		t.Cleanup(func() { rtp.Close() })
+		c.rtp = rtp
+		offer = offerSDPAt(rtp.LocalAddr().(*net.UDPAddr).AddrPort(), "0 101", "0 PCMU/8000", "101 telephone-event/8000")
+	}
+	start := time.Now()
+	peer.send(t, h.sipAddr(), []byte(sipRequest(peer, h, "INVITE", c.ruri, callID, 1, nil, offer)))
+	answers := peer.read(t, start.Add(within), true)
+	setup := time.Since(start)
+	if !hasFinal(answers) {
+		return c, setup
+	}
+	c.answer = answers[len(answers)-1]
+	return c, setup
+}
+
+// ackAndBye acknowledges a 2xx and hangs up; it returns the BYE's final status.
+func (c *carrierCall) ackAndBye(t *testing.T) int {
+	t.Helper()
+	to := headerValue(c.answer.raw, "To")
+	inDialog := func(method string, cseq int) string {
+		req := sipRequest(c.peer, c.h, method, c.ruri, c.callID, cseq, nil, "")
+		return strings.Replace(req, "To: <"+c.ruri+">\r\n", "To: "+to+"\r\n", 1)
+	}
+	ack := strings.Replace(inDialog("ACK", 1), "-1;rport", "-ack;rport", 1)
+	c.peer.send(t, c.h.sipAddr(), []byte(ack))
+	c.peer.send(t, c.h.sipAddr(), []byte(inDialog("BYE", 2)))
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		// Until the BYE's answer: retransmissions of the 200 to the INVITE
+		// may come first.
+		for _, a := range c.peer.read(t, deadline, true) {
+			if strings.Contains(headerValue(a.raw, "CSeq"), "BYE") && a.status >= 200 {
+				return a.status
+			}
+		}
+	}
+	return 0
+}
+
+// percentile is the p-th percentile (0..100) of ds, nearest rank.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(p/100*float64(len(s))+0.5) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+// flooder sends INVITEs from one socket, each with its own Call-ID.
+type flooder struct {
+	h    *hotline
+	peer *sipPeer
+	dst  *net.UDPAddr
+	sent int
+}
+
+func newFlooder(t *testing.T, h *hotline, src netip.Addr) *flooder {
+	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0)))
+	if err != nil {
+		t.Errorf("flood socket: %v", err)
+		return nil
+	}
+	return &flooder{h: h, peer: &sipPeer{conn: conn}, dst: net.UDPAddrFromAddrPort(netip.MustParseAddrPort(h.sipAddr()))}
+}
+
+// invites sends n more INVITEs; a full socket buffer ends the burst early.
+func (f *flooder) invites(n int) {
+	for range n {
+		msg := sipRequest(f.peer, f.h, "INVITE", "sip:8005551000@"+f.h.sipAddr(), fmt.Sprintf("flood-%d", f.sent), 1, nil, offerSDP(f.peer, "0", "0 PCMU/8000"))
+		if _, err := f.peer.conn.WriteToUDP([]byte(msg), f.dst); err != nil {
+			return
+		}
+		f.sent++
+	}
+}
+
+func (f *flooder) close() { f.peer.conn.Close() }
