@@ -91,26 +91,25 @@ type carrierCall struct {
 	callID string
 	ruri   string
 	answer sipAnswer // the final answer to the INVITE
-	// rtp is the socket the default offer names: hotline's RTP lands on it
-	// and nowhere else on loopback.
-	rtp *net.UDPConn
 }
 
-// placeCarrierCall sends an INVITE with offer (an audio offer from the peer
-// when empty) and waits for its final answer. The time to it is the call's
-// setup time.
+// carrierOffer is a PCMU offer for a fresh RTP socket on peer's address, so
+// hotline's audio for the call lands there and nowhere else on loopback.
+func carrierOffer(t *testing.T, peer *sipPeer) string {
+	t.Helper()
+	rtp, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer.addr().Addr(), 0)))
+	if err != nil {
+		t.Fatalf("rtp socket: %v", err)
+	}
+	t.Cleanup(func() { rtp.Close() })
+	return offerSDPAt(rtp.LocalAddr().(*net.UDPAddr).AddrPort(), "0 101", "0 PCMU/8000", "101 telephone-event/8000")
+}
+
+// placeCarrierCall sends an INVITE with offer (none when empty) and waits
+// for its final answer. The time to it is the call's setup time.
 func placeCarrierCall(t *testing.T, h *hotline, peer *sipPeer, callID, offer string, within time.Duration) (*carrierCall, time.Duration) {
 	t.Helper()
 	c := &carrierCall{peer: peer, h: h, callID: callID, ruri: "sip:8005551000@" + h.sipAddr()}
-	if offer == "" {
-		rtp, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer.addr().Addr(), 0)))
-		if err != nil {
-			t.Fatalf("rtp socket: %v", err)
-		}
-		t.Cleanup(func() { rtp.Close() })
-		c.rtp = rtp
-		offer = offerSDPAt(rtp.LocalAddr().(*net.UDPAddr).AddrPort(), "0 101", "0 PCMU/8000", "101 telephone-event/8000")
-	}
 	start := time.Now()
 	peer.send(t, h.sipAddr(), []byte(sipRequest(peer, h, "INVITE", c.ruri, callID, 1, nil, offer)))
 	answers := peer.read(t, start.Add(within), true)

@@ -258,6 +258,7 @@ func (c *InboundCall) Answer(rtp netip.AddrPort) error {
 		PayloadTypes: []uint8{c.PayloadType}, DTMFPayloadType: c.Offer.DTMFPayloadType,
 		// An offer may start the call on hold; the answer mirrors it (RFC 3264 §6.1).
 		Direction: answerDirection(c.Offer),
+		Streams:   c.Offer.Streams, AudioStream: c.Offer.AudioStream,
 	}
 	body, err := BuildSDP(spec)
 	if err != nil {

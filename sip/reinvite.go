@@ -99,6 +99,7 @@ func reanswer(cur mediaState, offer MediaOffer) (mediaState, error) {
 	next.spec.PayloadTypes = []uint8{pt}
 	next.spec.DTMFPayloadType = offer.DTMFPayloadType
 	next.spec.Direction = answerDirection(offer)
+	next.spec.Streams, next.spec.AudioStream = offer.Streams, offer.AudioStream
 	body, err := BuildSDP(next.spec)
 	if err != nil {
 		return cur, err

@@ -53,6 +53,16 @@ type MediaOffer struct {
 	// peer's answer to our offer) names. ParseSDP leaves it 0; the legs fill it in
 	// (InboundCall.Offer, OutboundCall.Answer, and every offer given to OnReoffer).
 	PayloadType uint8
+	// Streams are all the offer's m= lines and AudioStream the index of the one
+	// above: an answer has a line for each (RFC 3264 §6), see SessionSpec.
+	Streams     []OfferedStream
+	AudioStream int
+}
+
+// OfferedStream is an m= line of an offer, as much of it as an answer that
+// refuses it repeats.
+type OfferedStream struct {
+	Media, Proto, Format string
 }
 
 // Held reports whether the peer stops listening to us: a=sendonly or a=inactive
@@ -71,27 +81,41 @@ func ParseSDP(body []byte) (MediaOffer, error) {
 	if err := sd.Unmarshal(body); err != nil {
 		return MediaOffer{}, fmt.Errorf("sdp: %w", err)
 	}
-	sessionAddr := connectionAddr(sd.ConnectionInformation)
+	sessionAddr, sessionHasAddr := connectionAddr(sd.ConnectionInformation)
 	sessionDir := directionOf(sd.Attributes)
-	for _, md := range sd.MediaDescriptions {
+	streams := make([]OfferedStream, len(sd.MediaDescriptions))
+	for i, md := range sd.MediaDescriptions {
+		streams[i] = OfferedStream{Media: md.MediaName.Media, Proto: strings.Join(md.MediaName.Protos, "/")}
+		if len(md.MediaName.Formats) > 0 {
+			streams[i].Format = md.MediaName.Formats[0]
+		}
+	}
+	for i, md := range sd.MediaDescriptions {
 		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 {
 			continue // a rejected or non-audio stream (RFC 3264 §6)
 		}
-		if strings.Join(md.MediaName.Protos, "/") != "RTP/AVP" {
+		if streams[i].Proto != "RTP/AVP" {
 			continue // RTP/SAVP (SRTP) is not supported yet: such an offer gets 488
 		}
-		addr := connectionAddr(md.ConnectionInformation)
-		if !addr.IsValid() {
-			addr = sessionAddr
+		addr, hasAddr := connectionAddr(md.ConnectionInformation)
+		if !hasAddr {
+			addr, hasAddr = sessionAddr, sessionHasAddr
 		}
-		if !addr.IsValid() {
+		if !hasAddr {
 			return MediaOffer{}, fmt.Errorf("sdp: audio stream without a connection address")
+		}
+		if !usableUnicast(addr) {
+			// A host name (we do not resolve names from a peer's SDP), a multicast
+			// or broadcast group: nothing we send audio to. Without another audio
+			// stream the offer gets 488.
+			continue
 		}
 		port := md.MediaName.Port.Value
 		if port <= 0 || port > 65535 {
 			return MediaOffer{}, fmt.Errorf("sdp: audio port %d out of range", port)
 		}
-		offer := MediaOffer{Addr: netip.AddrPortFrom(addr, uint16(port)), Direction: directionOf(md.Attributes)}
+		offer := MediaOffer{Addr: netip.AddrPortFrom(addr, uint16(port)), Direction: directionOf(md.Attributes),
+			Streams: streams, AudioStream: i}
 		if offer.Direction == DirectionUnknown {
 			offer.Direction = sessionDir
 		}
@@ -151,6 +175,11 @@ type SessionSpec struct {
 	PayloadTypes    []uint8 // audio codecs, in our order of preference
 	DTMFPayloadType uint8   // 0 = no telephone-event
 	Direction       Direction
+	// Streams, in an answer, are the offer's m= lines: the answer repeats each
+	// one (RFC 3264 §6), ours at AudioStream and the others refused with port
+	// 0. Empty (an offer of ours) means our audio line alone.
+	Streams     []OfferedStream
+	AudioStream int
 }
 
 // BuildSDP renders an offer or answer with pion/sdp.
@@ -206,30 +235,79 @@ func BuildSDP(spec SessionSpec) ([]byte, error) {
 		},
 		// pion/sdp does not validate: without this there is no t= line (RFC 4566 requires one).
 		TimeDescriptions: []sdp.TimeDescription{{}},
-		MediaDescriptions: []*sdp.MediaDescription{{
-			MediaName: sdp.MediaName{
-				Media:   "audio",
-				Port:    sdp.RangedPort{Value: int(spec.Addr.Port())},
-				Protos:  []string{"RTP", "AVP"},
-				Formats: formats,
-			},
-			Attributes: attrs,
-		}},
+	}
+	audio := &sdp.MediaDescription{
+		MediaName: sdp.MediaName{
+			Media:   "audio",
+			Port:    sdp.RangedPort{Value: int(spec.Addr.Port())},
+			Protos:  []string{"RTP", "AVP"},
+			Formats: formats,
+		},
+		Attributes: attrs,
+	}
+	sd.MediaDescriptions = []*sdp.MediaDescription{audio}
+	if len(spec.Streams) > 1 && spec.AudioStream >= 0 && spec.AudioStream < len(spec.Streams) {
+		sd.MediaDescriptions = make([]*sdp.MediaDescription, len(spec.Streams))
+		for i, st := range spec.Streams {
+			if i == spec.AudioStream {
+				sd.MediaDescriptions[i] = audio
+				continue
+			}
+			sd.MediaDescriptions[i] = refusedStream(st)
+		}
 	}
 	return sd.Marshal()
 }
 
-func connectionAddr(ci *sdp.ConnectionInformation) netip.Addr {
+// refusedStream is the answer's line for an offered stream we do not take:
+// its media, protocol and a format of the offer's, port 0 (RFC 3264 §6).
+func refusedStream(st OfferedStream) *sdp.MediaDescription {
+	media, proto, format := safeToken(st.Media, "audio"), st.Proto, safeToken(st.Format, "0")
+	var protos []string
+	for _, p := range strings.Split(proto, "/") {
+		protos = append(protos, safeToken(p, "RTP"))
+	}
+	return &sdp.MediaDescription{MediaName: sdp.MediaName{
+		Media: media, Port: sdp.RangedPort{Value: 0}, Protos: protos, Formats: []string{format},
+	}}
+}
+
+// safeToken is s when it is a plain token of the offer (letters, digits and
+// a few marks), else fallback: nothing from a peer's SDP reaches ours that
+// could end a line or break its syntax.
+func safeToken(s, fallback string) string {
+	if s == "" || len(s) > 32 {
+		return fallback
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.+!", r)) {
+			return fallback
+		}
+	}
+	return s
+}
+
+// connectionAddr is the address of a c= line; present tells a line that is
+// there but names no IP address (a host name) from no line at all.
+func connectionAddr(ci *sdp.ConnectionInformation) (addr netip.Addr, present bool) {
 	if ci == nil || ci.Address == nil {
-		return netip.Addr{}
+		return netip.Addr{}, false
 	}
 	// c=IN IP4 224.2.1.1/127 carries a TTL after a slash.
 	host, _, _ := strings.Cut(ci.Address.Address, "/")
 	addr, err := netip.ParseAddr(host)
 	if err != nil {
-		return netip.Addr{}
+		return netip.Addr{}, true
 	}
-	return addr
+	return addr.Unmap(), true
+}
+
+// usableUnicast reports whether audio may be sent to addr: an IP address that
+// is not a multicast group or the broadcast address, so an offer cannot turn
+// a call into a stream to a whole network. The unspecified address is the
+// RFC 2543 hold (nothing is sent to it while held).
+func usableUnicast(addr netip.Addr) bool {
+	return addr.IsValid() && !addr.IsMulticast() && addr != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
 func directionOf(attrs []sdp.Attribute) Direction {

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -158,4 +159,56 @@ func FuzzParseSDP(f *testing.F) {
 			t.Fatalf("version went from %d to %d", spec.SessionVersion, next.spec.SessionVersion)
 		}
 	})
+}
+
+func TestOffersWithoutAUnicastAudioAddressAreNotAudio(t *testing.T) {
+	for _, c := range []string{"c=IN IP4 224.2.1.1/127", "c=IN IP4 255.255.255.255", "c=IN IP6 ff02::1", "c=IN IP4 media.example.com"} {
+		_, err := ParseSDP(sdpOffer("v=0", "o=- 1 1 IN IP4 10.0.0.1", "s=-", c, "t=0 0", "m=audio 4000 RTP/AVP 0"))
+		if !errors.Is(err, ErrNoAudio) {
+			t.Errorf("%s: err %v, want ErrNoAudio (488)", c, err)
+		}
+	}
+	// A stream with a usable address after one without is taken.
+	offer, err := ParseSDP(sdpOffer("v=0", "o=- 1 1 IN IP4 10.0.0.1", "s=-", "t=0 0",
+		"m=audio 4000 RTP/AVP 0", "c=IN IP4 224.2.1.1/127", "m=audio 4002 RTP/AVP 8", "c=IN IP4 192.0.2.7"))
+	if err != nil || offer.Addr.String() != "192.0.2.7:4002" || offer.AudioStream != 1 {
+		t.Errorf("got %+v, %v; want the second stream", offer, err)
+	}
+	// The hold address stays usable: it is the RFC 2543 hold.
+	if _, err := ParseSDP(sdpOffer("v=0", "o=- 1 1 IN IP4 10.0.0.1", "s=-", "c=IN IP4 0.0.0.0", "t=0 0", "m=audio 4000 RTP/AVP 0")); err != nil {
+		t.Errorf("c=0.0.0.0: %v", err)
+	}
+}
+
+func TestAnswerHasALineForEveryOfferedStream(t *testing.T) {
+	offer, err := ParseSDP(sdpOffer("v=0", "o=- 1 1 IN IP4 10.0.0.1", "s=-", "c=IN IP4 192.0.2.10", "t=0 0",
+		"m=video 5000 RTP/AVP 96", "a=rtpmap:96 H264/90000",
+		"m=audio 4000 RTP/AVP 8", "m=text 6000 RTP/AVP 98"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Whatever a parser lets through, no text of the offer can break our lines.
+	offer.Streams = append(offer.Streams, OfferedStream{Media: "x\r\ninjected", Proto: "RTP/AVP\r\na=x", Format: "0 1"})
+	body, err := BuildSDP(SessionSpec{Addr: netip.MustParseAddrPort("127.0.0.1:30000"), PayloadTypes: []uint8{PayloadPCMA},
+		Streams: offer.Streams, AudioStream: offer.AudioStream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mLines []string
+	for _, line := range strings.Split(string(body), "\r\n") {
+		if strings.HasPrefix(line, "m=") {
+			mLines = append(mLines, line)
+		}
+	}
+	want := []string{"m=video 0 RTP/AVP 96", "m=audio 30000 RTP/AVP 8", "m=text 0 RTP/AVP 98", "m=audio 0 RTP/RTP 0"}
+	if !slices.Equal(mLines, want) {
+		t.Fatalf("m= lines %q, want %q\n%s", mLines, want, body)
+	}
+	if strings.Contains(string(body), "injected") {
+		t.Errorf("the answer repeats text of the offer's broken line:\n%s", body)
+	}
+	back, err := ParseSDP(body)
+	if err != nil || back.Addr.Port() != 30000 || !slices.Equal(back.PayloadTypes, []uint8{PayloadPCMA}) {
+		t.Errorf("answer parses as %+v, %v", back, err)
+	}
 }
