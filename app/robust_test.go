@@ -121,17 +121,23 @@ func placeCarrierCall(t *testing.T, h *hotline, peer *sipPeer, callID, offer str
 	return c, setup
 }
 
-// ackAndBye acknowledges a 2xx and hangs up; it returns the BYE's final status.
-func (c *carrierCall) ackAndBye(t *testing.T) int {
+// ack acknowledges the 2xx to the INVITE.
+func (c *carrierCall) ack(t *testing.T) {
 	t.Helper()
-	to := headerValue(c.answer.raw, "To")
-	inDialog := func(method string, cseq int) string {
-		req := sipRequest(c.peer, c.h, method, c.ruri, c.callID, cseq, nil, "")
-		return strings.Replace(req, "To: <"+c.ruri+">\r\n", "To: "+to+"\r\n", 1)
-	}
-	ack := strings.Replace(inDialog("ACK", 1), "-1;rport", "-ack;rport", 1)
+	ack := strings.Replace(c.inDialog("ACK", 1), "-1;rport", "-ack;rport", 1)
 	c.peer.send(t, c.h.sipAddr(), []byte(ack))
-	c.peer.send(t, c.h.sipAddr(), []byte(inDialog("BYE", 2)))
+}
+
+// inDialog is a request of the call's dialog, with the To tag of the answer.
+func (c *carrierCall) inDialog(method string, cseq int) string {
+	req := sipRequest(c.peer, c.h, method, c.ruri, c.callID, cseq, nil, "")
+	return strings.Replace(req, "To: <"+c.ruri+">\r\n", "To: "+headerValue(c.answer.raw, "To")+"\r\n", 1)
+}
+
+// bye hangs up and returns the BYE's final status, 0 for none.
+func (c *carrierCall) bye(t *testing.T) int {
+	t.Helper()
+	c.peer.send(t, c.h.sipAddr(), []byte(c.inDialog("BYE", 2)))
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		// Until the BYE's answer: retransmissions of the 200 to the INVITE
@@ -143,6 +149,33 @@ func (c *carrierCall) ackAndBye(t *testing.T) int {
 		}
 	}
 	return 0
+}
+
+// ackAndBye acknowledges a 2xx and hangs up; it returns the BYE's final status.
+func (c *carrierCall) ackAndBye(t *testing.T) int {
+	t.Helper()
+	c.ack(t)
+	return c.bye(t)
+}
+
+// answerMedia is where the answer's SDP says hotline takes the call's RTP.
+func (c *carrierCall) answerMedia(t *testing.T) netip.AddrPort {
+	t.Helper()
+	_, body, _ := strings.Cut(c.answer.raw, "\r\n\r\n")
+	var ip, port string
+	for _, line := range strings.Split(body, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "c=IN IP4 "); ok {
+			ip = v
+		}
+		if v, ok := strings.CutPrefix(line, "m=audio "); ok {
+			port, _, _ = strings.Cut(v, " ")
+		}
+	}
+	ap, err := netip.ParseAddrPort(ip + ":" + port)
+	if err != nil {
+		t.Fatalf("answer without a usable audio address (%v):\n%s", err, c.answer.raw)
+	}
+	return ap
 }
 
 // percentile is the p-th percentile (0..100) of ds, nearest rank.
