@@ -98,20 +98,20 @@ func TestMalformedRTPIsDroppedAndCounted(t *testing.T) {
 	var cc15 [12]byte
 	cc15[0] = 0x8f // version 2, 15 CSRCs announced, none there
 	extension := rtpPacket(0, 10, 1600, 0x1111, false, silence)
-	extension[0] |= 0x10                                  // extension bit, and an extension header
+	extension[0] |= 0x10                                 // extension bit, and an extension header
 	binary.BigEndian.PutUint16(extension[14:16], 0xffff) // claiming 256 kB
 	padded := rtpPacket(0, 11, 1760, 0x1111, false, silence[:8])
 	padded[0] |= 0x20
 	padded[len(padded)-1] = 200 // more padding than the packet has
 	broken := map[string][]byte{
-		"empty datagram":                    {},
-		"three bytes":                       {0x80, 0x00, 0x01},
-		"RTP version 1":                     append([]byte{0x40}, rtpPacket(0, 2, 1920, 0x1111, false, silence)[1:]...),
-		"15 CSRCs announced, none there":    cc15[:],
-		"extension longer than the packet":  extension,
-		"padding longer than the packet":    padded,
-		"G.729, not negotiated":             rtpPacket(18, 13, 2080, 0x1111, false, silence[:20]),
-		"telephone-event of 2 bytes":        rtpPacket(101, 14, 2240, 0x1111, true, []byte{1, 0x80}),
+		"empty datagram":                     {},
+		"three bytes":                        {0x80, 0x00, 0x01},
+		"RTP version 1":                      append([]byte{0x40}, rtpPacket(0, 2, 1920, 0x1111, false, silence)[1:]...),
+		"15 CSRCs announced, none there":     cc15[:],
+		"extension longer than the packet":   extension,
+		"padding longer than the packet":     padded,
+		"G.729, not negotiated":              rtpPacket(18, 13, 2080, 0x1111, false, silence[:20]),
+		"telephone-event of 2 bytes":         rtpPacket(101, 14, 2240, 0x1111, true, []byte{1, 0x80}),
 		"a stranger's audio, after latching": nil, // sent from the stranger's socket below
 	}
 	// Kind by kind, and each counted before the next: a burst of all of
