@@ -155,7 +155,8 @@ func NewServer(cfg Config, hooks Hooks) (*Server, error) {
 	if cfg.Advertise.IsValid() {
 		s.contact = netip.AddrPortFrom(cfg.Advertise, s.addr.Port())
 	}
-	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(s.contact.Addr().String())}
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(s.contact.Addr().String()),
+		sipgo.WithUserAgentDNSResolver(noDNS)}
 	if cfg.Guard != nil {
 		uaOpts = append(uaOpts, sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(s.dropBanned)))
 	}
@@ -186,6 +187,18 @@ func NewServer(cfg Config, hooks Hooks) (*Server, error) {
 	s.routes()
 	return s, nil
 }
+
+// noDNS is the resolver sipgo gets: hotline never looks up a name it read in
+// a SIP message. sipgo resolves a Via's host when it cannot answer on the
+// request's own connection (a TCP peer that sent a request and hung up), so a
+// stranger's message could make us query DNS for, and connect to, any host it
+// names. Every address hotline sends to is an IP: trunks' outbound
+// addresses, registered sources, received/rport. /etc/hosts still applies.
+var noDNS = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+	return nil, errNoDNS
+}}
+
+var errNoDNS = errors.New("hotline does not resolve host names from SIP messages")
 
 // registerUDPListener puts the listening socket in sipgo's connection pool at
 // once. sipgo adds it only when ServeUDP's goroutine starts, and a client bound

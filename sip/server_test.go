@@ -687,3 +687,15 @@ func TestIsFeatureCode(t *testing.T) {
 		}
 	}
 }
+
+// TestNoNameIsResolved: the resolver sipgo gets answers every lookup at
+// once, without a packet, so no SIP message can make hotline query DNS.
+func TestNoNameIsResolved(t *testing.T) {
+	_, err := noDNS.LookupIPAddr(context.Background(), "host5.example.net")
+	if err == nil || !strings.Contains(err.Error(), errNoDNS.Error()) {
+		t.Fatalf("lookup: %v, want %v", err, errNoDNS)
+	}
+	if _, _, err := noDNS.LookupSRV(context.Background(), "sip", "tcp", "example.net"); err == nil {
+		t.Fatal("SRV lookup succeeded")
+	}
+}
