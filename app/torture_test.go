@@ -333,7 +333,7 @@ func sipCounters(h *hotline) (requests float64, responses map[string]float64) {
 
 type tortureResult struct {
 	file, transport, class, want, got string
-	handled                bool
+	handled                           bool
 }
 
 // TestTortureMessages sends every RFC 4475 and RFC 5118 torture message, each as
@@ -443,8 +443,8 @@ var tortureOverTCP = map[string]struct{ want, why string }{
 	// connection: sipgo's TCP reader closes it at the parse error, and the
 	// answer the first message would get has no connection to go back on
 	// (hotline does not open one to a Via host, see hsip's noDNS).
-	"rfc4475/dblreq.dat": {"", "the INVITE after the REGISTER has no Content-Length: the stream cannot be framed"},
-	"rfc4475/mcl01.dat":  {"", "two Content-Length headers: the stream cannot be framed"},
+	"rfc4475/dblreq.dat":  {"", "the INVITE after the REGISTER has no Content-Length: the stream cannot be framed"},
+	"rfc4475/mcl01.dat":   {"", "two Content-Length headers: the stream cannot be framed"},
 	"rfc4475/inv2543.dat": {"", "sipgo's TCP reader closes the connection on the parse error instead of answering 400"},
 }
 
