@@ -690,6 +690,26 @@ func TestHostileRequestsGetTheirAnswers(t *testing.T) {
 			t.Errorf("answer %d, want 400 for the SDP\n%s", got.status, got.raw)
 		}
 	})
+	t.Run("a line break inside a header is dropped, never echoed", func(t *testing.T) {
+		for i, inject := range []struct{ from, to string }{
+			{"From: <sip:+15550100@", "From: \"Bob\nX-Injected: 1\" <sip:+15550100@"},
+			{"From: <sip:+15550100@", "From: <sip:+15550100\nX-Injected:1@"},
+			{"Call-ID: ", "Call-ID: x\nX-Injected: 1"},
+		} {
+			peer := newSIPPeer(t, netip.MustParseAddr("127.0.0.1"), 0)
+			before := metricValue(h.metrics(), `hotline_sip_blocked_total{reason="malformed"}`)
+			req := sipRequest(peer, h, "INVITE", called, fmt.Sprintf("inject-%d", i), 1, nil, offerSDP(peer, "0", "0 PCMU/8000"))
+			req = strings.Replace(req, inject.from, inject.to, 1)
+			peer.send(t, h.sipAddr(), []byte(req))
+			waitFor(t, 5*time.Second, "the request counted as malformed", func() (bool, string) {
+				v := metricValue(h.metrics(), `hotline_sip_blocked_total{reason="malformed"}`)
+				return v == before+1, fmt.Sprintf("blocked malformed %v", v)
+			})
+			if got := peer.read(t, time.Now().Add(500*time.Millisecond), false); len(got) != 0 { // past sipgo's 200 ms 100 Trying timer
+				t.Errorf("%q: answered %s, want no answer\n%s", inject.to, codes(got), got[0].raw)
+			}
+		}
+	})
 	t.Run("BYE for an unknown dialog is 481", func(t *testing.T) {
 		peer := newSIPPeer(t, netip.MustParseAddr("127.0.0.1"), 0)
 		req := sipRequest(peer, h, "BYE", called, "nodialog-1", 2, nil, "")

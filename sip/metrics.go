@@ -22,10 +22,11 @@ const (
 	BlockBanned    = "banned"     // the source is serving a ban
 	BlockScanner   = "scanner"    // a known scanner's User-Agent
 	BlockLockout   = "lockout"    // credentials from a locked-out source or for a locked-out account
+	BlockMalformed = "malformed"  // a line break inside a header: dropped, never echoed
 	BlockCallLimit = "call-limit" // a carrier call over a concurrent-call limit (503)
 )
 
-var blockReasons = []string{BlockRate, BlockBanned, BlockScanner, BlockLockout, BlockCallLimit}
+var blockReasons = []string{BlockRate, BlockBanned, BlockScanner, BlockLockout, BlockMalformed, BlockCallLimit}
 
 var knownMethods = map[sip.RequestMethod]bool{
 	sip.INVITE: true, sip.ACK: true, sip.BYE: true, sip.CANCEL: true, sip.OPTIONS: true,

@@ -332,11 +332,36 @@ func (s *Server) routes() {
 func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		s.metrics.request(req.Method)
+		if hasLineBreak(req) {
+			// Any answer would copy the header back, line break and all; nothing
+			// from this request may reach a message we send (header injection).
+			s.metrics.blocked(BlockMalformed)
+			if src, ok := sourceAddr(req.Source()); ok {
+				s.logBlock(BlockMalformed, src, "sip request with a line break inside a header dropped", "call_id", callID(req))
+			}
+			return
+		}
 		if !s.screen(req) {
 			return // dropped without an answer: sipgo ends the transaction
 		}
 		h(req, tx)
 	}
+}
+
+// hasLineBreak reports a CR or LF inside the request line or a header value.
+// sipgo splits lines at CRLF only, so a lone LF stays inside a value, and a
+// value copied into a response, or into a request to a phone, would start a
+// header of the sender's choosing there.
+func hasLineBreak(req *sip.Request) bool {
+	if strings.ContainsAny(req.Recipient.String(), "\r\n") {
+		return true
+	}
+	for _, h := range req.Headers() {
+		if strings.ContainsAny(h.Value(), "\r\n") {
+			return true
+		}
+	}
+	return false
 }
 
 // send answers a request outside any dialog and counts the response.
