@@ -19,7 +19,7 @@ func registerWith(t *testing.T, h *hotline, peer *sipPeer, user, password, callI
 	ruri := "sip:" + h.sipAddr()
 	aor := "sip:" + user + "@" + h.sipAddr()
 	send := func(cseq int, extra ...string) (sipAnswer, time.Duration) {
-		req := sipRequest(peer, h, "REGISTER", ruri, callID, cseq, append([]string{"Expires: 60"}, extra...), "")
+		req := sipRequest(peer, "REGISTER", ruri, callID, cseq, append([]string{"Expires: 60"}, extra...), "")
 		req = strings.Replace(req, "To: <"+ruri+">", "To: <"+aor+">", 1)
 		req = strings.Replace(req, "From: <sip:+15550100@"+peer.addr().String()+">", "From: <"+aor+">", 1)
 		req = strings.Replace(req, "Contact: <sip:+15550100@", "Contact: <sip:"+user+"@", 1)

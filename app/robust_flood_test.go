@@ -51,7 +51,7 @@ func TestInviteFloodSparesTrunkCalls(t *testing.T) {
 			defer wg.Done()
 			for i := range next {
 				peer := newSIPPeer(t, netip.MustParseAddr("127.0.0.1"), 0)
-				call, setup := placeCarrierCall(t, h, peer, fmt.Sprintf("trunk-%d", i), carrierOffer(t, peer), 5*time.Second)
+				call, setup := placeCarrierCall(t, h.sipAddr(), peer, fmt.Sprintf("trunk-%d", i), carrierOffer(t, peer), 5*time.Second)
 				failure := ""
 				switch {
 				case call.answer.status != 200:

@@ -34,6 +34,16 @@ func rtpPacket(pt uint8, seq uint16, ts, ssrc uint32, marker bool, payload []byt
 	return b
 }
 
+// pressKey sends digit as RFC 4733 events: three end packets of one event.
+func pressKey(t *testing.T, from *net.UDPConn, to *net.UDPAddr, digit byte, seq uint16, ts, ssrc uint32) {
+	t.Helper()
+	for i := range 3 {
+		if _, err := from.WriteToUDP(rtpPacket(101, seq+uint16(i), ts, ssrc, false, []byte{digit, 0x8a, 0x03, 0x20}), to); err != nil {
+			t.Fatalf("send key: %v", err)
+		}
+	}
+}
+
 // TestMalformedRTPIsDroppedAndCounted: during an answered call the caller's
 // address sends every kind of broken RTP and a stranger sends good-looking
 // audio. All of it is dropped and counted; the stream stays latched to the
@@ -57,7 +67,7 @@ func TestMalformedRTPIsDroppedAndCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stranger.Close()
-	call, _ := placeCarrierCall(t, h, peer, "rtp-1", offerSDPAt(media.LocalAddr().(*net.UDPAddr).AddrPort(), "0 101", "0 PCMU/8000", "101 telephone-event/8000"), 5*time.Second)
+	call, _ := placeCarrierCall(t, h.sipAddr(), peer, "rtp-1", offerSDPAt(media.LocalAddr().(*net.UDPAddr).AddrPort(), "0 101", "0 PCMU/8000", "101 telephone-event/8000"), 5*time.Second)
 	if call.answer.status != 200 {
 		t.Fatalf("call answered %d", call.answer.status)
 	}
@@ -142,9 +152,7 @@ func TestMalformedRTPIsDroppedAndCounted(t *testing.T) {
 	for i := range 3 {
 		send(media, rtpPacket(0, uint16(500+i), uint32(90000+i*160), 0x3333, i == 0, silence))
 	}
-	for i := range 3 {
-		send(media, rtpPacket(101, uint16(503+i), 90480, 0x3333, false, []byte{1, 0x8a, 0x03, 0x20}))
-	}
+	pressKey(t, media, ours, 1, 503, 90480, 0x3333)
 	waitFor(t, 5*time.Second, "the queue takes the call after the key 1", func() (bool, string) {
 		q := metricValue(h.metrics(), `hotline_queue_callers_waiting{queue="sales"}`)
 		return q == 1, fmt.Sprintf("sales waiting %v", q)

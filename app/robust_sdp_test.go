@@ -65,7 +65,7 @@ func TestHostileSDPOffers(t *testing.T) {
 			}
 			defer rtp.Close()
 			offer := strings.NewReplacer("{ip}", "127.0.0.1", "{port}", fmt.Sprint(rtp.LocalAddr().(*net.UDPAddr).Port)).Replace(tc.sdp)
-			call, _ := placeCarrierCall(t, h, peer, fmt.Sprintf("sdp-%d", i), offer, 5*time.Second)
+			call, _ := placeCarrierCall(t, h.sipAddr(), peer, fmt.Sprintf("sdp-%d", i), offer, 5*time.Second)
 			got := call.answer.status
 			if got != tc.want {
 				mismatches++

@@ -87,7 +87,7 @@ func headerValue(raw, name string) string {
 // the answer, ACK and BYE, as a carrier sends them.
 type carrierCall struct {
 	peer   *sipPeer
-	h      *hotline
+	server string // hotline's SIP address
 	callID string
 	ruri   string
 	answer sipAnswer // the final answer to the INVITE
@@ -107,11 +107,11 @@ func carrierOffer(t *testing.T, peer *sipPeer) string {
 
 // placeCarrierCall sends an INVITE with offer (none when empty) and waits
 // for its final answer. The time to it is the call's setup time.
-func placeCarrierCall(t *testing.T, h *hotline, peer *sipPeer, callID, offer string, within time.Duration) (*carrierCall, time.Duration) {
+func placeCarrierCall(t *testing.T, server string, peer *sipPeer, callID, offer string, within time.Duration) (*carrierCall, time.Duration) {
 	t.Helper()
-	c := &carrierCall{peer: peer, h: h, callID: callID, ruri: "sip:8005551000@" + h.sipAddr()}
+	c := &carrierCall{peer: peer, server: server, callID: callID, ruri: "sip:8005551000@" + server}
 	start := time.Now()
-	peer.send(t, h.sipAddr(), []byte(sipRequest(peer, h, "INVITE", c.ruri, callID, 1, nil, offer)))
+	peer.send(t, server, []byte(sipRequest(peer, "INVITE", c.ruri, callID, 1, nil, offer)))
 	answers := peer.read(t, start.Add(within), true)
 	setup := time.Since(start)
 	if !hasFinal(answers) {
@@ -125,19 +125,19 @@ func placeCarrierCall(t *testing.T, h *hotline, peer *sipPeer, callID, offer str
 func (c *carrierCall) ack(t *testing.T) {
 	t.Helper()
 	ack := strings.Replace(c.inDialog("ACK", 1), "-1;rport", "-ack;rport", 1)
-	c.peer.send(t, c.h.sipAddr(), []byte(ack))
+	c.peer.send(t, c.server, []byte(ack))
 }
 
 // inDialog is a request of the call's dialog, with the To tag of the answer.
 func (c *carrierCall) inDialog(method string, cseq int) string {
-	req := sipRequest(c.peer, c.h, method, c.ruri, c.callID, cseq, nil, "")
+	req := sipRequest(c.peer, method, c.ruri, c.callID, cseq, nil, "")
 	return strings.Replace(req, "To: <"+c.ruri+">\r\n", "To: "+headerValue(c.answer.raw, "To")+"\r\n", 1)
 }
 
 // bye hangs up and returns the BYE's final status, 0 for none.
 func (c *carrierCall) bye(t *testing.T) int {
 	t.Helper()
-	c.peer.send(t, c.h.sipAddr(), []byte(c.inDialog("BYE", 2)))
+	c.peer.send(t, c.server, []byte(c.inDialog("BYE", 2)))
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		// Until the BYE's answer: retransmissions of the 200 to the INVITE
@@ -209,7 +209,7 @@ func newFlooder(t *testing.T, h *hotline, src netip.Addr) *flooder {
 // invites sends n more INVITEs; a full socket buffer ends the burst early.
 func (f *flooder) invites(n int) {
 	for range n {
-		msg := sipRequest(f.peer, f.h, "INVITE", "sip:8005551000@"+f.h.sipAddr(), fmt.Sprintf("flood-%d", f.sent), 1, nil, offerSDP(f.peer, "0", "0 PCMU/8000"))
+		msg := sipRequest(f.peer, "INVITE", "sip:8005551000@"+f.h.sipAddr(), fmt.Sprintf("flood-%d", f.sent), 1, nil, offerSDP(f.peer, "0", "0 PCMU/8000"))
 		if _, err := f.peer.conn.WriteToUDP([]byte(msg), f.dst); err != nil {
 			return
 		}

@@ -588,7 +588,7 @@ func TestTortureBlastLeavesServerHealthy(t *testing.T) {
 	}
 
 	peer := newSIPPeer(t, netip.Addr{}, 0)
-	peer.send(t, h.sipAddr(), []byte(sipRequest(peer, h, "OPTIONS", "sip:hotline@"+h.sipAddr(), "alive-1", 1, nil, "")))
+	peer.send(t, h.sipAddr(), []byte(sipRequest(peer, "OPTIONS", "sip:hotline@"+h.sipAddr(), "alive-1", 1, nil, "")))
 	if got := codes(peer.read(t, time.Now().Add(5*time.Second), true)); got != "200" {
 		t.Errorf("OPTIONS after the torture messages: %q, want 200", got)
 	}
@@ -608,7 +608,7 @@ func TestTortureBlastLeavesServerHealthy(t *testing.T) {
 
 // sipRequest writes a request from peer to hotline. headers come after the
 // mandatory ones; a body gets Content-Type application/sdp.
-func sipRequest(peer *sipPeer, h *hotline, method, ruri, callID string, cseq int, headers []string, body string) string {
+func sipRequest(peer *sipPeer, method, ruri, callID string, cseq int, headers []string, body string) string {
 	from := peer.addr()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s SIP/2.0\r\n", method, ruri)
@@ -669,21 +669,21 @@ func TestHostileRequestsGetTheirAnswers(t *testing.T) {
 
 	t.Run("INVITE from outside the trunk ACL is 403", func(t *testing.T) {
 		peer := newSIPPeer(t, netip.MustParseAddr("127.0.0.2"), 0)
-		got := final(exchange(t, peer, sipRequest(peer, h, "INVITE", called, "acl-1", 1, nil, offerSDP(peer, "0", "0 PCMU/8000"))))
+		got := final(exchange(t, peer, sipRequest(peer, "INVITE", called, "acl-1", 1, nil, offerSDP(peer, "0", "0 PCMU/8000"))))
 		if got.status != 403 {
 			t.Errorf("answer %d, want 403\n%s", got.status, got.raw)
 		}
 	})
 	t.Run("INVITE offering only G.729 is 488", func(t *testing.T) {
 		peer := newSIPPeer(t, netip.MustParseAddr("127.0.0.1"), 0)
-		got := final(exchange(t, peer, sipRequest(peer, h, "INVITE", called, "g729-1", 1, nil, offerSDP(peer, "18", "18 G729/8000"))))
+		got := final(exchange(t, peer, sipRequest(peer, "INVITE", called, "g729-1", 1, nil, offerSDP(peer, "18", "18 G729/8000"))))
 		if got.status != 488 {
 			t.Errorf("answer %d, want 488\n%s", got.status, got.raw)
 		}
 	})
 	t.Run("INVITE with garbage SDP is 400", func(t *testing.T) {
 		peer := newSIPPeer(t, netip.MustParseAddr("127.0.0.1"), 0)
-		got := final(exchange(t, peer, sipRequest(peer, h, "INVITE", called, "garbage-1", 1, nil, "this is not\r\nan SDP = body\r\n\x00\x01\x02\r\n")))
+		got := final(exchange(t, peer, sipRequest(peer, "INVITE", called, "garbage-1", 1, nil, "this is not\r\nan SDP = body\r\n\x00\x01\x02\r\n")))
 		// The reason names the SDP: the 400 is hotline's offer check, not a parse
 		// failure of the SIP message around it.
 		if got.status != 400 || !strings.Contains(strings.SplitN(got.raw, "\r\n", 2)[0], "SDP") {
@@ -698,7 +698,7 @@ func TestHostileRequestsGetTheirAnswers(t *testing.T) {
 		} {
 			peer := newSIPPeer(t, netip.MustParseAddr("127.0.0.1"), 0)
 			before := metricValue(h.metrics(), `hotline_sip_blocked_total{reason="malformed"}`)
-			req := sipRequest(peer, h, "INVITE", called, fmt.Sprintf("inject-%d", i), 1, nil, offerSDP(peer, "0", "0 PCMU/8000"))
+			req := sipRequest(peer, "INVITE", called, fmt.Sprintf("inject-%d", i), 1, nil, offerSDP(peer, "0", "0 PCMU/8000"))
 			req = strings.Replace(req, inject.from, inject.to, 1)
 			peer.send(t, h.sipAddr(), []byte(req))
 			waitFor(t, 5*time.Second, "the request counted as malformed", func() (bool, string) {
@@ -712,7 +712,7 @@ func TestHostileRequestsGetTheirAnswers(t *testing.T) {
 	})
 	t.Run("BYE for an unknown dialog is 481", func(t *testing.T) {
 		peer := newSIPPeer(t, netip.MustParseAddr("127.0.0.1"), 0)
-		req := sipRequest(peer, h, "BYE", called, "nodialog-1", 2, nil, "")
+		req := sipRequest(peer, "BYE", called, "nodialog-1", 2, nil, "")
 		req = strings.Replace(req, "To: <"+called+">", "To: <"+called+">;tag=no-such-tag", 1)
 		got := final(exchange(t, peer, req))
 		if got.status != 481 {
@@ -725,7 +725,7 @@ func TestHostileRequestsGetTheirAnswers(t *testing.T) {
 		aor := "sip:1001@" + h.sipAddr()
 		register := func(callID string, cseq int, extra ...string) sipAnswer {
 			t.Helper()
-			req := sipRequest(peer, h, "REGISTER", ruri, callID, cseq, append([]string{"Expires: 60"}, extra...), "")
+			req := sipRequest(peer, "REGISTER", ruri, callID, cseq, append([]string{"Expires: 60"}, extra...), "")
 			req = strings.Replace(req, "To: <"+ruri+">", "To: <"+aor+">", 1)
 			req = strings.Replace(req, "From: <sip:+15550100@"+peer.addr().String()+">", "From: <"+aor+">", 1)
 			req = strings.Replace(req, "Contact: <sip:+15550100@", "Contact: <sip:1001@", 1)
