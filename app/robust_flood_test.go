@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"sync"
 	"testing"
@@ -120,4 +121,52 @@ func floodInvitesPaced(t *testing.T, h *hotline, src netip.Addr, perSec int, wit
 			f.invites(perBurst)
 		}
 	}
+}
+
+// TestTCPConnectionFloodIsBounded: one source opening TCP connections and
+// sending nothing gets security.tcp.per_source of them; the rest are closed
+// as they are accepted, and the connections it holds still work.
+func TestTCPConnectionFloodIsBounded(t *testing.T) {
+	t.Parallel()
+	const perSource = 3
+	h := startHotline(t, func(c *config.Config) {
+		c.Security.Allow = nil
+		c.Security.AllowTrunks = false
+		c.Security.TCP = config.TCPLimits{Max: 100, PerSource: perSource}
+	})
+	attempts := robustScale(10, 200)
+	src := randomLoopback(t)
+	raddr, err := net.ResolveTCPAddr("tcp4", h.sipAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []*net.TCPConn
+	for range attempts {
+		conn, err := net.DialTCP("tcp4", &net.TCPAddr{IP: src.AsSlice()}, raddr)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		held = append(held, conn)
+	}
+	waitFor(t, 10*time.Second, "the connections over the limit refused", func() (bool, string) {
+		v := metricValue(h.metrics(), `hotline_sip_blocked_total{reason="tcp-limit"}`)
+		return v == float64(attempts-perSource), fmt.Sprintf("tcp-limit blocks %v, want %d", v, attempts-perSource)
+	})
+	// The first ones are open: OPTIONS over each is answered.
+	answered := 0
+	for i, conn := range held[:perSource] {
+		peer := &tcpAnswers{t: t, conn: conn}
+		req := fmt.Sprintf("OPTIONS sip:%s SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK-tcp-%d\r\nMax-Forwards: 70\r\nFrom: <sip:probe@%s>;tag=t%d\r\nTo: <sip:%s>\r\nCall-ID: tcp-%d\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+			h.sipAddr(), conn.LocalAddr(), i, src, i, h.sipAddr(), i)
+		if _, err := conn.Write([]byte(req)); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		if got := peer.read(time.Now().Add(5*time.Second), true); hasFinal(got) && got[len(got)-1].status == 200 {
+			answered++
+		}
+	}
+	reportRobust(t, "TCP connection flood from one source",
+		fmt.Sprintf("%d connections opened: %d kept (each answers OPTIONS: %d), %d closed at accept", attempts, perSource, answered, attempts-perSource),
+		fmt.Sprintf("at most security.tcp.per_source (%d) kept, those working", perSource), answered == perSource)
 }

@@ -23,5 +23,7 @@ func guardPolicy(c *config.Config) guard.Policy {
 		AuthWindow:      s.Auth.Window,
 		AuthLockout:     s.Auth.Lockout,
 		LogInterval:     s.LogInterval,
+		TCPConnections:  s.TCP.Max,
+		TCPPerSource:    s.TCP.PerSource,
 	}
 }

@@ -31,6 +31,8 @@ type Security struct {
 	Auth AuthLockout
 	// Calls limits concurrent carrier calls.
 	Calls CallLimits
+	// TCP limits open SIP connections over TCP (and TLS).
+	TCP TCPLimits
 	// LogInterval: blocks of one source (or one trunk's call limit) are
 	// logged once per interval, and otherwise only counted.
 	LogInterval Duration
@@ -62,6 +64,12 @@ type CallLimits struct {
 	RetryAfter Duration
 }
 
+// TCPLimits bound open TCP connections: Max in all, PerSource from one
+// address (allow-listed addresses count toward Max only). 0: no limit.
+type TCPLimits struct {
+	Max, PerSource int
+}
+
 // Defaults of the security section. The rates are far above what a phone
 // or a small office sends (a REGISTER and its challenged retry every few
 // minutes, an INVITE per call) and far below a scanner's or a flood's;
@@ -88,6 +96,10 @@ const (
 	DefaultAuthLockout     = 10 * time.Minute
 	DefaultCallRetryAfter  = 30 * time.Second
 	DefaultLogInterval     = time.Minute
+	// A phone keeps one connection; an office of phones behind one NAT
+	// address keeps one each, hence the room per source.
+	DefaultTCPConnections = 4096
+	DefaultTCPPerSource   = 256
 )
 
 // DefaultSecurity is the security section a file leaves out.
@@ -101,6 +113,7 @@ func DefaultSecurity() Security {
 		Auth: AuthLockout{AccountFailures: DefaultAccountFailures, SourceFailures: DefaultSourceFailures,
 			Window: DefaultAuthWindow, Lockout: DefaultAuthLockout},
 		Calls:       CallLimits{RetryAfter: DefaultCallRetryAfter},
+		TCP:         TCPLimits{Max: DefaultTCPConnections, PerSource: DefaultTCPPerSource},
 		LogInterval: DefaultLogInterval,
 	}
 }
@@ -206,6 +219,12 @@ func (d *decoder) security(n *yaml.Node, root *yaml.Node, s *Security) {
 					}
 					cl.RetryAfter = dur
 				},
+			})
+		},
+		"tcp": func(v *yaml.Node) {
+			d.fields(v, "security.tcp", map[string]field{
+				"max":        d.integer(&s.TCP.Max, "security.tcp.max", 0, 1_000_000),
+				"per_source": d.integer(&s.TCP.PerSource, "security.tcp.per_source", 0, 1_000_000),
 			})
 		},
 		"log_interval": d.durationIn(&s.LogInterval, "security.log_interval", time.Second, 24*time.Hour, "log every block"),

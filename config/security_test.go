@@ -60,6 +60,7 @@ security:
     max: 100
     per_trunk: { carrier: 30, backup: 0 }
     retry_after: 2m
+  tcp: { max: 500, per_source: 0 }
   log_interval: 10s
 `))
 	if err != nil {
@@ -76,6 +77,7 @@ security:
 		Scanners:    []string{"friendly-scanner", "evil-ua"},
 		Auth:        AuthLockout{AccountFailures: 0, SourceFailures: 7, Window: time.Minute, Lockout: time.Hour},
 		Calls:       CallLimits{Max: 100, PerTrunk: map[string]int{"carrier": 30, "backup": 0}, RetryAfter: 2 * time.Minute},
+		TCP:         TCPLimits{Max: 500, PerSource: 0},
 		LogInterval: 10 * time.Second,
 	}
 	if !reflect.DeepEqual(s, want) {

@@ -71,7 +71,24 @@ type Policy struct {
 	// LogInterval is how often one source's (or one key's) blocks are
 	// logged; the rest are only counted.
 	LogInterval time.Duration
+	// TCPConnections bounds the open TCP (and TLS) connections in all, and
+	// TCPPerSource those from one address (allow-listed sources count
+	// toward the total only). 0 is no limit. Each connection costs a file
+	// descriptor, a goroutine and a read buffer, so a peer that opens
+	// thousands and sends nothing must not exhaust them.
+	TCPConnections, TCPPerSource int
 }
+
+// TCPVerdict is the guard's answer for a new TCP connection.
+type TCPVerdict uint8
+
+const (
+	TCPAccept TCPVerdict = iota
+	// TCPBanned: the source is serving a ban.
+	TCPBanned
+	// TCPOverLimit: the connection would go over a TCP limit.
+	TCPOverLimit
+)
 
 // Verdict is the guard's answer for a request.
 type Verdict uint8
@@ -118,6 +135,8 @@ type Guard struct {
 	sources  map[netip.Addr]*source
 	accounts map[string]*failures
 	logged   map[string]time.Time
+	tcpOpen  map[netip.Addr]int // open TCP connections by source
+	tcpTotal int
 	max      int
 	swept    time.Time // last sweep forced by a full table
 }
@@ -147,7 +166,7 @@ func New(p Policy, now func() time.Time) *Guard {
 	if now == nil {
 		now = time.Now
 	}
-	g := &Guard{now: now, sources: map[netip.Addr]*source{}, accounts: map[string]*failures{}, logged: map[string]time.Time{}, max: MaxEntries}
+	g := &Guard{now: now, sources: map[netip.Addr]*source{}, accounts: map[string]*failures{}, logged: map[string]time.Time{}, tcpOpen: map[netip.Addr]int{}, max: MaxEntries}
 	g.SetPolicy(p)
 	return g
 }
@@ -236,6 +255,49 @@ func (g *Guard) Ban(src netip.Addr) bool {
 		s.bannedUntil = until
 	}
 	return true
+}
+
+// OpenTCP admits a new TCP connection from src, or says why not. An
+// admitted connection must be given back with CloseTCP when it closes.
+func (g *Guard) OpenTCP(src netip.Addr) TCPVerdict {
+	c := g.policy.Load()
+	src = src.Unmap()
+	if g.Banned(src) {
+		return TCPBanned
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c.TCPConnections > 0 && g.tcpTotal >= c.TCPConnections {
+		return TCPOverLimit
+	}
+	if c.TCPPerSource > 0 && !c.allowed(src) && g.tcpOpen[src] >= c.TCPPerSource {
+		return TCPOverLimit
+	}
+	g.tcpTotal++
+	g.tcpOpen[src]++ // bounded by TCPConnections and the kernel's descriptors
+	return TCPAccept
+}
+
+// CloseTCP gives back a connection OpenTCP admitted.
+func (g *Guard) CloseTCP(src netip.Addr) {
+	src = src.Unmap()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.tcpOpen[src] <= 1 {
+		delete(g.tcpOpen, src)
+	} else {
+		g.tcpOpen[src]--
+	}
+	if g.tcpTotal > 0 {
+		g.tcpTotal--
+	}
+}
+
+// OpenTCPConnections is how many TCP connections are open.
+func (g *Guard) OpenTCPConnections() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.tcpTotal
 }
 
 // Request takes a token from src's bucket for kind.

@@ -325,3 +325,35 @@ func TestConcurrentUse(t *testing.T) {
 		<-done
 	}
 }
+
+func TestTCPConnectionLimits(t *testing.T) {
+	office := netip.MustParseAddr("10.0.0.1")
+	g := New(Policy{Allow: []netip.Prefix{netip.PrefixFrom(office, 32)}, TCPConnections: 4, TCPPerSource: 2, Ban: time.Minute}, nil)
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	for i, want := range []TCPVerdict{TCPAccept, TCPAccept, TCPOverLimit} {
+		if got := g.OpenTCP(a); got != want {
+			t.Fatalf("connection %d from a: %v, want %v", i, got, want)
+		}
+	}
+	// The office is not held to the per-source limit, only to the total.
+	for i, want := range []TCPVerdict{TCPAccept, TCPAccept, TCPOverLimit} {
+		if got := g.OpenTCP(office); got != want {
+			t.Fatalf("connection %d from the office: %v, want %v", i, got, want)
+		}
+	}
+	if got := g.OpenTCP(b); got != TCPOverLimit {
+		t.Fatalf("fifth connection in all: %v", got)
+	}
+	g.CloseTCP(a)
+	if got := g.OpenTCP(b); got != TCPAccept {
+		t.Fatalf("after a closed one: %v", got)
+	}
+	if g.OpenTCPConnections() != 4 {
+		t.Fatalf("open %d, want 4", g.OpenTCPConnections())
+	}
+	g.Ban(b)
+	g.CloseTCP(a)
+	if got := g.OpenTCP(b); got != TCPBanned {
+		t.Fatalf("banned source: %v", got)
+	}
+}

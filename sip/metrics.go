@@ -23,10 +23,11 @@ const (
 	BlockScanner   = "scanner"    // a known scanner's User-Agent
 	BlockLockout   = "lockout"    // credentials from a locked-out source or for a locked-out account
 	BlockMalformed = "malformed"  // a line break inside a header: dropped, never echoed
+	BlockTCPLimit  = "tcp-limit"  // a TCP connection over security.tcp's limits, closed at once
 	BlockCallLimit = "call-limit" // a carrier call over a concurrent-call limit (503)
 )
 
-var blockReasons = []string{BlockRate, BlockBanned, BlockScanner, BlockLockout, BlockMalformed, BlockCallLimit}
+var blockReasons = []string{BlockRate, BlockBanned, BlockScanner, BlockLockout, BlockMalformed, BlockTCPLimit, BlockCallLimit}
 
 var knownMethods = map[sip.RequestMethod]bool{
 	sip.INVITE: true, sip.ACK: true, sip.BYE: true, sip.CANCEL: true, sip.OPTIONS: true,

@@ -234,7 +234,10 @@ func (s *Server) bind(listen string) error {
 		// bench saw drops from 800 calls/s); the kernel caps this at rmem_max.
 		_ = udp.SetReadBuffer(4 << 20)
 		_ = udp.SetWriteBuffer(4 << 20)
-		s.udpConn, s.tcpLn = udp, tcp
+		s.udpConn, s.tcpLn = udp, net.Listener(tcp)
+		if s.cfg.Guard != nil {
+			s.tcpLn = guardedListener{Listener: tcp, s: s}
+		}
 		s.addr = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
 		return nil
 	}
