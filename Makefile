@@ -81,7 +81,7 @@ fuzz: toolchain
 # brute force, hostile SDP, malformed RTP, kill -9 under load. Loopback only,
 # bounded; about 5 minutes on 2 cores. Prints the table of what held;
 # bin/robust.txt keeps the whole output. make test runs the same checks smaller.
-ROBUST_TESTS := TestTortureMessages|TestTortureBlastLeavesServerHealthy|TestHostileRequestsGetTheirAnswers|TestHostileSDPOffers|TestInviteFloodSparesTrunkCalls|TestRegisterBruteForceIsLockedOut|TestMalformedRTPIsDroppedAndCounted|TestKillNineUnderLoad|TestTCPConnectionFloodIsBounded
+ROBUST_TESTS := TestTortureMessages|TestTortureBlastLeavesServerHealthy|TestHostileRequestsGetTheirAnswers|TestHostileSDPOffers|TestInviteFloodSparesTrunkCalls|TestRegisterBruteForceIsLockedOut|TestMalformedRTPIsDroppedAndCounted|TestKillNineUnderLoad|TestTCPConnectionFloodIsBounded|TestSecretsNeverLogged
 robust: deps
 	@mkdir -p bin
 	@status=0; HOTLINE_ROBUST=1 $(GO) test -count=1 -timeout 20m -v -run '^($(ROBUST_TESTS))$$' ./app/ > bin/robust.txt 2>&1 || status=$$?; \

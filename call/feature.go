@@ -44,7 +44,7 @@ func (m *Manager) featureCall(in *hsip.InboundCall) {
 	if m.dispositionCall(in) {
 		return
 	}
-	log := in.Log().With("feature_code", in.Called)
+	log := in.Log().With("feature_code", redactPIN(cfg.FeatureCodes, in.Called))
 	req, known := m.parseFeature(cfg, in.AuthUser, in.Called)
 	if !known {
 		log.Warn("unknown feature code", "sip_status", 404)
@@ -66,6 +66,20 @@ func (m *Manager) featureCall(in *hsip.InboundCall) {
 		}
 	}
 	m.answerAndSay(in, log, prompt)
+}
+
+// redactPIN is a dialed code fit for the log: the PIN of a login code
+// (*20ID*PIN) is masked, as a password would be.
+func redactPIN(codes config.FeatureCodes, code string) string {
+	rest, ok := strings.CutPrefix(code, codes.Login)
+	if !ok || codes.Login == "" {
+		return code
+	}
+	agentID, _, hasPIN := strings.Cut(rest, "*")
+	if !hasPIN {
+		return code
+	}
+	return codes.Login + agentID + "*****"
 }
 
 // parseFeature turns a dialed code into ACD events for the agent on device.
