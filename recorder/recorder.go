@@ -13,17 +13,21 @@ import (
 )
 
 const (
-	// blockFrames is how much audio a block holds: 1 s. The writer flushes
-	// and rewrites the header once per block, so a crash loses at most
-	// about a second.
-	blockFrames = sampleRate
+	// blockFrames is how much audio a block holds: 200 ms (6.4 kB of stereo
+	// 16-bit samples). The writer flushes and rewrites the header once per
+	// block, so a crash loses at most a fifth of a second; and a call
+	// holds a block or two while the disk keeps up, 13 kB, where 1 s blocks
+	// cost 64 kB (make bench's memory per call, docs/performance.md). Five
+	// writes a second per recording is little for the writer; a block is a
+	// whole number of 20 ms frames (ten).
+	blockFrames = sampleRate / 5
 	blockBytes  = blockFrames * bytesPerFrame
 	// blocksPerRecording is the most blocks a recording holds: one being
-	// filled, the rest in flight to the disk. With four, the disk may lag
-	// 3 s before frames drop. A recording starts with one and takes more
+	// filled, the rest in flight to the disk. With fifteen, the disk may lag
+	// 2.8 s before frames drop. A recording starts with one and takes more
 	// only when the writer has not brought the last one back: while the
-	// disk keeps up it holds two (64 kB), not four.
-	blocksPerRecording = 4
+	// disk keeps up it holds two.
+	blocksPerRecording = 15
 	// jobQueueLen is the writer's queue across all recordings.
 	jobQueueLen = 4096
 )
@@ -49,12 +53,12 @@ type Writer struct {
 
 	framesDropped, writeErrors, bytesWritten atomic.Uint64
 
-	// blocks recycles the 32 kB blocks of finished recordings: at 1,000 calls/s
+	// blocks recycles the blocks of finished recordings: at 1,000 calls/s
 	// fresh ones cost about 150 MB/s of garbage (make bench, docs/performance.md).
 	blocks sync.Pool
 }
 
-// block is 1 s of interleaved little-endian samples.
+// block is blockFrames of interleaved little-endian samples.
 type block struct {
 	data [blockBytes]byte
 	n    int // bytes filled
@@ -236,7 +240,7 @@ func (r *Recording) Duration() time.Duration { return framesToDuration(r.frames.
 
 // Frame appends one interval: in to the left channel, out to the right. It
 // never blocks and never allocates: samples are copied into the current
-// 1 s block, and a full block is queued for the writer. When the disk falls
+// block, and a full block is queued for the writer. When the disk falls
 // behind and no block is free, the frame is dropped and counted. A shorter
 // slice is padded with silence.
 func (r *Recording) Frame(in, out []int16) {

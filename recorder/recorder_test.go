@@ -123,10 +123,11 @@ func TestRecordingIsPlayableBeforeClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rec.Close()
-	for i := range 60 { // 1.2 s: one block flushed, 0.2 s buffered
+	const perBlock = blockFrames / 160
+	for i := range perBlock + perBlock/2 { // one block flushed, half of one buffered
 		rec.Frame(countingFrame(i, 1), countingFrame(i, 1))
 	}
-	// What a kill -9 now would leave: the header covers the flushed second.
+	// What a kill -9 now would leave: the header covers the flushed block.
 	deadline := time.Now().Add(testTimeout)
 	for {
 		got := readWAV(t, path)
@@ -170,12 +171,12 @@ func TestSlowDiskDropsFramesInsteadOfBlocking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const perSecond = 50
-	for i := range (blocksPerRecording + 1) * perSecond {
+	const perBlock = blockFrames / 160
+	for i := range (blocksPerRecording + 1) * perBlock {
 		rec.Frame(countingFrame(i, 1), countingFrame(i, 1)) // must return at once
 	}
-	if got := w.Stats().FramesDropped; got != perSecond {
-		t.Fatalf("FramesDropped = %d, want %d (the blocks hold %d s)", got, perSecond, blocksPerRecording)
+	if got := w.Stats().FramesDropped; got != perBlock {
+		t.Fatalf("FramesDropped = %d, want %d (the %d blocks are full)", got, perBlock, blocksPerRecording)
 	}
 	go w.run()
 	defer w.Close()
@@ -183,7 +184,7 @@ func TestSlowDiskDropsFramesInsteadOfBlocking(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := readWAV(t, path); got.dataSize != blocksPerRecording*blockBytes {
-		t.Fatalf("data %d bytes, want the %d buffered seconds", got.dataSize, blocksPerRecording)
+		t.Fatalf("data %d bytes, want the %d buffered blocks", got.dataSize, blocksPerRecording)
 	}
 }
 

@@ -49,7 +49,7 @@ func TestDiskFullMidRecordingKeepsValidWAV(t *testing.T) {
 	if err := rec.Close(); err == nil {
 		t.Error("Close after a write error returned nil")
 	}
-	if got := readWAV(t, path); got.dataSize != 2*blockBytes {
+	if got := readWAV(t, path); got.dataSize != 2*sampleRate*bytesPerFrame {
 		t.Errorf("data %d bytes, want the 2 s written before the disk filled", got.dataSize)
 	}
 	if s := w.Stats(); s.WriteErrors != 1 {
