@@ -29,6 +29,24 @@ func (s *Server) dropBanned(props sip.TransportReadProps, data []byte) ([]byte, 
 	return data, nil
 }
 
+// refuseBannedConn tells the TLS listener to close a connection from a
+// banned source before its handshake: a flood from it costs no public-key
+// operation (a TCP connection is dropped only when its request is parsed,
+// see screen).
+func (s *Server) refuseBannedConn(remote net.Addr) bool {
+	ta, ok := remote.(*net.TCPAddr)
+	if !ok || s.cfg.Guard == nil {
+		return false
+	}
+	src := ta.AddrPort().Addr().Unmap()
+	if !s.cfg.Guard.Banned(src) {
+		return false
+	}
+	s.metrics.blocked(BlockBanned)
+	s.logBlock(BlockBanned, src, "sip over tls connection from a banned source closed")
+	return true
+}
+
 // screen applies the guard to a request before its handler; false means
 // the request is dropped without an answer (Kamailio's way with floods and
 // scanners: an answer would tell a scanner that someone is there, and cost

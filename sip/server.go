@@ -276,7 +276,7 @@ func (s *Server) bindTLS(listen string, config *tls.Config) error {
 	bound := tcp.Addr().(*net.TCPAddr).AddrPort()
 	s.tlsAddr = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
 	s.tlsLn = tlsserver.NewListener(tcp, config, tlsserver.ListenerOptions{
-		Name: "sip", Log: s.log, Failed: s.metrics.tlsHandshakeFailed,
+		Name: "sip", Log: s.log, Failed: s.metrics.tlsHandshakeFailed, Refuse: s.refuseBannedConn,
 	})
 	return nil
 }

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,24 +17,52 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/hotline-cc/hotline/guard"
 	"github.com/hotline-cc/hotline/internal/tlsserver"
 	"github.com/hotline-cc/hotline/internal/tlstest"
 )
 
 // startTLSServer is startServer with SIP over TLS on another free port,
 // serving a certificate of ca.
-func startTLSServer(t *testing.T, ca *tlstest.CA) *testServer {
+func startTLSServer(t *testing.T, ca *tlstest.CA, opts ...func(*Config)) *testServer {
 	t.Helper()
 	pair := ca.Issue(t, "hotline")
 	cert, err := tlsserver.LoadCertificate(pair.CertFile, pair.KeyFile, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startServer(t, func(c *Config) {
+	return startServer(t, append([]func(*Config){func(c *Config) {
 		c.TLSListen = "127.0.0.1:0"
 		c.TLS = tlsserver.ServerConfig(tlsserver.Options{Certificate: cert})
 		c.Registry = prometheus.NewRegistry()
-	})
+	}}, opts...)...)
+}
+
+// TestBannedSourceClosedBeforeTLSHandshake: a source the guard has banned
+// gets its TLS connections closed unanswered, counted as banned, not as a
+// failed handshake.
+func TestBannedSourceClosedBeforeTLSHandshake(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	g := guard.New(guard.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, Ban: time.Hour, LogInterval: time.Minute}, nil)
+	ts := startTLSServer(t, ca, func(c *Config) { c.Guard = g })
+	attacker := netip.MustParseAddr("127.0.0.2")
+	g.Ban(attacker)
+	dialer := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: attacker.AsSlice()}}
+	if c, err := tls.DialWithDialer(dialer, "tcp", ts.TLSAddr().String(), ca.ClientConfig(nil)); err == nil {
+		c.Close()
+		t.Fatal("a banned source completed a TLS handshake")
+	}
+	ts.waitBlocked(t, BlockBanned, 1)
+	if n := ts.tlsFailures(tlsserver.FailureClosed) + ts.tlsFailures(tlsserver.FailureNotTLS); n != 0 {
+		t.Errorf("refused connection counted as %v failed handshakes", n)
+	}
+	// The allowed source is served.
+	dialer.LocalAddr = nil
+	c, err := tls.DialWithDialer(dialer, "tcp", ts.TLSAddr().String(), ca.ClientConfig(nil))
+	if err != nil {
+		t.Fatalf("allowed source: %v", err)
+	}
+	c.Close()
 }
 
 // tlsPhone is a sipgo user agent that trusts ca and reaches hotline over
@@ -234,4 +263,3 @@ func TestTLSCarrierCall(t *testing.T) {
 		t.Fatal("BYE did not end the call")
 	}
 }
-

@@ -36,6 +36,10 @@ type ListenerOptions struct {
 	Log  *slog.Logger
 	// Failed is told the reason of each failed handshake (for a counter).
 	Failed func(reason string)
+	// Refuse, when set, is asked about each new connection's remote
+	// address; true closes it before the handshake, so that a banned
+	// source costs no public-key operation. The caller logs and counts.
+	Refuse func(remote net.Addr) bool
 }
 
 // Listener accepts TCP connections and hands out TLS connections whose
@@ -77,6 +81,10 @@ func (l *Listener) acceptLoop() {
 				close(l.done)
 			})
 			return
+		}
+		if l.opts.Refuse != nil && l.opts.Refuse(conn.RemoteAddr()) {
+			_ = conn.Close()
+			continue
 		}
 		l.wg.Add(1)
 		go func() {
