@@ -59,6 +59,22 @@ func TestHTTPSServesTheAPI(t *testing.T) {
 		refused := metricValue(m, `hotline_http_tls_handshake_failures_total{reason="server-cert"}`)
 		return notTLS == 1 && refused == 1, fmt.Sprintf("not-tls %v, server-cert %v", notTLS, refused)
 	})
+
+	// A reload without http.tls cannot turn the listener plain: the TLS
+	// settings wait for a restart, the rest of the file applies.
+	next := *h.cfg
+	next.HTTP.TLS = nil
+	if err := h.app.Reload(&next); err != nil {
+		t.Fatal(err)
+	}
+	res, err = h.client.Get(h.url("/healthz"))
+	if err != nil {
+		t.Fatalf("GET /healthz over HTTPS after a reload without http.tls: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("GET /healthz over HTTPS after a reload without http.tls: %d", res.StatusCode)
+	}
 }
 
 // TestCallOverTLS: a carrier calls over TLS, straight into the support
