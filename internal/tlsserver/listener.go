@@ -45,9 +45,9 @@ type ListenerOptions struct {
 // Listener accepts TCP connections and hands out TLS connections whose
 // handshake has completed. Each handshake runs on its own goroutine: one
 // slow client does not hold up the others, and the server behind (sipgo,
-// net/http) never sees a failed one. Neither logs it in its own way (sipgo
-// as a read error, net/http as a warning), so failures are logged here,
-// once, at debug level: a scanner's probe is no news.
+// net/http) never sees a failed one. Left to them, sipgo would log it as
+// an error (a read error) and net/http as a warning; here it is logged
+// once, at debug level, because a scanner's probe is no news, and counted.
 type Listener struct {
 	tcp    net.Listener
 	config *tls.Config
