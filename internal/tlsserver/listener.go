@@ -11,15 +11,15 @@ import (
 	"time"
 )
 
-// HandshakeTimeout bounds a client's handshake: a connection that sends
-// nothing must not hold a goroutine and a socket for long.
-const HandshakeTimeout = 10 * time.Second
+// DefaultHandshakeTimeout bounds a client's handshake: a connection that
+// sends nothing must not hold a goroutine and a socket for long.
+const DefaultHandshakeTimeout = 10 * time.Second
 
 // Why a handshake failed, the reason label of the failure counters: a
 // bounded set.
 const (
 	FailureNotTLS      = "not-tls"     // the client spoke something else first (plain SIP, plain HTTP)
-	FailureTimeout     = "timeout"     // no complete handshake within HandshakeTimeout
+	FailureTimeout     = "timeout"     // no complete handshake within the handshake timeout
 	FailureClientCert  = "client-cert" // no client certificate, or one ClientCAs do not verify
 	FailureServerCert  = "server-cert" // the client refused our certificate (unknown CA, expired, wrong name)
 	FailureClosed      = "closed"      // the client hung up during the handshake (a port scan)
@@ -40,6 +40,8 @@ type ListenerOptions struct {
 	// address; true closes it before the handshake, so that a banned
 	// source costs no public-key operation. The caller logs and counts.
 	Refuse func(remote net.Addr) bool
+	// HandshakeTimeout is DefaultHandshakeTimeout when zero.
+	HandshakeTimeout time.Duration
 }
 
 // Listener accepts TCP connections and hands out TLS connections whose
@@ -64,6 +66,9 @@ type Listener struct {
 func NewListener(tcp net.Listener, config *tls.Config, opts ListenerOptions) *Listener {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	l := &Listener{tcp: tcp, config: config, opts: opts, ready: make(chan *tls.Conn), done: make(chan struct{})}
 	l.wg.Add(1)
@@ -96,7 +101,7 @@ func (l *Listener) acceptLoop() {
 
 func (l *Listener) handshake(conn net.Conn) {
 	tc := tls.Server(conn, l.config)
-	ctx, cancel := context.WithTimeout(context.Background(), HandshakeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.HandshakeTimeout)
 	defer cancel()
 	go func() {
 		// Closing the listener ends handshakes still in progress.

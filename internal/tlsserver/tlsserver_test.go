@@ -23,14 +23,18 @@ type server struct {
 	failed   chan string
 }
 
-func startServer(t *testing.T, cfg *tls.Config) *server {
+func startServer(t *testing.T, cfg *tls.Config, opts ...func(*tlsserver.ListenerOptions)) *server {
 	t.Helper()
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &server{failed: make(chan string, 8)}
-	s.ln = tlsserver.NewListener(tcp, cfg, tlsserver.ListenerOptions{Name: "test", Log: quiet, Failed: func(r string) { s.failed <- r }})
+	lo := tlsserver.ListenerOptions{Name: "test", Log: quiet, Failed: func(r string) { s.failed <- r }}
+	for _, o := range opts {
+		o(&lo)
+	}
+	s.ln = tlsserver.NewListener(tcp, cfg, lo)
 	go func() {
 		for {
 			c, err := s.ln.Accept()
@@ -126,6 +130,30 @@ func TestListenerServesTLSAndCountsFailures(t *testing.T) {
 	// The listener still serves after the failures.
 	if _, err := srv.echo(t, ca.ClientConfig(nil)); err != nil {
 		t.Fatalf("after failures: %v", err)
+	}
+}
+
+// TestStalledHandshakeTimesOutWithoutBlockingOthers: a client that
+// connects and sends nothing is cut at the handshake timeout, and others
+// are served meanwhile.
+func TestStalledHandshakeTimesOutWithoutBlockingOthers(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	srv := startServer(t, tlsserver.ServerConfig(tlsserver.Options{Certificate: load(t, ca.Issue(t, "server"))}),
+		func(o *tlsserver.ListenerOptions) { o.HandshakeTimeout = 300 * time.Millisecond })
+	silent, err := net.Dial("tcp", srv.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	if _, err := srv.echo(t, ca.ClientConfig(nil)); err != nil {
+		t.Fatalf("a client behind a stalled one: %v", err)
+	}
+	srv.wantFailure(t, tlsserver.FailureTimeout)
+	_ = silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the stalled connection got data")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the stalled connection was not closed")
 	}
 }
 
