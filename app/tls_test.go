@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -164,13 +165,13 @@ func dialOverTLS(t *testing.T, ctx context.Context, h *hotline, ca *tlstest.CA, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rtp.Close() })
-	tls := func(u sip.Uri) sip.Uri {
+	overTLS := func(u sip.Uri) sip.Uri {
 		u.UriParams = sip.NewParams()
 		u.UriParams.Add("transport", "tls")
 		return u
 	}
-	target := tls(sip.Uri{Scheme: "sip", User: number, Host: h.app.SIPTLSAddr.Addr().String(), Port: int(h.app.SIPTLSAddr.Port())})
-	dua := sipgo.DialogUA{Client: client, ContactHDR: sip.ContactHeader{Address: tls(sip.Uri{Scheme: "sip", User: "carrier", Host: "127.0.0.1", Port: 5999})}}
+	target := overTLS(sip.Uri{Scheme: "sip", User: number, Host: h.app.SIPTLSAddr.Addr().String(), Port: int(h.app.SIPTLSAddr.Port())})
+	dua := sipgo.DialogUA{Client: client, ContactHDR: sip.ContactHeader{Address: overTLS(sip.Uri{Scheme: "sip", User: "carrier", Host: "127.0.0.1", Port: 5999})}}
 	req := sip.NewRequest(sip.INVITE, target)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody([]byte(fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
@@ -195,4 +196,41 @@ func dialOverTLS(t *testing.T, ctx context.Context, h *hotline, ca *tlstest.CA, 
 	go c.voice.receive(rtp)
 	go c.voice.speak(ctx, rtp, answer.Addr)
 	return c
+}
+
+// TestSIPTLSVerifiesClientCertificates: with client_ca and verify_clients,
+// only clients holding a certificate of that CA get through the handshake.
+func TestSIPTLSVerifiesClientCertificates(t *testing.T) {
+	t.Parallel()
+	ca := tlstest.NewCA(t)
+	pair := ca.Issue(t, "hotline")
+	h := startHotline(t, func(c *config.Config) {
+		c.SIP.TLS = &config.SIPTLS{Listen: "127.0.0.1:0", CertFiles: config.CertFiles{Cert: pair.CertFile, Key: pair.KeyFile},
+			ClientCA: ca.File, VerifyClients: true}
+	})
+	// With TLS 1.3 a refused client learns it at its first read.
+	handshake := func(cfg *tls.Config) error {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", h.app.SIPTLSAddr.String(), cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte("\r\n\r\n")); err != nil { // RFC 5626 keep-alive: hotline answers CRLF
+			return err
+		}
+		_, err = c.Read(make([]byte, 2))
+		return err
+	}
+	if err := handshake(ca.ClientConfig(nil)); err == nil {
+		t.Fatal("a phone without a client certificate got through")
+	}
+	phone := ca.Issue(t, "phone")
+	if err := handshake(ca.ClientConfig(&phone)); err != nil {
+		t.Fatalf("a phone with a certificate of client_ca: %v", err)
+	}
+	waitFor(t, 5*time.Second, "the refused handshake counted", func() (bool, string) {
+		v := metricValue(h.metrics(), `hotline_sip_tls_handshake_failures_total{reason="client-cert"}`)
+		return v == 1, fmt.Sprint(v)
+	})
 }
