@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -17,6 +18,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/hotline-cc/hotline/internal/sipptest"
+	"github.com/hotline-cc/hotline/internal/tlstest"
 	hsip "github.com/hotline-cc/hotline/sip"
 )
 
@@ -41,6 +43,10 @@ type agentPhone struct {
 	reject int
 	// tone is the frequency (Hz) the phone's agent speaks in every call.
 	tone float64
+	// overTLS: the phone speaks SIP over TLS to hotline's TLS listener
+	// from a connection of its own (no listener: hotline reaches it only
+	// over that connection); otherwise UDP from port.
+	overTLS bool
 
 	answered chan *phoneCall  // calls from hotline, once picked up and acknowledged
 	rejected chan string      // Call-IDs of the calls it refused
@@ -80,12 +86,25 @@ func newAgentPhone(t *testing.T, h *hotline, user string, reject int) *agentPhon
 // other parties' tones).
 func newAgentPhoneTone(t *testing.T, h *hotline, user string, reject int, tone float64) *agentPhone {
 	t.Helper()
+	return newAgentPhoneOver(t, h, user, reject, tone, nil)
+}
+
+// newTLSAgentPhone is newAgentPhone over TLS, trusting ca.
+func newTLSAgentPhone(t *testing.T, h *hotline, user string, ca *tlstest.CA) *agentPhone {
+	t.Helper()
+	return newAgentPhoneOver(t, h, user, 0, agentTone, ca.ClientConfig(nil))
+}
+
+// newAgentPhoneOver makes the phone; a non-nil clientTLS makes it speak
+// TLS with that configuration.
+func newAgentPhoneOver(t *testing.T, h *hotline, user string, reject int, tone float64, clientTLS *tls.Config) *agentPhone {
+	t.Helper()
 	p := &agentPhone{
-		t: t, h: h, user: user, reject: reject, tone: tone, port: sipptest.FreeUDPPort(t),
+		t: t, h: h, user: user, reject: reject, tone: tone, port: sipptest.FreeUDPPort(t), overTLS: clientTLS != nil,
 		answered: make(chan *phoneCall, 4), rejected: make(chan string, 4), notifies: make(chan phoneNotify, 8),
 		calls: map[string]*phoneCall{},
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("agent-phone-" + user))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("agent-phone-"+user), sipgo.WithUserAgenTLSConfig(clientTLS))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,25 +120,46 @@ func newAgentPhoneTone(t *testing.T, h *hotline, user string, reject int, tone f
 	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
-	p.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"),
-		sipgo.WithClientConnectionAddr(fmt.Sprintf("127.0.0.1:%d", p.port)))
-	if err != nil {
+	clientOpts := []sipgo.ClientOption{sipgo.WithClientHostname("127.0.0.1")}
+	contact := sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1", Port: p.port}
+	if p.overTLS {
+		// The Contact's port listens nowhere on TCP: a phone behind NAT.
+		contact.UriParams = sip.NewParams()
+		contact.UriParams.Add("transport", "tls")
+	} else {
+		clientOpts = append(clientOpts, sipgo.WithClientConnectionAddr(fmt.Sprintf("127.0.0.1:%d", p.port)))
+	}
+	if p.client, err = sipgo.NewClient(ua, clientOpts...); err != nil {
 		t.Fatal(err)
 	}
-	p.dua = sipgo.DialogUA{Client: p.client, ContactHDR: sip.ContactHeader{
-		Address: sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1", Port: p.port}}}
+	p.dua = sipgo.DialogUA{Client: p.client, ContactHDR: sip.ContactHeader{Address: contact}}
 	p.register()
 	return p
 }
 
+// hotlineURI is user at hotline, over the phone's transport.
 func (p *agentPhone) hotlineURI(user string) sip.Uri {
+	if p.overTLS {
+		u := sip.Uri{Scheme: "sip", User: user, Host: p.h.app.SIPTLSAddr.Addr().String(), Port: int(p.h.app.SIPTLSAddr.Port()), UriParams: sip.NewParams()}
+		u.UriParams.Add("transport", "tls")
+		return u
+	}
 	return sip.Uri{Scheme: "sip", User: user, Host: p.h.app.SIPAddr.Addr().String(), Port: int(p.h.app.SIPAddr.Port())}
 }
 
+// aor is user's address of record at hotline, for From and To: no port,
+// no parameters.
+func (p *agentPhone) aor(user string) sip.Uri {
+	return sip.Uri{Scheme: "sip", User: user, Host: p.h.app.SIPAddr.Addr().String()}
+}
+
 // local pins a request to the phone's socket (sipgo's dialog requests do
-// not apply the client's connection address themselves).
+// not apply the client's connection address themselves). Over TLS the
+// phone's one connection is found by hotline's address.
 func (p *agentPhone) local(req *sip.Request) *sip.Request {
-	req.Laddr = sip.Addr{IP: net.IPv4(127, 0, 0, 1), Port: p.port}
+	if !p.overTLS {
+		req.Laddr = sip.Addr{IP: net.IPv4(127, 0, 0, 1), Port: p.port}
+	}
 	return req
 }
 
@@ -128,8 +168,7 @@ func (p *agentPhone) register() {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	aor := p.hotlineURI(p.user)
-	aor.Port = 0
+	aor := p.aor(p.user)
 	req := p.local(sip.NewRequest(sip.REGISTER, p.hotlineURI("")))
 	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(8))
@@ -283,8 +322,7 @@ func (p *agentPhone) dial(user string) *phoneCall {
 	defer cancel()
 	c := p.newCall()
 	req := p.local(sip.NewRequest(sip.INVITE, p.hotlineURI(user)))
-	from := &sip.FromHeader{Address: p.hotlineURI(p.user), Params: sip.NewParams()}
-	from.Address.Port = 0
+	from := &sip.FromHeader{Address: p.aor(p.user), Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(8))
 	req.AppendHeader(from)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))

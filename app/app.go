@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 	"github.com/hotline-cc/hotline/clock"
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/guard"
+	"github.com/hotline-cc/hotline/internal/tlsserver"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
 	"github.com/hotline-cc/hotline/pinguard"
@@ -51,9 +53,13 @@ type Options struct {
 
 // App is a running hotline.
 type App struct {
-	SIPAddr  netip.AddrPort
-	HTTPAddr netip.AddrPort
-	DBPath   string
+	SIPAddr netip.AddrPort
+	// SIPTLSAddr is the SIP over TLS listener; zero without sip.tls.
+	SIPTLSAddr netip.AddrPort
+	HTTPAddr   netip.AddrPort
+	// HTTPS says the API listener serves TLS (http.tls).
+	HTTPS  bool
+	DBPath string
 
 	log      *slog.Logger
 	cancel   context.CancelFunc
@@ -188,16 +194,23 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		OnRegistration: func(ch hsip.RegistrationChange) { mgr.OnRegistration(ch) },
 		HandleCall:     func(c *hsip.InboundCall) { mgr.HandleCall(c) },
 	}
-	sipSrv, err = hsip.NewServer(hsip.Config{
+	sipCfg := hsip.Config{
 		Listen: cfg.SIP.Listen, Advertise: advertise, Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent,
 		NonceTTL: cfg.SIP.NonceTTL, RegisterMin: cfg.SIP.RegisterMinExpires, RegisterMax: cfg.SIP.RegisterMaxExpires,
 		RegisterDefault: cfg.SIP.RegisterDefaultExpires, Logger: log, Registry: reg,
 		Guard: a.guard,
-	}, hooks)
+	}
+	if t := cfg.SIP.TLS; t != nil {
+		sipCfg.TLSListen = t.Listen
+		if sipCfg.TLS, err = sipTLSConfig(t, log); err != nil {
+			return nil, err
+		}
+	}
+	sipSrv, err = hsip.NewServer(sipCfg, hooks)
 	if err != nil {
 		return nil, err
 	}
-	a.SIPAddr = sipSrv.Addr()
+	a.SIPAddr, a.SIPTLSAddr = sipSrv.Addr(), sipSrv.TLSAddr()
 	a.sip = sipSrv
 	a.journal = call.NewJournal(a.store, log)
 	pins := pinguard.New(nil) // one count of wrong PINs for the API and the phones
@@ -215,6 +228,10 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
 	}
 	a.HTTPAddr = ln.Addr().(*net.TCPAddr).AddrPort()
+	if ln, err = httpsListener(ln, cfg.HTTP.TLS, log, reg); err != nil {
+		return nil, err
+	}
+	a.HTTPS = cfg.HTTP.TLS != nil
 	a.httpSrv = &http.Server{
 		Handler: api.Handler(api.Deps{
 			Config: func() *config.Config { return a.runtime.Load().Config }, ACD: router, Store: a.store,
@@ -263,6 +280,51 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	})
 	ok = true
 	return a, nil
+}
+
+// sipTLSConfig is the server configuration of SIP over TLS: the
+// certificate (reloaded when its files change) and, with client_ca, the
+// verification of phones' certificates.
+func sipTLSConfig(t *config.SIPTLS, log *slog.Logger) (*tls.Config, error) {
+	cert, err := tlsserver.LoadCertificate(t.Cert, t.Key, log.With("listener", "sip"))
+	if err != nil {
+		return nil, fmt.Errorf("sip.tls: %w", err)
+	}
+	opts := tlsserver.Options{Certificate: cert, RequireClientCert: t.VerifyClients}
+	if t.ClientCA != "" {
+		if opts.ClientCAs, err = tlsserver.LoadCertPool(t.ClientCA); err != nil {
+			return nil, fmt.Errorf("sip.tls.client_ca: %w", err)
+		}
+	}
+	return tlsserver.ServerConfig(opts), nil
+}
+
+// httpsListener wraps the API listener in TLS when http.tls is set; it
+// returns ln itself otherwise. It owns ln from the call on: on error, ln
+// is closed.
+func httpsListener(ln net.Listener, files *config.CertFiles, log *slog.Logger, reg prometheus.Registerer) (net.Listener, error) {
+	if files == nil {
+		return ln, nil
+	}
+	cert, err := tlsserver.LoadCertificate(files.Cert, files.Key, log.With("listener", "http"))
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("http.tls: %w", err)
+	}
+	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "hotline", Subsystem: "http", Name: "tls_handshake_failures_total",
+		Help: "HTTPS connections to the API closed before their handshake completed, by reason (not-tls, timeout, client-cert, server-cert, closed, negotiation).",
+	}, []string{"reason"})
+	for _, r := range tlsserver.FailureReasons {
+		failures.WithLabelValues(r)
+	}
+	if err := reg.Register(failures); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return tlsserver.NewListener(ln, tlsserver.ServerConfig(tlsserver.Options{Certificate: cert}), tlsserver.ListenerOptions{
+		Name: "http", Log: log, Failed: func(reason string) { failures.WithLabelValues(reason).Inc() },
+	}), nil
 }
 
 // mediaBindIP is where RTP sockets bind: rtp.bind_ip, else the SIP listen IP (a
@@ -342,6 +404,16 @@ func (a *App) reload(cfg *config.Config) error {
 		a.log.Warn("reload: rtp needs a restart, keeping the running ports")
 		cfg.RTP = old.RTP
 	}
+	// The listeners' TLS settings are bound at start too; renewed
+	// certificate files under the same names are served without a reload.
+	if !equalPtr(cfg.SIP.TLS, old.SIP.TLS) {
+		a.log.Warn("reload: setting needs a restart, keeping the running value", "setting", "sip.tls")
+		cfg.SIP.TLS = old.SIP.TLS
+	}
+	if !equalPtr(cfg.HTTP.TLS, old.HTTP.TLS) {
+		a.log.Warn("reload: setting needs a restart, keeping the running value", "setting", "http.tls")
+		cfg.HTTP.TLS = old.HTTP.TLS
+	}
 	rt, err := LoadRuntime(cfg)
 	if err != nil {
 		return err
@@ -351,6 +423,14 @@ func (a *App) reload(cfg *config.Config) error {
 	a.router.Reload(acd.TopologyFromConfig(cfg))
 	a.log.Info("configuration reloaded", "source", cfg.Source, "queues", len(cfg.Queues), "agents", len(cfg.Agents), "flows", len(cfg.Flows))
 	return nil
+}
+
+// equalPtr reports whether a and b are both nil or point to equal values.
+func equalPtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 func (a *App) goRun(name string, f func() error) {

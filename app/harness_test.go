@@ -28,6 +28,9 @@ type hotline struct {
 	app   *app.App
 	cfg   *config.Config
 	token string
+	// client makes the harness's API requests: http.DefaultClient unless
+	// a test serves HTTPS with a CA of its own.
+	client *http.Client
 }
 
 // startHotline runs the demo configuration on free loopback ports, with data in a
@@ -54,7 +57,7 @@ func startHotline(t *testing.T, edit func(*config.Config)) *hotline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &hotline{t: t, app: a, cfg: cfg, token: cfg.HTTP.Tokens[0].Token}
+	h := &hotline{t: t, app: a, cfg: cfg, token: cfg.HTTP.Tokens[0].Token, client: http.DefaultClient}
 	t.Cleanup(func() {
 		a.Close()
 		logFile.Close()
@@ -75,14 +78,20 @@ func tailString(s string, n int) string {
 
 func (h *hotline) sipAddr() string { return h.app.SIPAddr.String() }
 
-func (h *hotline) url(path string) string { return "http://" + h.app.HTTPAddr.String() + path }
+func (h *hotline) url(path string) string {
+	scheme := "http://"
+	if h.app.HTTPS {
+		scheme = "https://"
+	}
+	return scheme + h.app.HTTPAddr.String() + path
+}
 
 // get fetches an API path with the token and decodes JSON into v.
 func (h *hotline) get(path string, v any) int {
 	h.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, h.url(path), nil)
 	req.Header.Set("Authorization", "Bearer "+h.token)
-	res, err := http.DefaultClient.Do(req)
+	res, err := h.client.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -182,7 +191,7 @@ func (h *hotline) startAgent(ctx context.Context, id, answer string, vars map[st
 // metrics scrapes /metrics, lints it and returns the text.
 func (h *hotline) metrics() string {
 	h.t.Helper()
-	res, err := http.Get(h.url("/metrics"))
+	res, err := h.client.Get(h.url("/metrics"))
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -77,6 +77,32 @@ type SIP struct {
 	RegisterDefaultExpires Duration
 	// UserAgent is sent in User-Agent and Server headers.
 	UserAgent string
+	// TLS, when set, adds SIP over TLS on a listener of its own; nil
+	// means none (the demo).
+	TLS *SIPTLS
+}
+
+// SIPTLS is SIP over TLS (RFC 3261 §26.2): a listener of its own with a
+// certificate, optionally verifying phones' client certificates.
+type SIPTLS struct {
+	// Listen is the "ip:port" of the TLS listener (5061 by convention,
+	// RFC 3261 §19.1.2).
+	Listen string
+	CertFiles
+	// ClientCA is a PEM file of the CAs that verify client certificates;
+	// empty asks clients for none.
+	ClientCA string
+	// VerifyClients refuses clients without a certificate ClientCA
+	// verifies; without it, a client certificate is verified when sent.
+	VerifyClients bool
+}
+
+// CertFiles are a TLS listener's certificate chain and private key, PEM
+// files that Parse has loaded once to check they match. A listener reads
+// them again when they change (a renewal), without a restart.
+type CertFiles struct {
+	Cert string
+	Key  string
 }
 
 // HTTP configures the HTTP API listener and who may call it.
@@ -84,6 +110,9 @@ type HTTP struct {
 	// Listen is the "ip:port" of /healthz, /metrics and /api/v1.
 	Listen string
 	Tokens []Token
+	// TLS, when set, serves the API over HTTPS on Listen; nil means plain
+	// HTTP.
+	TLS *CertFiles
 }
 
 // Role is what an API token may do.

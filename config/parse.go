@@ -255,7 +255,7 @@ func (d *decoder) nonEmpty(dst *string, ctx string) field {
 }
 
 func (d *decoder) sip(n *yaml.Node, s *SIP) {
-	var listenNode, advertiseNode, minNode, maxNode, defaultNode *yaml.Node
+	var listenNode, advertiseNode, minNode, maxNode, defaultNode, tlsListenNode *yaml.Node
 	// expires reads a registration lifetime; the Expires header counts whole
 	// seconds (RFC 3261 §20.19).
 	expires := func(dst *Duration, at **yaml.Node, key string) field {
@@ -288,7 +288,11 @@ func (d *decoder) sip(n *yaml.Node, s *SIP) {
 		"register_min_expires":     expires(&s.RegisterMinExpires, &minNode, "register_min_expires"),
 		"register_max_expires":     expires(&s.RegisterMaxExpires, &maxNode, "register_max_expires"),
 		"register_default_expires": expires(&s.RegisterDefaultExpires, &defaultNode, "register_default_expires"),
+		"tls":                      func(v *yaml.Node) { s.TLS, tlsListenNode = d.sipTLS(v) },
 	})
+	if s.TLS != nil && tlsListenNode != nil {
+		d.checkSIPTLSListen(s, tlsListenNode)
+	}
 	if s.RegisterMinExpires > s.RegisterMaxExpires {
 		d.errorf(orNode(minNode, maxNode, n),
 			"sip: register_min_expires (%s) is more than register_max_expires (%s)", s.RegisterMinExpires, s.RegisterMaxExpires)
@@ -363,6 +367,7 @@ func (d *decoder) http(n *yaml.Node, h *HTTP) {
 			}
 		},
 		"tokens": func(v *yaml.Node) { h.Tokens = d.tokens(v) },
+		"tls":    func(v *yaml.Node) { h.TLS = d.certFiles(v, "http.tls", nil) },
 	})
 }
 

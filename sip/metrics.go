@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/hotline-cc/hotline/internal/tlsserver"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -14,6 +15,7 @@ type metrics struct {
 	responses    *prometheus.CounterVec
 	authFailures prometheus.Counter
 	blockedReqs  *prometheus.CounterVec
+	tlsFailures  *prometheus.CounterVec
 }
 
 // Reasons of hotline_sip_blocked_total.
@@ -60,9 +62,16 @@ func newMetrics(reg prometheus.Registerer, r *Registrar) (*metrics, error) {
 			Namespace: "hotline", Subsystem: "sip", Name: "blocked_total",
 			Help: "SIP requests dropped or refused by the abuse guard, by reason (rate, banned, scanner, lockout, call-limit).",
 		}, []string{"reason"}),
+		tlsFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "sip", Name: "tls_handshake_failures_total",
+			Help: "SIP over TLS connections closed before their handshake completed, by reason (not-tls, timeout, client-cert, server-cert, closed, negotiation).",
+		}, []string{"reason"}),
 	}
 	for _, r := range blockReasons {
 		m.blockedReqs.WithLabelValues(r)
+	}
+	for _, r := range tlsserver.FailureReasons {
+		m.tlsFailures.WithLabelValues(r)
 	}
 	if reg == nil {
 		return m, nil
@@ -71,7 +80,7 @@ func newMetrics(reg prometheus.Registerer, r *Registrar) (*metrics, error) {
 		Namespace: "hotline", Subsystem: "sip", Name: "registrations",
 		Help: "Registered contacts of agents' phones.",
 	}, func() float64 { return float64(r.Count()) })
-	for _, c := range []prometheus.Collector{m.requests, m.responses, m.authFailures, m.blockedReqs, bindings} {
+	for _, c := range []prometheus.Collector{m.requests, m.responses, m.authFailures, m.blockedReqs, m.tlsFailures, bindings} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -105,3 +114,5 @@ func (m *metrics) responseCode(method sip.RequestMethod, code int) {
 func (m *metrics) authFailure() { m.authFailures.Inc() }
 
 func (m *metrics) blocked(reason string) { m.blockedReqs.WithLabelValues(reason).Inc() }
+
+func (m *metrics) tlsHandshakeFailed(reason string) { m.tlsFailures.WithLabelValues(reason).Inc() }

@@ -16,7 +16,7 @@ type Binding struct {
 	User      string  // the address-of-record's user part: the agent's phone ID
 	Contact   sip.Uri // where the phone asked to be reached
 	Source    string  // ip:port the REGISTER came from; we send there (NAT)
-	Transport string  // "UDP" or "TCP"
+	Transport string  // "UDP", "TCP" or "TLS"
 	CallID    string  // the REGISTER's Call-ID, so refreshes replace rather than add
 	UserAgent string
 	Expires   time.Time

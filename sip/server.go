@@ -1,14 +1,16 @@
-// Package sip is hotline's SIP user agent, built on sipgo: UDP and TCP transports,
+// Package sip is hotline's SIP user agent, built on sipgo: UDP, TCP and TLS transports,
 // the registrar with digest authentication for agents' phones, trunk admission of
 // carrier INVITEs, SDP offer/answer, caller legs (we are the UAS) and agent legs (we
 // are the UAC). It speaks in legs and registrations; it knows nothing of queues,
 // IVR or media processing, and imports nothing of ours but the guard that
-// screens its requests (docs/security.md). Import it as hsip, so that
+// screens its requests (docs/security.md) and the TLS listener that completes
+// handshakes (internal/tlsserver). Import it as hsip, so that
 // sip.X always means sipgo's package.
 package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +24,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/hotline-cc/hotline/guard"
+	"github.com/hotline-cc/hotline/internal/tlsserver"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -41,6 +44,11 @@ type Config struct {
 	// Guard screens requests: scanners, per-source rates and bans, digest
 	// lockouts (docs/security.md). nil screens nothing.
 	Guard *guard.Guard
+	// TLSListen is the host:port of SIP over TLS (RFC 3261 §26.2), a port of
+	// its own; empty means no TLS. TLS is its server configuration
+	// (certificate, client verification), required with TLSListen.
+	TLSListen string
+	TLS       *tls.Config
 }
 
 // Admission is the trunk decision for a carrier INVITE.
@@ -80,14 +88,17 @@ type Server struct {
 	srv       *sipgo.Server
 	udpUA     sipgo.DialogUA
 	tcpUA     sipgo.DialogUA
+	tlsUA     sipgo.DialogUA
 	auth      *Authenticator
 	registrar *Registrar
 	metrics   *metrics
 
 	udpConn net.PacketConn
 	tcpLn   net.Listener
-	addr    netip.AddrPort // bound address
-	contact netip.AddrPort // advertised address
+	tlsLn   *tlsserver.Listener // nil without TLS
+	addr    netip.AddrPort      // bound address (UDP and TCP)
+	tlsAddr netip.AddrPort      // bound TLS address; zero without TLS
+	contact netip.AddrPort      // advertised address (UDP and TCP)
 
 	inbound  sync.Map // dialog ID → *InboundCall
 	outbound sync.Map // dialog ID → *OutboundCall
@@ -106,8 +117,8 @@ var supportedPayloads = []uint8{PayloadPCMU, PayloadPCMA}
 // ourDTMFPayloadType is what we offer for RFC 4733 events on agent legs.
 const ourDTMFPayloadType uint8 = 101
 
-// NewServer binds UDP and TCP on cfg.Listen (the same port for both) and prepares
-// the user agent. Call Run to serve.
+// NewServer binds UDP and TCP on cfg.Listen (the same port for both), TLS on
+// cfg.TLSListen when set, and prepares the user agent. Call Run to serve.
 func NewServer(cfg Config, hooks Hooks) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -133,6 +144,9 @@ func NewServer(cfg Config, hooks Hooks) (*Server, error) {
 	if hooks.Admit == nil || hooks.Password == nil || hooks.HandleCall == nil {
 		return nil, errors.New("sip: Admit, Password and HandleCall hooks are required")
 	}
+	if cfg.TLSListen != "" && cfg.TLS == nil {
+		return nil, errors.New("sip: TLSListen needs a TLS configuration")
+	}
 	setSipgoGlobals.Do(func() {
 		// sipgo refuses to send any UDP message over UDPMTUSize-200 bytes, even a
 		// response, which must go back over UDP (RFC 3261 §18.2.2): a long but
@@ -150,6 +164,12 @@ func NewServer(cfg Config, hooks Hooks) (*Server, error) {
 	}
 	if err := s.bind(cfg.Listen); err != nil {
 		return nil, err
+	}
+	if cfg.TLSListen != "" {
+		if err := s.bindTLS(cfg.TLSListen, cfg.TLS); err != nil {
+			s.closeListeners()
+			return nil, err
+		}
 	}
 	s.contact = s.addr
 	if cfg.Advertise.IsValid() {
@@ -172,18 +192,23 @@ func NewServer(cfg Config, hooks Hooks) (*Server, error) {
 	// UDP requests leave from the listening socket, so phones behind NAT see the
 	// address they registered to and symmetric-response peers (RFC 3581) answer us.
 	registerUDPListener(s.ua, s.udpConn)
-	udpClient, err := sipgo.NewClient(s.ua, sipgo.WithClientConnectionAddr(s.addr.String()), sipgo.WithClientHostname(s.contact.Addr().String()), sipgo.WithClientLogger(s.log))
+	udpClient, err := s.newClient(sipgo.WithClientConnectionAddr(s.addr.String()))
 	if err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("sip udp client: %w", err)
 	}
-	tcpClient, err := sipgo.NewClient(s.ua, sipgo.WithClientHostname(s.contact.Addr().String()), sipgo.WithClientLogger(s.log))
+	// TCP and TLS requests go over the connection the peer opened to us when
+	// it has one (sipgo's pool is keyed by remote address), which is the only
+	// way to reach a phone behind NAT (RFC 5626 §3.1); the request's
+	// transport picks the pool, so one client serves both.
+	streamClient, err := s.newClient()
 	if err != nil {
 		s.closeListeners()
-		return nil, fmt.Errorf("sip tcp client: %w", err)
+		return nil, fmt.Errorf("sip tcp/tls client: %w", err)
 	}
 	s.udpUA = sipgo.DialogUA{Client: udpClient, ContactHDR: s.contactHeader("UDP"), RewriteContact: true}
-	s.tcpUA = sipgo.DialogUA{Client: tcpClient, ContactHDR: s.contactHeader("TCP"), RewriteContact: true}
+	s.tcpUA = sipgo.DialogUA{Client: streamClient, ContactHDR: s.contactHeader("TCP"), RewriteContact: true}
+	s.tlsUA = sipgo.DialogUA{Client: streamClient, ContactHDR: s.contactHeader("TLS"), RewriteContact: true}
 	s.routes()
 	return s, nil
 }
@@ -199,6 +224,14 @@ var noDNS = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, st
 }}
 
 var errNoDNS = errors.New("hotline does not resolve host names from SIP messages")
+
+// newClient is a sipgo client of our user agent: Via carries the advertised
+// host; the transport layer fills in the port of the connection used.
+func (s *Server) newClient(opts ...sipgo.ClientOption) (*sipgo.Client, error) {
+	return sipgo.NewClient(s.ua, append([]sipgo.ClientOption{
+		sipgo.WithClientHostname(s.contact.Addr().String()), sipgo.WithClientLogger(s.log),
+	}, opts...)...)
+}
 
 // registerUDPListener puts the listening socket in sipgo's connection pool at
 // once. sipgo adds it only when ServeUDP's goroutine starts, and a client bound
@@ -244,12 +277,41 @@ func (s *Server) bind(listen string) error {
 	return fmt.Errorf("sip listen %s: no port free for both udp and tcp", listen)
 }
 
+// bindTLS listens for SIP over TLS. Handshakes complete before sipgo sees
+// a connection: failed ones are logged at debug level and counted by
+// reason, and a client that stalls its handshake holds up no one else.
+func (s *Server) bindTLS(listen string, config *tls.Config) error {
+	ap, err := netip.ParseAddrPort(listen)
+	if err != nil {
+		return fmt.Errorf("sip tls listen address %q: %w", listen, err)
+	}
+	tcp, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(ap))
+	if err != nil {
+		return fmt.Errorf("sip listen tls %s: %w", ap, err)
+	}
+	bound := tcp.Addr().(*net.TCPAddr).AddrPort()
+	s.tlsAddr = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
+	// The guard admits connections before their handshake: a banned source
+	// or one over the TCP limits costs no TLS work.
+	var raw net.Listener = tcp
+	if s.cfg.Guard != nil {
+		raw = guardedListener{Listener: tcp, s: s}
+	}
+	s.tlsLn = tlsserver.NewListener(raw, config, tlsserver.ListenerOptions{
+		Name: "sip", Log: s.log, Failed: s.metrics.tlsHandshakeFailed,
+	})
+	return nil
+}
+
 func (s *Server) closeListeners() {
 	if s.udpConn != nil {
 		s.udpConn.Close()
 	}
 	if s.tcpLn != nil {
 		s.tcpLn.Close()
+	}
+	if s.tlsLn != nil {
+		s.tlsLn.Close()
 	}
 }
 
@@ -265,14 +327,20 @@ func (s *Server) Close() {
 // Addr is the bound UDP/TCP address.
 func (s *Server) Addr() netip.AddrPort { return s.addr }
 
+// TLSAddr is the bound SIP over TLS address; zero (not IsValid) without TLS.
+func (s *Server) TLSAddr() netip.AddrPort { return s.tlsAddr }
+
 // Registrar gives access to agents' bindings.
 func (s *Server) Registrar() *Registrar { return s.registrar }
 
 // Run serves until ctx ends, then closes the transports.
 func (s *Server) Run(ctx context.Context) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- s.srv.ServeUDP(s.udpConn) }()
 	go func() { errc <- s.srv.ServeTCP(s.tcpLn) }()
+	if s.tlsLn != nil {
+		go func() { errc <- s.srv.ServeTLS(s.tlsLn) }()
+	}
 	sweep := time.NewTicker(time.Second)
 	defer sweep.Stop()
 	var guardSwept time.Time
@@ -298,18 +366,32 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 }
 
+// contactHeader is our Contact on legs of transport: the advertised IP with
+// the port that transport listens on, and a transport parameter for the
+// stream transports (RFC 3261 §19.1.1), so that the peer's in-dialog
+// requests come back the same way.
 func (s *Server) contactHeader(transport string) sip.ContactHeader {
 	uri := sip.Uri{Scheme: "sip", User: "hotline", Host: s.contact.Addr().String(), Port: int(s.contact.Port())}
-	if transport == "TCP" {
+	switch transport {
+	case "TCP":
 		uri.UriParams = sip.NewParams()
 		uri.UriParams.Add("transport", "tcp")
+	case "TLS":
+		uri.Port = int(s.tlsAddr.Port())
+		uri.UriParams = sip.NewParams()
+		uri.UriParams.Add("transport", "tls")
 	}
 	return sip.ContactHeader{Address: uri}
 }
 
+// dialogUA is the dialog user agent for legs over transport ("UDP", "TCP",
+// "TLS", any case): its Contact names that transport.
 func (s *Server) dialogUA(transport string) *sipgo.DialogUA {
-	if strings.EqualFold(transport, "TCP") {
+	switch strings.ToUpper(transport) {
+	case "TCP":
 		return &s.tcpUA
+	case "TLS":
+		return &s.tlsUA
 	}
 	return &s.udpUA
 }

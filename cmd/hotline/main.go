@@ -253,7 +253,14 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 func printBanner(w io.Writer, cfg *config.Config, a *app.App) {
 	fmt.Fprintf(w, "hotline %s is running\n", version)
 	fmt.Fprintf(w, "  SIP   %s (UDP and TCP)  - point trunks and softphones here\n", a.SIPAddr)
-	fmt.Fprintf(w, "  HTTP  http://%s  (/healthz, /metrics, /api/v1/...)\n", a.HTTPAddr)
+	if a.SIPTLSAddr.IsValid() {
+		fmt.Fprintf(w, "  SIP   %s (TLS)\n", a.SIPTLSAddr)
+	}
+	scheme := "http"
+	if a.HTTPS {
+		scheme = "https"
+	}
+	fmt.Fprintf(w, "  HTTP  %s://%s  (/healthz, /metrics, /api/v1/...)\n", scheme, a.HTTPAddr)
 	fmt.Fprintf(w, "  data  %s\n", cfg.DataDir)
 	if cfg.Source == "" || strings.HasPrefix(cfg.Source, "demo") {
 		fmt.Fprintln(w, "  demo agents (register your softphone with user/password, realm "+cfg.SIP.Realm+"):")
@@ -284,8 +291,8 @@ func printBanner(w io.Writer, cfg *config.Config, a *app.App) {
 		}
 		for _, t := range cfg.HTTP.Tokens {
 			if t.Token != "" {
-				fmt.Fprintf(w, "  demo API token: %s  (curl -H 'Authorization: Bearer %s' http://%s/api/v1/calls)\n", t.Token, t.Token, a.HTTPAddr)
-				fmt.Fprintf(w, "  QA page: http://%s/qa#token=%s  (search and play recordings)\n", a.HTTPAddr, t.Token)
+				fmt.Fprintf(w, "  demo API token: %s  (curl -H 'Authorization: Bearer %s' %s://%s/api/v1/calls)\n", t.Token, t.Token, scheme, a.HTTPAddr)
+				fmt.Fprintf(w, "  QA page: %s://%s/qa#token=%s  (search and play recordings)\n", scheme, a.HTTPAddr, t.Token)
 			}
 		}
 		fmt.Fprintf(w, "  call any number at sip:%s from a second softphone, press 1 (sales) or 2 (support)\n", a.SIPAddr)

@@ -16,18 +16,19 @@ var allowed = map[string]struct {
 	imports []string
 	why     string
 }{
-	"config":   {nil, "config is a leaf everyone reads"},
-	"clock":    {nil, "clock is a leaf"},
-	"pinguard": {nil, "pinguard is a leaf"},
-	"prompts":  {nil, "prompts is embedded data"},
-	"media":    {nil, "media knows nothing of SIP, queues or IVR"},
-	"recorder": {nil, "recorder turns frames into files"},
-	"store":    {nil, "store is storage only"},
-	"sip":      {[]string{"guard"}, "sip speaks legs and registrations, not calls; guard screens its requests"},
-	"guard":    {nil, "guard is a leaf: a policy in, decisions out"},
-	"ivr":      {[]string{"config", "ivr/say"}, "ivr is a pure interpreter over config"},
-	"ivr/say":  {nil, "say turns values into prompt names and knows nothing else"},
-	"acd":      {[]string{"config", "clock"}, "acd is a pure router over config"},
+	"config":             {nil, "config is a leaf everyone reads"},
+	"clock":              {nil, "clock is a leaf"},
+	"pinguard":           {nil, "pinguard is a leaf"},
+	"prompts":            {nil, "prompts is embedded data"},
+	"media":              {nil, "media knows nothing of SIP, queues or IVR"},
+	"recorder":           {nil, "recorder turns frames into files"},
+	"store":              {nil, "store is storage only"},
+	"sip":                {[]string{"guard", "internal/tlsserver"}, "sip speaks legs and registrations, not calls; guard screens its requests, tlsserver completes TLS handshakes"},
+	"internal/tlsserver": {nil, "tlsserver is a leaf: certificate files in, TLS connections out"},
+	"guard":              {nil, "guard is a leaf: a policy in, decisions out"},
+	"ivr":                {[]string{"config", "ivr/say"}, "ivr is a pure interpreter over config"},
+	"ivr/say":            {nil, "say turns values into prompt names and knows nothing else"},
+	"acd":                {[]string{"config", "clock"}, "acd is a pure router over config"},
 }
 
 func TestPackageLayering(t *testing.T) {
