@@ -290,8 +290,11 @@ func (p *agentPhone) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	close(c.ended)
 }
 
+// onNotify records a NOTIFY before answering it: hotline sends the next
+// NOTIFY of a subscription only once this one is answered, and sipgo runs
+// each request on its own goroutine, so recording after the answer could
+// put the next one first.
 func (p *agentPhone) onNotify(req *sip.Request, tx sip.ServerTransaction) {
-	_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	n := phoneNotify{callID: req.CallID().Value(), body: strings.TrimSpace(string(req.Body()))}
 	if h := req.GetHeader("Event"); h != nil {
 		n.event = h.Value()
@@ -300,6 +303,7 @@ func (p *agentPhone) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 		n.state = h.Value()
 	}
 	p.notifies <- n
+	_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 }
 
 // pickUp waits for the next call hotline offers the phone, picked up.
