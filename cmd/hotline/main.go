@@ -113,6 +113,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	// sipgo's logger is a process global: set it once, here (see shared notes).
 	sip.SetDefaultLogger(log.With("component", "sipgo"))
 	setMemoryLimit(log)
+	if _, err := startProfiling(log); err != nil {
+		fmt.Fprintln(stderr, "hotline:", err)
+		return 2
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
