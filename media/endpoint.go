@@ -157,6 +157,11 @@ type Endpoint struct {
 	sendAddr  netip.AddrPort
 	latched   bool
 	lastHeard time.Time // last packet from the latched source
+	// probe is a new source on probation (see acceptSource).
+	probe probation
+	// ignoreLogged: an ignored source was logged; later ones are only
+	// counted, so a flood costs no log line per packet.
+	ignoreLogged bool
 
 	dtmf       DTMFDetector
 	haveInSSRC bool
@@ -234,6 +239,7 @@ func (ep *Endpoint) SetRemote(r Remote) {
 	if r.Addr != ep.remote.Addr || !ep.latched {
 		ep.sendAddr = r.Addr
 		ep.latched = false
+		ep.probe = probation{}
 		ep.dtmf.Reset()
 		ep.haveInSSRC = false
 	}
