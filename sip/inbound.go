@@ -64,6 +64,15 @@ type InboundCall struct {
 	sdpID   uint64
 	media   mediaSession
 	refer   referSession
+	// ctx ends with the dialog, or earlier when the session timer gives up
+	// on it (expire): Done is its channel.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// timer is the RFC 4028 session timer; nil when off for this leg.
+	timer *sessionTimer
+	terms sessionTerms // what the INVITE negotiated
+
+	wg sync.WaitGroup // the session timer's goroutine
 
 	mu       sync.Mutex
 	answered bool
@@ -166,6 +175,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.send(tx, res)
 		return
 	}
+	terms, tooSmall := s.cfg.SessionTimers.negotiate(req)
+	if tooSmall {
+		// RFC 4028 §6: the UAC retries with our Min-SE.
+		log.Info("invite session interval too small", "sip_status", 422, "min_se", s.cfg.SessionTimers.MinSE.String())
+		s.reply(req, tx, 422, "Session Interval Too Small", minSEHeader(s.cfg.SessionTimers.MinSE))
+		return
+	}
 	session, err := s.dialogUA(req.Transport()).ReadInvite(req, tx)
 	if err != nil {
 		log.Warn("invite dialog", "err", err, "sip_status", 400)
@@ -190,16 +206,16 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		sdpID:       rand.Uint64() >> 1,
 	}
 	call.Offer.PayloadType = pt
+	call.ctx, call.cancel = context.WithCancel(session.Context())
+	call.terms = terms
+	if terms.interval > 0 {
+		call.timer = newSessionTimer(s.clock, call)
+	}
 	// Our 200 carries this Contact (sipgo adds the dialog UA's); so do our 2xx to
 	// re-INVITEs.
 	call.media.log, call.media.contact = log, s.dialogUA(req.Transport()).ContactHDR
 	call.media.state.pt = pt
-	call.refer.init(log, session.Context().Done(), s.metrics.request, session.Do, func() sip.Uri {
-		if h := session.InviteRequest.Contact(); h != nil {
-			return *h.Address.Clone()
-		}
-		return *session.InviteRequest.From().Address.Clone()
-	})
+	call.refer.init(log, session.Context().Done(), s.metrics.request, session.Do, call.remoteTarget)
 	s.inbound.Store(session.ID, call)
 	s.wg.Add(1)
 	defer func() {
@@ -217,7 +233,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 func (c *InboundCall) Log() *slog.Logger { return c.log }
 
 // Done is closed when the leg ends for any reason.
-func (c *InboundCall) Done() <-chan struct{} { return c.session.Context().Done() }
+func (c *InboundCall) Done() <-chan struct{} { return c.ctx.Done() }
 
 // Ended reports who ended the leg and why, once Done is closed.
 func (c *InboundCall) Ended() (HangupSide, string) {
@@ -265,6 +281,9 @@ func (c *InboundCall) Answer(rtp netip.AddrPort) error {
 	}
 	c.media.set(mediaState{spec: spec, sdp: body, pt: c.PayloadType})
 	res := sip.NewSDPResponseFromRequest(c.session.InviteRequest, body)
+	for _, h := range c.srv.supportedHeaders(c.terms) {
+		res.AppendHeader(h)
+	}
 	c.srv.metrics.response(res)
 	if err := c.session.WriteResponse(res); err != nil {
 		if c.session.LoadState() >= sip.DialogStateEstablished {
@@ -279,7 +298,117 @@ func (c *InboundCall) Answer(rtp netip.AddrPort) error {
 	c.mu.Lock()
 	c.answered = true
 	c.mu.Unlock()
+	if c.timer != nil {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.timer.run(c.terms)
+		}()
+	}
 	return nil
+}
+
+// expire ends the leg from our side because its dialog is dead (the
+// session timer): Done closes at once, so the owner need not wait for a
+// BYE that the far end may never answer; the BYE is sent all the same.
+func (c *InboundCall) expire(cause string) {
+	if !c.setEnded(HangupLocal, cause) {
+		return
+	}
+	c.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.srv.metrics.request(sip.BYE)
+	if err := c.session.Bye(ctx); err != nil {
+		c.log.Info("bye after session expiry", "err", err)
+	}
+}
+
+// remoteTarget is where in-dialog requests go: the caller's Contact.
+func (c *InboundCall) remoteTarget() sip.Uri {
+	if h := c.session.InviteRequest.Contact(); h != nil {
+		return *h.Address.Clone()
+	}
+	return *c.session.InviteRequest.From().Address.Clone()
+}
+
+// refreshSession sends a session refresh (RFC 4028 §10): a re-INVITE
+// repeating our last SDP unchanged, so the session stays as it is (RFC
+// 3264 §8 keeps the o= version). It returns the terms of the answer, or
+// errDialogGone when the far end no longer has the dialog.
+func (c *InboundCall) refreshSession(terms sessionTerms) (sessionTerms, error) {
+	m := &c.media
+	m.mu.Lock()
+	if m.busy {
+		m.mu.Unlock()
+		// An INVITE of theirs is being answered: it refreshes the session
+		// itself, and ours would cross it (RFC 3261 §14.1).
+		return terms, errors.New("a re-INVITE is in progress")
+	}
+	m.busy, m.sending = true, true
+	body := m.state.sdp
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.busy, m.sending = false, false
+		m.mu.Unlock()
+	}()
+
+	req := sip.NewRequest(sip.INVITE, c.remoteTarget())
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(terms.interval/time.Second))+";refresher="+refresherUAS))
+	req.AppendHeader(minSEHeader(c.srv.cfg.SessionTimers.MinSE))
+	req.AppendHeader(sip.NewHeader("Supported", "timer"))
+	req.AppendHeader(sip.NewHeader("Allow", allowHeader))
+	req.SetBody(body)
+	ctx, cancel := context.WithTimeout(c.ctx, refreshTimeout)
+	defer cancel()
+	c.srv.metrics.request(sip.INVITE)
+	res, err := c.session.Do(ctx, req)
+	switch {
+	case err != nil && c.ctx.Err() != nil:
+		return terms, err // the leg ended meanwhile
+	case err != nil:
+		return terms, fmt.Errorf("%w: refresh got no answer: %w", errDialogGone, err)
+	case res.StatusCode == sip.StatusRequestTimeout || res.StatusCode == sip.StatusCallTransactionDoesNotExists:
+		return terms, fmt.Errorf("%w: refresh answered %d", errDialogGone, res.StatusCode)
+	case !res.IsSuccess():
+		return terms, fmt.Errorf("refresh answered %d", res.StatusCode)
+	}
+	c.ackRefresh(req)
+	next := terms
+	if v, ok := headerValue(res, "Session-Expires", "x"); ok {
+		// The answerer may shorten the interval or take the refreshing
+		// over (RFC 4028 §7.2).
+		if interval, refresher, ok := parseDeltaSeconds(v); ok {
+			next.interval = interval
+			if refresher == refresherUAC || refresher == refresherUAS {
+				next.refresher = refresher
+			}
+		}
+	}
+	return next, nil
+}
+
+// ackRefresh acknowledges the 2xx to our refresh. It is built from the
+// request rather than by the dialog, whose CSeq may have moved on since.
+func (c *InboundCall) ackRefresh(inv *sip.Request) {
+	ack := sip.NewRequest(sip.ACK, inv.Recipient)
+	for _, h := range []sip.Header{inv.From(), inv.To(), inv.CallID()} {
+		ack.AppendHeader(sip.HeaderClone(h))
+	}
+	ack.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.ACK})
+	for _, h := range inv.GetHeaders("Route") {
+		ack.AppendHeader(sip.HeaderClone(h))
+	}
+	maxFwd := sip.MaxForwardsHeader(70)
+	ack.AppendHeader(&maxFwd)
+	ack.SetDestination(inv.Destination())
+	ack.SetTransport(inv.Transport())
+	c.srv.metrics.request(sip.ACK)
+	if err := c.srv.dialogUA(c.Transport).Client.WriteRequest(ack); err != nil {
+		c.log.Info("ack of session refresh", "err", err)
+	}
 }
 
 // Reject ends an unanswered call with a final status.
@@ -342,6 +471,8 @@ func (c *InboundCall) readBye(req *sip.Request, tx sip.ServerTransaction) {
 
 // finish makes sure nothing of the leg outlives its handler.
 func (c *InboundCall) finish() {
+	defer c.wg.Wait() // the session timer, which ends with the leg
+	defer c.cancel()
 	select {
 	case <-c.Done():
 		return

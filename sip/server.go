@@ -3,8 +3,8 @@
 // carrier INVITEs, SDP offer/answer, caller legs (we are the UAS) and agent legs (we
 // are the UAC). It speaks in legs and registrations; it knows nothing of queues,
 // IVR or media processing, and imports nothing of ours but the guard that
-// screens its requests (docs/security.md). Import it as hsip, so that
-// sip.X always means sipgo's package.
+// screens its requests (docs/security.md) and the clock of its timers.
+// Import it as hsip, so that sip.X always means sipgo's package.
 package sip
 
 import (
@@ -21,6 +21,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/hotline-cc/hotline/clock"
 	"github.com/hotline-cc/hotline/guard"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -41,6 +42,11 @@ type Config struct {
 	// Guard screens requests: scanners, per-source rates and bans, digest
 	// lockouts (docs/security.md). nil screens nothing.
 	Guard *guard.Guard
+	// SessionTimers are the callers' legs' RFC 4028 session timers; the
+	// zero value turns them off.
+	SessionTimers SessionTimers
+	// Clock runs the session timers; nil is the wall clock.
+	Clock clock.Clock
 }
 
 // Admission is the trunk decision for a carrier INVITE.
@@ -83,6 +89,7 @@ type Server struct {
 	auth      *Authenticator
 	registrar *Registrar
 	metrics   *metrics
+	clock     clock.Clock
 
 	udpConn net.PacketConn
 	tcpLn   net.Listener
@@ -139,7 +146,10 @@ func NewServer(cfg Config, hooks Hooks) (*Server, error) {
 		// valid request (RFC 4475 §3.1.1.7) would never be answered.
 		sip.UDPMTUSize = 9000
 	})
-	s := &Server{cfg: cfg, hooks: hooks, log: cfg.Logger}
+	s := &Server{cfg: cfg, hooks: hooks, log: cfg.Logger, clock: cfg.Clock}
+	if s.clock == nil {
+		s.clock = clock.Real{}
+	}
 	var err error
 	if s.auth, err = NewAuthenticator(cfg.Realm, cfg.NonceTTL, cfg.DigestAlgorithms, hooks.Password); err != nil {
 		return nil, err
@@ -388,7 +398,7 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	s.reply(req, tx, sip.StatusOK, "OK",
 		sip.NewHeader("Allow", allowHeader),
 		sip.NewHeader("Accept", "application/sdp"),
-		sip.NewHeader("Supported", ""))
+		sip.NewHeader("Supported", s.supported()))
 }
 
 func (s *Server) onStrayCancel(req *sip.Request, tx sip.ServerTransaction) {
