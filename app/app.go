@@ -192,7 +192,8 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		Listen: cfg.SIP.Listen, Advertise: advertise, Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent,
 		NonceTTL: cfg.SIP.NonceTTL, RegisterMin: cfg.SIP.RegisterMinExpires, RegisterMax: cfg.SIP.RegisterMaxExpires,
 		RegisterDefault: cfg.SIP.RegisterDefaultExpires, Logger: log, Registry: reg,
-		Guard: a.guard,
+		Guard:         a.guard,
+		SessionTimers: hsip.SessionTimers{Expires: cfg.Calls.SessionExpires, MinSE: cfg.Calls.MinSE},
 	}, hooks)
 	if err != nil {
 		return nil, err
