@@ -209,7 +209,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	call.ctx, call.cancel = context.WithCancel(session.Context())
 	call.terms = terms
 	if terms.interval > 0 {
-		call.timer = newSessionTimer(s.clock, call)
+		call.timer = newSessionTimer(s.clock, call, log)
 	}
 	// Our 200 carries this Contact (sipgo adds the dialog UA's); so do our 2xx to
 	// re-INVITEs.
@@ -332,83 +332,9 @@ func (c *InboundCall) remoteTarget() sip.Uri {
 	return *c.session.InviteRequest.From().Address.Clone()
 }
 
-// refreshSession sends a session refresh (RFC 4028 §10): a re-INVITE
-// repeating our last SDP unchanged, so the session stays as it is (RFC
-// 3264 §8 keeps the o= version). It returns the terms of the answer, or
-// errDialogGone when the far end no longer has the dialog.
+// refreshSession sends a session refresh (see Server.sendRefresh).
 func (c *InboundCall) refreshSession(terms sessionTerms) (sessionTerms, error) {
-	m := &c.media
-	m.mu.Lock()
-	if m.busy {
-		m.mu.Unlock()
-		// An INVITE of theirs is being answered: it refreshes the session
-		// itself, and ours would cross it (RFC 3261 §14.1).
-		return terms, errors.New("a re-INVITE is in progress")
-	}
-	m.busy, m.sending = true, true
-	body := m.state.sdp
-	m.mu.Unlock()
-	defer func() {
-		m.mu.Lock()
-		m.busy, m.sending = false, false
-		m.mu.Unlock()
-	}()
-
-	req := sip.NewRequest(sip.INVITE, c.remoteTarget())
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(terms.interval/time.Second))+";refresher="+refresherUAS))
-	req.AppendHeader(minSEHeader(c.srv.cfg.SessionTimers.MinSE))
-	req.AppendHeader(sip.NewHeader("Supported", "timer"))
-	req.AppendHeader(sip.NewHeader("Allow", allowHeader))
-	req.SetBody(body)
-	ctx, cancel := context.WithTimeout(c.ctx, refreshTimeout)
-	defer cancel()
-	c.srv.metrics.request(sip.INVITE)
-	res, err := c.session.Do(ctx, req)
-	switch {
-	case err != nil && c.ctx.Err() != nil:
-		return terms, err // the leg ended meanwhile
-	case err != nil:
-		return terms, fmt.Errorf("%w: refresh got no answer: %w", errDialogGone, err)
-	case res.StatusCode == sip.StatusRequestTimeout || res.StatusCode == sip.StatusCallTransactionDoesNotExists:
-		return terms, fmt.Errorf("%w: refresh answered %d", errDialogGone, res.StatusCode)
-	case !res.IsSuccess():
-		return terms, fmt.Errorf("refresh answered %d", res.StatusCode)
-	}
-	c.ackRefresh(req)
-	next := terms
-	if v, ok := headerValue(res, "Session-Expires", "x"); ok {
-		// The answerer may shorten the interval or take the refreshing
-		// over (RFC 4028 §7.2).
-		if interval, refresher, ok := parseDeltaSeconds(v); ok {
-			next.interval = interval
-			if refresher == refresherUAC || refresher == refresherUAS {
-				next.refresher = refresher
-			}
-		}
-	}
-	return next, nil
-}
-
-// ackRefresh acknowledges the 2xx to our refresh. It is built from the
-// request rather than by the dialog, whose CSeq may have moved on since.
-func (c *InboundCall) ackRefresh(inv *sip.Request) {
-	ack := sip.NewRequest(sip.ACK, inv.Recipient)
-	for _, h := range []sip.Header{inv.From(), inv.To(), inv.CallID()} {
-		ack.AppendHeader(sip.HeaderClone(h))
-	}
-	ack.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.ACK})
-	for _, h := range inv.GetHeaders("Route") {
-		ack.AppendHeader(sip.HeaderClone(h))
-	}
-	maxFwd := sip.MaxForwardsHeader(70)
-	ack.AppendHeader(&maxFwd)
-	ack.SetDestination(inv.Destination())
-	ack.SetTransport(inv.Transport())
-	c.srv.metrics.request(sip.ACK)
-	if err := c.srv.dialogUA(c.Transport).Client.WriteRequest(ack); err != nil {
-		c.log.Info("ack of session refresh", "err", err)
-	}
+	return c.srv.sendRefresh(c.ctx, &c.media, terms, c.remoteTarget(), c.Transport, c.session.Do)
 }
 
 // Reject ends an unanswered call with a final status.

@@ -1,7 +1,10 @@
 package sip
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,13 +37,25 @@ const (
 )
 
 // sessionTerms is what one INVITE's offer/answer agreed on: the session
-// interval (0: no session timer) and who refreshes it.
+// interval (0: no session timer) and who refreshes it. The refresher
+// parameter names a side by its role in the transaction that carries it
+// ("uac" in a phone's re-INVITE is the phone, in ours it is us), so terms
+// keep "us or them" instead.
 type sessionTerms struct {
 	interval  time.Duration
-	refresher string // refresherUAC (the far end) or refresherUAS (us)
-	// uacTimer: the far end said Supported: timer, so our answer may
+	weRefresh bool
+	// peerTimer: the far end said Supported: timer, so our answer may
 	// Require it (RFC 4028 §9).
-	uacTimer bool
+	peerTimer bool
+}
+
+// refresherParam is the refresher parameter naming the refresher of t in a
+// message of a transaction where we are the UAC (weAreUAC) or the UAS.
+func (t sessionTerms) refresherParam(weAreUAC bool) string {
+	if t.weRefresh == weAreUAC {
+		return refresherUAC
+	}
+	return refresherUAS
 }
 
 // headerReader is a request or a response.
@@ -101,7 +116,7 @@ func (cfg SessionTimers) negotiate(req *sip.Request) (terms sessionTerms, tooSma
 	if cfg.Expires <= 0 {
 		return sessionTerms{}, false
 	}
-	terms.uacTimer = supportsTimer(req)
+	terms.peerTimer = supportsTimer(req)
 	floor := cfg.MinSE
 	if v, ok := headerValue(req, "Min-SE"); ok {
 		if minSE, _, ok := parseDeltaSeconds(v); ok && minSE > floor {
@@ -111,36 +126,54 @@ func (cfg SessionTimers) negotiate(req *sip.Request) (terms sessionTerms, tooSma
 	v, ok := headerValue(req, "Session-Expires", "x")
 	interval, refresher, valid := parseDeltaSeconds(v)
 	switch {
-	case ok && valid && interval < cfg.MinSE && terms.uacTimer:
+	case ok && valid && interval < cfg.MinSE && terms.peerTimer:
 		return terms, true
 	case ok && valid:
 		// We may shorten a long interval, never below anyone's Min-SE.
 		interval = max(min(interval, cfg.Expires), floor)
-	case terms.uacTimer:
+	case terms.peerTimer:
 		interval, refresher = max(cfg.Expires, floor), ""
 	default:
 		return sessionTerms{}, false
 	}
-	if refresher != refresherUAC || !terms.uacTimer {
-		// Unnamed: we refresh, so a dead far end is found by our own
-		// re-INVITE failing. A UAC that does not support timers cannot be
-		// the refresher (§9).
-		refresher = refresherUAS
-	}
-	terms.interval, terms.refresher = interval, refresher
+	// Unnamed, we refresh, so a dead far end is found by our own re-INVITE
+	// failing; a UAC that does not support timers cannot refresh (§9).
+	terms.interval = interval
+	terms.weRefresh = refresher != refresherUAC || !terms.peerTimer
 	return terms, false
 }
 
-// headers are what our 2xx carries for terms (RFC 4028 §9).
+// headers are what our 2xx to a request of the far end carries for terms
+// (RFC 4028 §9).
 func (t sessionTerms) headers() []sip.Header {
 	if t.interval == 0 {
 		return nil
 	}
-	hs := []sip.Header{sip.NewHeader("Session-Expires", strconv.Itoa(int(t.interval/time.Second))+";refresher="+t.refresher)}
-	if t.uacTimer {
+	hs := []sip.Header{sip.NewHeader("Session-Expires", strconv.Itoa(int(t.interval/time.Second))+";refresher="+t.refresherParam(false))}
+	if t.peerTimer {
 		hs = append(hs, sip.NewHeader("Require", "timer"))
 	}
 	return hs
+}
+
+// answered reads the terms of a 2xx to an INVITE we sent (RFC 4028 §7.2):
+// the answerer may set the interval and who refreshes; a 2xx without
+// Session-Expires keeps cur.
+func answered(res *sip.Response, cur sessionTerms) sessionTerms {
+	v, ok := headerValue(res, "Session-Expires", "x")
+	if !ok {
+		return cur
+	}
+	interval, refresher, ok := parseDeltaSeconds(v)
+	if !ok {
+		return cur
+	}
+	cur.interval = interval
+	// We sent the INVITE: "uas" is the far end. A 2xx must name the
+	// refresher (§9); without one we refresh, to be safe.
+	cur.weRefresh = refresher != refresherUAS
+	cur.peerTimer = true
+	return cur
 }
 
 // minSEHeader is our Min-SE (RFC 4028 §5), for 422s and our refreshes.
@@ -171,12 +204,23 @@ func expiryAfter(interval time.Duration) time.Duration {
 	return interval - min(32*time.Second, interval/3)
 }
 
-// sessionTimer runs the session timer of one caller's leg. Its goroutine
-// (run) owns the schedule; re-INVITEs answered on SIP goroutines hand it
-// their new terms through refreshed.
+// sessionLeg is a leg with a session timer: a caller's (we are UAS) or an
+// agent's (we are UAC).
+type sessionLeg interface {
+	Done() <-chan struct{}
+	// expire ends the leg from our side with a BYE, closing Done at once.
+	expire(cause string)
+	// refreshSession sends a refresh and returns the terms of its 2xx.
+	refreshSession(terms sessionTerms) (sessionTerms, error)
+}
+
+// sessionTimer runs the session timer of one leg. Its goroutine (run)
+// owns the schedule; re-INVITEs answered on SIP goroutines hand it their
+// new terms through refreshed.
 type sessionTimer struct {
 	clk  clock.Clock
-	leg  *InboundCall
+	leg  sessionLeg
+	log  *slog.Logger
 	wake chan struct{} // cap 1: a refresh arrived or a timer fired
 
 	mu      sync.Mutex
@@ -189,8 +233,8 @@ type refresh struct {
 	at    time.Time
 }
 
-func newSessionTimer(clk clock.Clock, leg *InboundCall) *sessionTimer {
-	return &sessionTimer{clk: clk, leg: leg, wake: make(chan struct{}, 1)}
+func newSessionTimer(clk clock.Clock, leg sessionLeg, log *slog.Logger) *sessionTimer {
+	return &sessionTimer{clk: clk, leg: leg, log: log, wake: make(chan struct{}, 1)}
 }
 
 func (st *sessionTimer) poke() {
@@ -229,7 +273,7 @@ func (st *sessionTimer) take() (refresh, bool) {
 // refresh, a re-INVITE at half the interval (RFC 4028 §10); when the far
 // end does, the leg ends if no refresh comes before expiryAfter.
 func (st *sessionTimer) run(terms sessionTerms) {
-	log := st.leg.log
+	log := st.log
 	last := st.clk.Now() // last successful refresh (the answer counts)
 	var retryAt time.Time
 	for {
@@ -246,7 +290,7 @@ func (st *sessionTimer) run(terms sessionTerms) {
 			}
 		}
 		due, ours := last.Add(expiryAfter(terms.interval)), false
-		if terms.refresher == refresherUAS {
+		if terms.weRefresh {
 			due, ours = last.Add(terms.interval/2), true
 			if !retryAt.IsZero() {
 				due = retryAt
@@ -267,7 +311,7 @@ func (st *sessionTimer) run(terms sessionTerms) {
 			continue // new terms, or a stale wake-up
 		}
 		if !ours {
-			log.Warn("session expired: no refresh in time; ending the leg", "session_expires", terms.interval.String(), "refresher", terms.refresher)
+			log.Warn("session expired: no refresh in time; ending the leg", "session_expires", terms.interval.String())
 			st.leg.expire(causeSessionTimer)
 			return
 		}
@@ -295,3 +339,73 @@ var errDialogGone = errors.New("dialog gone")
 
 // refreshTimeout bounds a refresh re-INVITE: Timer B (64·T1).
 const refreshTimeout = 32 * time.Second
+
+// sendRefresh sends a session refresh on a leg (RFC 4028 §10): a re-INVITE
+// repeating our last SDP unchanged, so the session stays as it is (RFC
+// 3264 §8 keeps the o= version), through do (the leg's dialog). It
+// returns the terms of the answer, or errDialogGone when the far end no
+// longer has the dialog. ctx is the leg's.
+func (s *Server) sendRefresh(ctx context.Context, m *mediaSession, terms sessionTerms, target sip.Uri, transport string,
+	do func(context.Context, *sip.Request) (*sip.Response, error)) (sessionTerms, error) {
+	m.mu.Lock()
+	if m.busy {
+		m.mu.Unlock()
+		// An INVITE of theirs is being answered: it refreshes the session
+		// itself, and ours would cross it (RFC 3261 §14.1).
+		return terms, errors.New("a re-INVITE is in progress")
+	}
+	m.busy, m.sending = true, true
+	body := m.state.sdp
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.busy, m.sending = false, false
+		m.mu.Unlock()
+	}()
+
+	req := sip.NewRequest(sip.INVITE, target)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	// We send it and mean to go on refreshing: refresher=uac (§7.4).
+	req.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(terms.interval/time.Second))+";refresher="+refresherUAC))
+	req.AppendHeader(minSEHeader(s.cfg.SessionTimers.MinSE))
+	req.AppendHeader(sip.NewHeader("Supported", "timer"))
+	req.AppendHeader(sip.NewHeader("Allow", allowHeader))
+	req.SetBody(body)
+	tctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	s.metrics.request(sip.INVITE)
+	res, err := do(tctx, req)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return terms, err // the leg ended meanwhile
+	case err != nil:
+		return terms, fmt.Errorf("%w: refresh got no answer: %w", errDialogGone, err)
+	case res.StatusCode == sip.StatusRequestTimeout || res.StatusCode == sip.StatusCallTransactionDoesNotExists:
+		return terms, fmt.Errorf("%w: refresh answered %d", errDialogGone, res.StatusCode)
+	case !res.IsSuccess():
+		return terms, fmt.Errorf("refresh answered %d", res.StatusCode)
+	}
+	s.ackRefresh(req, transport)
+	return answered(res, terms), nil
+}
+
+// ackRefresh acknowledges the 2xx to our refresh. It is built from the
+// request rather than by the dialog, whose CSeq may have moved on since.
+func (s *Server) ackRefresh(inv *sip.Request, transport string) {
+	ack := sip.NewRequest(sip.ACK, inv.Recipient)
+	for _, h := range []sip.Header{inv.From(), inv.To(), inv.CallID()} {
+		ack.AppendHeader(sip.HeaderClone(h))
+	}
+	ack.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.ACK})
+	for _, h := range inv.GetHeaders("Route") {
+		ack.AppendHeader(sip.HeaderClone(h))
+	}
+	maxFwd := sip.MaxForwardsHeader(70)
+	ack.AppendHeader(&maxFwd)
+	ack.SetDestination(inv.Destination())
+	ack.SetTransport(inv.Transport())
+	s.metrics.request(sip.ACK)
+	if err := s.dialogUA(transport).Client.WriteRequest(ack); err != nil {
+		s.log.Info("ack of session refresh", "call_id", callID(inv), "err", err)
+	}
+}

@@ -21,20 +21,20 @@ func TestNegotiateSessionTimer(t *testing.T) {
 		want      sessionTerms
 	}{
 		{"uac refreshes", map[string]string{"Session-Expires": "90;refresher=uac", "Supported": "100rel, timer"}, false, false,
-			sessionTerms{90 * time.Second, refresherUAC, true}},
+			sessionTerms{90 * time.Second, false, true}},
 		{"compact forms", map[string]string{"x": "120;refresher=uac", "k": "timer"}, false, false,
-			sessionTerms{120 * time.Second, refresherUAC, true}},
+			sessionTerms{120 * time.Second, false, true}},
 		{"refresher unnamed: we refresh", map[string]string{"Session-Expires": "600", "Supported": "timer"}, false, false,
-			sessionTerms{600 * time.Second, refresherUAS, true}},
+			sessionTerms{600 * time.Second, true, true}},
 		{"too small from a uac with timer", map[string]string{"Session-Expires": "60", "Supported": "timer"}, false, true, sessionTerms{}},
 		{"too small from a uac without timer is raised", map[string]string{"Session-Expires": "60;refresher=uac"}, false, false,
-			sessionTerms{90 * time.Second, refresherUAS, false}},
+			sessionTerms{90 * time.Second, true, false}},
 		{"long interval shortened to ours", map[string]string{"Session-Expires": "7200;refresher=uac", "Supported": "timer"}, false, false,
-			sessionTerms{1800 * time.Second, refresherUAC, true}},
+			sessionTerms{1800 * time.Second, false, true}},
 		{"their Min-SE above ours", map[string]string{"Session-Expires": "7200", "Min-SE": "3600", "Supported": "timer"}, false, false,
-			sessionTerms{3600 * time.Second, refresherUAS, true}},
+			sessionTerms{3600 * time.Second, true, true}},
 		{"no Session-Expires, timer supported: ours", map[string]string{"Supported": "timer"}, false, false,
-			sessionTerms{1800 * time.Second, refresherUAS, true}},
+			sessionTerms{1800 * time.Second, true, true}},
 		{"no Session-Expires, no timer: none", map[string]string{}, false, false, sessionTerms{}},
 		{"garbage Session-Expires, no timer: none", map[string]string{"Session-Expires": "soon"}, false, false, sessionTerms{}},
 		{"session timers off", map[string]string{"Session-Expires": "90;refresher=uac", "Supported": "timer"}, true, false, sessionTerms{}},
@@ -100,7 +100,8 @@ func newTimerRig(t *testing.T) *timerRig {
 		res := sip.NewResponseFromRequest(req, code, "", nil)
 		if code == 200 {
 			res = sip.NewSDPResponseFromRequest(req, carrierOffer)
-			res.AppendHeader(sip.NewHeader("Session-Expires", "90;refresher=uas"))
+			// We sent the refresh: uac is us, and we go on refreshing.
+			res.AppendHeader(sip.NewHeader("Session-Expires", "90;refresher=uac"))
 			res.AppendHeader(sip.NewHeader("Require", "timer"))
 		}
 		_ = tx.Respond(res)
@@ -294,8 +295,8 @@ func TestSessionTimerWeRefresh(t *testing.T) {
 	r.answer <- 200
 	r.clk.Advance(45 * time.Second)
 	inv := waitRequest(ctx, t, r.invites, "refresh re-INVITE")
-	if got := header(inv, "Session-Expires"); got != "90;refresher=uas" {
-		t.Errorf("refresh Session-Expires %q", got)
+	if got := header(inv, "Session-Expires"); got != "90;refresher=uac" {
+		t.Errorf("refresh Session-Expires %q, want 90;refresher=uac (we send it, we refresh)", got)
 	}
 	if !supportsTimer(inv) || string(inv.Body()) != string(sess.InviteResponse.Body()) {
 		t.Errorf("refresh lacks Supported: timer or changes the SDP:\n%s", inv.Body())
@@ -320,5 +321,29 @@ func TestSessionTimerWeRefresh(t *testing.T) {
 	}
 	if !strings.Contains(header(inv, "Allow"), "INVITE") {
 		t.Errorf("refresh Allow %q", header(inv, "Allow"))
+	}
+}
+
+// TestAnswered: the 2xx to an INVITE we sent names the refresher from our
+// side of that transaction: uac is us.
+func TestAnswered(t *testing.T) {
+	cur := sessionTerms{interval: 1800 * time.Second, weRefresh: true}
+	for _, tt := range []struct {
+		se   string
+		want sessionTerms
+	}{
+		{"", cur},
+		{"garbage", cur},
+		{"90;refresher=uac", sessionTerms{90 * time.Second, true, true}},
+		{"120;refresher=uas", sessionTerms{120 * time.Second, false, true}},
+		{"600", sessionTerms{600 * time.Second, true, true}},
+	} {
+		res := sip.NewResponse(200, "OK")
+		if tt.se != "" {
+			res.AppendHeader(sip.NewHeader("Session-Expires", tt.se))
+		}
+		if got := answered(res, cur); got != tt.want {
+			t.Errorf("Session-Expires %q: %+v, want %+v", tt.se, got, tt.want)
+		}
 	}
 }
