@@ -39,8 +39,9 @@ type Metrics struct {
 }
 
 // healthCauses are the hangup causes of media and dialog health: no RTP
-// from the caller, the longest call, a dead dialog (RFC 4028).
-var healthCauses = []string{"rtp-timeout", "max-duration", "session-timer"}
+// from the caller, the longest call, a dead dialog (RFC 4028) of the
+// caller or of the agent.
+var healthCauses = []string{"rtp-timeout", "max-duration", "session-timer", "agent-session-timer"}
 
 // callResults are touched at start so every series exists before the first call.
 var callResults = []string{"completed", "abandoned", "ivr", "callback", "voicemail", "routed", "transferred", "failed"}
@@ -122,7 +123,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"result"}),
 		healthHangups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "calls", Name: "system_hangups_total",
-			Help: "Calls hotline hung up because they were unhealthy, by cause: rtp-timeout (no RTP from the caller for calls.rtp_timeout), max-duration (calls.max_duration), session-timer (the caller's dialog was not refreshed, RFC 4028).",
+			Help: "Calls hotline hung up because they were unhealthy, by cause: rtp-timeout (no RTP from the caller for calls.rtp_timeout), max-duration (calls.max_duration), session-timer and agent-session-timer (the caller's or the agent's dialog was not refreshed, RFC 4028).",
 		}, []string{"cause"}),
 		recordingsSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "recordings", Name: "skipped_total",

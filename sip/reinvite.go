@@ -124,25 +124,30 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 			s.reply(req, tx, sip.StatusInternalServerError, "Server Internal Error")
 			return
 		}
-		if in.timer == nil {
-			s.answerReinvite(&in.media, req, tx, nil, nil)
-			return
-		}
-		// Any INVITE of the dialog refreshes its session (RFC 4028 §10), and
-		// may change its interval or refresher.
-		terms, tooSmall := s.cfg.SessionTimers.negotiate(req)
-		if tooSmall {
-			s.reply(req, tx, 422, "Session Interval Too Small", minSEHeader(s.cfg.SessionTimers.MinSE))
-			return
-		}
-		s.answerReinvite(&in.media, req, tx, s.supportedHeaders(terms), func() { in.timer.refreshed(terms) })
+		s.answerTimedReinvite(&in.media, in.timer, req, tx)
 	case out != nil:
 		// No CSeq check here: the agent's requests have their own CSeq space,
 		// which sipgo's client dialog seeds with ours.
-		s.answerReinvite(&out.media, req, tx, nil, nil)
+		s.answerTimedReinvite(&out.media, out.timer, req, tx)
 	default:
 		s.reply(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 	}
+}
+
+// answerTimedReinvite answers a re-INVITE on a leg whose session timer is
+// st (nil: none). Any accepted INVITE of the dialog refreshes its session
+// (RFC 4028 §10), and may change its interval or refresher.
+func (s *Server) answerTimedReinvite(m *mediaSession, st *sessionTimer, req *sip.Request, tx sip.ServerTransaction) {
+	if st == nil {
+		s.answerReinvite(m, req, tx, nil, nil)
+		return
+	}
+	terms, tooSmall := s.cfg.SessionTimers.negotiate(req)
+	if tooSmall {
+		s.reply(req, tx, 422, "Session Interval Too Small", minSEHeader(s.cfg.SessionTimers.MinSE))
+		return
+	}
+	s.answerReinvite(m, req, tx, s.supportedHeaders(terms), func() { st.refreshed(terms) })
 }
 
 // legOf finds the leg an in-dialog request belongs to: a caller's leg (we

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -345,5 +346,65 @@ func TestAnswered(t *testing.T) {
 		if got := answered(res, cur); got != tt.want {
 			t.Errorf("Session-Expires %q: %+v, want %+v", tt.se, got, tt.want)
 		}
+	}
+}
+
+// TestSessionTimerAgentLeg: we offer Supported: timer to the agent's
+// phone; its 2xx makes us the refresher, so we re-INVITE at half the
+// interval; its answer hands the refreshing to the phone, which then
+// never refreshes: we hang the agent leg up, cause session-timer.
+func TestSessionTimerAgentLeg(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+	ts := startServer(t, func(c *Config) {
+		c.SessionTimers = SessionTimers{Expires: 1800 * time.Second, MinSE: 90 * time.Second}
+		c.Clock = clk
+	})
+	agentSDP := sdpOffer("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0", "m=audio 31000 RTP/AVP 0 101", "a=rtpmap:101 telephone-event/8000")
+	invites := make(chan *sip.Request, 4)
+	var phonePort int
+	agentPhone(t, ts, func(req *sip.Request, tx sip.ServerTransaction) {
+		invites <- req
+		res := sip.NewSDPResponseFromRequest(req, agentSDP)
+		res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: phonePort}})
+		if to, _ := req.To().Params.Get("tag"); to == "" {
+			// The initial INVITE: we (its UAC) refresh.
+			res.AppendHeader(sip.NewHeader("Session-Expires", "90;refresher=uac"))
+		} else {
+			// Our refresh: the phone (its UAS) takes the refreshing over.
+			res.AppendHeader(sip.NewHeader("Session-Expires", "90;refresher=uas"))
+		}
+		res.AppendHeader(sip.NewHeader("Require", "timer"))
+		_ = tx.Respond(res)
+	}, func(p *phone) { phonePort = int(p.addr.Port()) })
+	b, _ := ts.Registrar().Lookup("1003")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	leg, err := ts.Dial(ctx, DialRequest{Target: b, CallerID: "5551234", LocalRTP: netip.MustParseAddrPort("127.0.0.1:40002")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = leg.Hangup(context.Background(), "test-end") })
+	if inv := waitRequest(ctx, t, invites, "INVITE"); !supportsTimer(inv) {
+		t.Errorf("our INVITE lacks Supported: timer")
+	}
+	if err := clk.WaitForTimers(ctx, 1); err != nil {
+		t.Fatal("no session timer armed")
+	}
+	clk.Advance(45 * time.Second)
+	refresh := waitRequest(ctx, t, invites, "refresh re-INVITE")
+	if got := header(refresh, "Session-Expires"); got != "90;refresher=uac" {
+		t.Errorf("refresh Session-Expires %q", got)
+	}
+	if err := clk.WaitForTimers(ctx, 1); err != nil {
+		t.Fatal("no session timer armed after the refresh")
+	}
+	clk.Advance(expiryAfter(90 * time.Second))
+	select {
+	case <-leg.Done():
+	case <-ctx.Done():
+		t.Fatal("agent leg not ended")
+	}
+	if side, cause := leg.Ended(); side != HangupLocal || cause != "session-timer" {
+		t.Fatalf("Ended = %s %s", side, cause)
 	}
 }
