@@ -196,7 +196,7 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 	call.refer.init(log, session.Context().Done(), s.metrics.request, session.Do, call.remoteTarget)
 	// The phone's 2xx may ask for a session timer (RFC 4028 §7.2); set
 	// before the leg is published, for its re-INVITEs to find.
-	terms := answered(session.InviteResponse, sessionTerms{})
+	terms := s.cfg.SessionTimers.answered(session.InviteResponse, sessionTerms{})
 	if terms.interval > 0 && s.cfg.SessionTimers.Expires > 0 {
 		call.timer = newSessionTimer(s.clock, call, log)
 	}

@@ -157,9 +157,10 @@ func (t sessionTerms) headers() []sip.Header {
 }
 
 // answered reads the terms of a 2xx to an INVITE we sent (RFC 4028 §7.2):
-// the answerer may set the interval and who refreshes; a 2xx without
-// Session-Expires keeps cur.
-func answered(res *sip.Response, cur sessionTerms) sessionTerms {
+// the answerer may set the interval (never below our Min-SE, so that a
+// phone cannot make us refresh every second) and who refreshes; a 2xx
+// without Session-Expires keeps cur.
+func (cfg SessionTimers) answered(res *sip.Response, cur sessionTerms) sessionTerms {
 	v, ok := headerValue(res, "Session-Expires", "x")
 	if !ok {
 		return cur
@@ -168,7 +169,7 @@ func answered(res *sip.Response, cur sessionTerms) sessionTerms {
 	if !ok {
 		return cur
 	}
-	cur.interval = interval
+	cur.interval = max(interval, cfg.MinSE)
 	// We sent the INVITE: "uas" is the far end. A 2xx must name the
 	// refresher (§9); without one we refresh, to be safe.
 	cur.weRefresh = refresher != refresherUAS
@@ -386,7 +387,7 @@ func (s *Server) sendRefresh(ctx context.Context, m *mediaSession, terms session
 		return terms, fmt.Errorf("refresh answered %d", res.StatusCode)
 	}
 	s.ackRefresh(req, transport)
-	return answered(res, terms), nil
+	return s.cfg.SessionTimers.answered(res, terms), nil
 }
 
 // ackRefresh acknowledges the 2xx to our refresh. It is built from the

@@ -338,12 +338,13 @@ func TestAnswered(t *testing.T) {
 		{"90;refresher=uac", sessionTerms{90 * time.Second, true, true}},
 		{"120;refresher=uas", sessionTerms{120 * time.Second, false, true}},
 		{"600", sessionTerms{600 * time.Second, true, true}},
+		{"1;refresher=uac", sessionTerms{90 * time.Second, true, true}}, // raised to our Min-SE
 	} {
 		res := sip.NewResponse(200, "OK")
 		if tt.se != "" {
 			res.AppendHeader(sip.NewHeader("Session-Expires", tt.se))
 		}
-		if got := answered(res, cur); got != tt.want {
+		if got := (SessionTimers{Expires: time.Hour, MinSE: 90 * time.Second}).answered(res, cur); got != tt.want {
 			t.Errorf("Session-Expires %q: %+v, want %+v", tt.se, got, tt.want)
 		}
 	}
