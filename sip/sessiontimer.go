@@ -318,6 +318,8 @@ func (st *sessionTimer) run(terms sessionTerms) {
 		}
 		next, err := st.leg.refreshSession(terms)
 		switch {
+		case err != nil && isDone(st.leg.Done()):
+			return // the leg ended while the refresh was out
 		case err == nil:
 			terms, last, retryAt = next, st.clk.Now(), time.Time{}
 		case errors.Is(err, errDialogGone):
@@ -331,6 +333,15 @@ func (st *sessionTimer) run(terms sessionTerms) {
 			retryAt = now.Add(last.Add(terms.interval).Sub(now) / 2)
 			log.Info("session refresh failed; will retry", "err", err, "retry_in", retryAt.Sub(now).Round(time.Second).String())
 		}
+	}
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 
