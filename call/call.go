@@ -273,7 +273,8 @@ func (c *Call) run() {
 	}
 	c.caller = ep
 	defer c.caller.Close()
-	c.caller.SetRemote(media.Remote{Addr: c.in.Offer.Addr, Codec: codecOf(c.in.PayloadType), DTMFPayloadType: c.in.Offer.DTMFPayloadType})
+	c.caller.SetRemote(media.Remote{Addr: c.in.Offer.Addr, Codec: codecOf(c.in.PayloadType), DTMFPayloadType: c.in.Offer.DTMFPayloadType,
+		Quiet: sendsNoRTP(c.in.Offer)})
 	// A caller who holds us may stop sending: the RTP timeout waits. So
 	// does it for a call that starts on hold.
 	c.callerHeld.Store(sendsNoRTP(c.in.Offer))
@@ -932,7 +933,7 @@ func reoffered(ep *media.Endpoint, o hsip.MediaOffer) {
 	if addr.Addr().IsUnspecified() {
 		addr = ep.Remote().Addr
 	}
-	ep.SetRemote(media.Remote{Addr: addr, Codec: codecOf(o.PayloadType), DTMFPayloadType: o.DTMFPayloadType})
+	ep.SetRemote(media.Remote{Addr: addr, Codec: codecOf(o.PayloadType), DTMFPayloadType: o.DTMFPayloadType, Quiet: sendsNoRTP(o)})
 }
 
 func failureOf(err error) acd.OfferFailure {

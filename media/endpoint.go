@@ -32,6 +32,10 @@ type Remote struct {
 	// DTMFPayloadType is the negotiated telephone-event payload type
 	// (RFC 4733 §7.1.1), 0 when none was negotiated.
 	DTMFPayloadType uint8
+	// Quiet: the SDP says the far end sends nothing (it holds us, or only
+	// listens). Its silence is then no NAT rebinding: the latched source
+	// keeps the stream, however long it is silent (see acceptSource).
+	Quiet bool
 }
 
 // Playlist is a sequence of prompts played back to back.

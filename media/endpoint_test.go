@@ -796,9 +796,13 @@ func (r *latchRig) talk(t *testing.T, p *udpPeer, seq uint16, ssrc uint32) bool 
 // endpoint, arrives: the caller endpoint's destination.
 func (r *latchRig) answerReaches(t *testing.T, candidates ...*udpPeer) *udpPeer {
 	t.Helper()
+	sent := r.e.Stats().PacketsOut
 	r.phoneB.send(r.b.LocalAddr(), audioPacket(1, 99))
 	for _, c := range candidates {
 		if _, err := c.tryRecv(200 * time.Millisecond); err == nil {
+			// The counter moves after the datagram leaves: wait for it, so
+			// that the next talk does not take this packet for its own.
+			waitFor(t, "the relay to be counted", func() bool { return r.e.Stats().PacketsOut > sent })
 			return c
 		}
 	}
@@ -865,6 +869,31 @@ func TestLatchingOverUDP(t *testing.T) {
 		}
 		if got := r.answerReaches(t, nat, moved); got != nat {
 			t.Fatal("the answer did not go to the latched NAT address")
+		}
+	})
+	t.Run("a held phone's silence hands its stream to no one", func(t *testing.T) {
+		r := newLatchRig(t)
+		spoofer := newUDPPeer(t)
+		if !r.talk(t, r.phoneA, 1, 7) {
+			t.Fatal("first packet not relayed")
+		}
+		quiet := r.remoteA
+		quiet.Quiet = true // re-INVITE inactive, same address
+		r.a.SetRemote(quiet)
+		r.clk.Advance(time.Minute)
+		for seq := uint16(100); seq < 105; seq++ {
+			if r.talk(t, spoofer, seq, 666) {
+				t.Fatalf("packet %d from a stranger took the held stream", seq)
+			}
+		}
+		if got := r.answerReaches(t, r.phoneA, spoofer); got != r.phoneA {
+			t.Fatal("the answer left the held phone")
+		}
+		// Resumed from behind a new NAT binding: the old source has been
+		// silent, the new one passes probation and takes over.
+		r.a.SetRemote(r.remoteA)
+		if r.talk(t, spoofer, 200, 9) || !r.talk(t, spoofer, 201, 9) {
+			t.Fatal("after the resume, a new source did not relatch after probation")
 		}
 	})
 	t.Run("ssrc change mid-stream", func(t *testing.T) {

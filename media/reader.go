@@ -184,7 +184,8 @@ func (p *probation) next(src netip.AddrPort, ssrc uint32, seq uint16) bool {
 // it latches at once. A packet from any other address is ignored unless
 //   - nothing is latched, or the latched source has been silent for
 //     relatchAfter (a NAT rebinding: a phone that moved to another Wi-Fi
-//     comes back from a new address), and
+//     comes back from a new address) while its SDP says it sends (a held
+//     phone's silence would otherwise hand its stream to anyone), and
 //   - its source has passed probation (relatchProbation packets in
 //     sequence),
 //
@@ -197,7 +198,7 @@ func (ep *Endpoint) acceptSource(src netip.AddrPort, ssrc uint32, seq uint16, no
 		return true
 	}
 	passed := ep.probe.next(src, ssrc, seq)
-	if ep.latched && now.Sub(ep.lastHeard) < relatchAfter {
+	if ep.latched && (ep.remote.Quiet || now.Sub(ep.lastHeard) < relatchAfter) {
 		// Another source while ours talks: stray or spoofed. Logged once;
 		// a first packet on probation (a NAT's address at call start) is
 		// routine and not logged at all.
