@@ -187,13 +187,16 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		Password:       func(user string) (string, bool) { return mgr.Password(user) },
 		OnRegistration: func(ch hsip.RegistrationChange) { mgr.OnRegistration(ch) },
 		HandleCall:     func(c *hsip.InboundCall) { mgr.HandleCall(c) },
+		SessionTimers: func() hsip.SessionTimers {
+			calls := a.runtime.Load().Config.Calls
+			return hsip.SessionTimers{Expires: calls.SessionExpires, MinSE: calls.MinSE}
+		},
 	}
 	sipSrv, err = hsip.NewServer(hsip.Config{
 		Listen: cfg.SIP.Listen, Advertise: advertise, Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent,
 		NonceTTL: cfg.SIP.NonceTTL, RegisterMin: cfg.SIP.RegisterMinExpires, RegisterMax: cfg.SIP.RegisterMaxExpires,
 		RegisterDefault: cfg.SIP.RegisterDefaultExpires, Logger: log, Registry: reg,
-		Guard:         a.guard,
-		SessionTimers: hsip.SessionTimers{Expires: cfg.Calls.SessionExpires, MinSE: cfg.Calls.MinSE},
+		Guard: a.guard,
 	}, hooks)
 	if err != nil {
 		return nil, err

@@ -69,8 +69,9 @@ type InboundCall struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	// timer is the RFC 4028 session timer; nil when off for this leg.
-	timer *sessionTimer
-	terms sessionTerms // what the INVITE negotiated
+	timer  *sessionTimer
+	timers SessionTimers // the settings the call started with
+	terms  sessionTerms  // what the INVITE negotiated
 
 	wg sync.WaitGroup // the session timer's goroutine
 
@@ -175,11 +176,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.send(tx, res)
 		return
 	}
-	terms, tooSmall := s.cfg.SessionTimers.negotiate(req)
+	timers := s.sessionTimers()
+	terms, tooSmall := timers.negotiate(req)
 	if tooSmall {
 		// RFC 4028 §6: the UAC retries with our Min-SE.
-		log.Info("invite session interval too small", "sip_status", 422, "min_se", s.cfg.SessionTimers.MinSE.String())
-		s.reply(req, tx, 422, "Session Interval Too Small", minSEHeader(s.cfg.SessionTimers.MinSE))
+		log.Info("invite session interval too small", "sip_status", 422, "min_se", timers.MinSE.String())
+		s.reply(req, tx, 422, "Session Interval Too Small", minSEHeader(timers.MinSE))
 		return
 	}
 	session, err := s.dialogUA(req.Transport()).ReadInvite(req, tx)
@@ -207,9 +209,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	call.Offer.PayloadType = pt
 	call.ctx, call.cancel = context.WithCancel(session.Context())
-	call.terms = terms
+	call.timers, call.terms = timers, terms
 	if terms.interval > 0 {
-		call.timer = newSessionTimer(s.clock, call, log)
+		call.timer = newSessionTimer(timers, s.clock(), call, log)
 	}
 	// Our 200 carries this Contact (sipgo adds the dialog UA's); so do our 2xx to
 	// re-INVITEs.
@@ -281,7 +283,7 @@ func (c *InboundCall) Answer(rtp netip.AddrPort) error {
 	}
 	c.media.set(mediaState{spec: spec, sdp: body, pt: c.PayloadType})
 	res := sip.NewSDPResponseFromRequest(c.session.InviteRequest, body)
-	for _, h := range c.srv.supportedHeaders(c.terms) {
+	for _, h := range c.timers.responseHeaders(c.terms) {
 		res.AppendHeader(h)
 	}
 	c.srv.metrics.response(res)
@@ -334,7 +336,7 @@ func (c *InboundCall) remoteTarget() sip.Uri {
 
 // refreshSession sends a session refresh (see Server.sendRefresh).
 func (c *InboundCall) refreshSession(terms sessionTerms) (sessionTerms, error) {
-	return c.srv.sendRefresh(c.ctx, &c.media, terms, c.remoteTarget(), c.Transport, c.session.Do)
+	return c.srv.sendRefresh(c.ctx, c.timers, &c.media, terms, c.remoteTarget(), c.Transport, c.session.Do)
 }
 
 // Reject ends an unanswered call with a final status.

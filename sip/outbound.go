@@ -130,7 +130,8 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 		req.AppendHeader(&cid)
 	}
 	req.AppendHeader(sip.NewHeader("Allow", allowHeader))
-	if sup := s.supported(); sup != "" {
+	timers := s.sessionTimers()
+	if sup := timers.supported(); sup != "" {
 		// The phone may then ask for a session timer in its 2xx (RFC 4028
 		// §7.1); we name no interval, so it never answers 422.
 		req.AppendHeader(sip.NewHeader("Supported", sup))
@@ -196,9 +197,9 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 	call.refer.init(log, session.Context().Done(), s.metrics.request, session.Do, call.remoteTarget)
 	// The phone's 2xx may ask for a session timer (RFC 4028 §7.2); set
 	// before the leg is published, for its re-INVITEs to find.
-	terms := s.cfg.SessionTimers.answered(session.InviteResponse, sessionTerms{})
-	if terms.interval > 0 && s.cfg.SessionTimers.Expires > 0 {
-		call.timer = newSessionTimer(s.clock, call, log)
+	terms := timers.answered(session.InviteResponse, sessionTerms{})
+	if terms.interval > 0 && timers.Expires > 0 {
+		call.timer = newSessionTimer(timers, s.clock(), call, log)
 	}
 	// Known before the ACK leaves, so a BYE or re-INVITE right behind it matches.
 	s.outbound.Store(session.ID, call)
@@ -235,7 +236,7 @@ func (c *OutboundCall) remoteTarget() sip.Uri {
 
 // refreshSession sends a session refresh (see Server.sendRefresh).
 func (c *OutboundCall) refreshSession(terms sessionTerms) (sessionTerms, error) {
-	return c.srv.sendRefresh(c.ctx, &c.media, terms, c.remoteTarget(), c.transport, c.session.Do)
+	return c.srv.sendRefresh(c.ctx, c.timer.cfg, &c.media, terms, c.remoteTarget(), c.transport, c.session.Do)
 }
 
 // expire ends the leg because its dialog is dead (the session timer):

@@ -142,12 +142,12 @@ func (s *Server) answerTimedReinvite(m *mediaSession, st *sessionTimer, req *sip
 		s.answerReinvite(m, req, tx, nil, nil)
 		return
 	}
-	terms, tooSmall := s.cfg.SessionTimers.negotiate(req)
+	terms, tooSmall := st.cfg.negotiate(req)
 	if tooSmall {
-		s.reply(req, tx, 422, "Session Interval Too Small", minSEHeader(s.cfg.SessionTimers.MinSE))
+		s.reply(req, tx, 422, "Session Interval Too Small", minSEHeader(st.cfg.MinSE))
 		return
 	}
-	s.answerReinvite(m, req, tx, s.supportedHeaders(terms), func() { st.refreshed(terms) })
+	s.answerReinvite(m, req, tx, st.cfg.responseHeaders(terms), func() { st.refreshed(terms) })
 }
 
 // legOf finds the leg an in-dialog request belongs to: a caller's leg (we

@@ -3,8 +3,8 @@
 // carrier INVITEs, SDP offer/answer, caller legs (we are the UAS) and agent legs (we
 // are the UAC). It speaks in legs and registrations; it knows nothing of queues,
 // IVR or media processing, and imports nothing of ours but the guard that
-// screens its requests (docs/security.md) and the clock of its timers.
-// Import it as hsip, so that sip.X always means sipgo's package.
+// screens its requests (docs/security.md). Import it as hsip, so that
+// sip.X always means sipgo's package.
 package sip
 
 import (
@@ -21,7 +21,6 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/hotline-cc/hotline/clock"
 	"github.com/hotline-cc/hotline/guard"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -39,14 +38,14 @@ type Config struct {
 	DigestAlgorithms []string
 	Logger           *slog.Logger
 	Registry         prometheus.Registerer // nil = no metrics
+	// SessionTimers are the RFC 4028 session timers of new dialogs when
+	// Hooks.SessionTimers is nil; the zero value turns them off.
+	SessionTimers SessionTimers
+	// Clock runs the session timers; nil is the wall clock.
+	Clock Clock
 	// Guard screens requests: scanners, per-source rates and bans, digest
 	// lockouts (docs/security.md). nil screens nothing.
 	Guard *guard.Guard
-	// SessionTimers are the callers' legs' RFC 4028 session timers; the
-	// zero value turns them off.
-	SessionTimers SessionTimers
-	// Clock runs the session timers; nil is the wall clock.
-	Clock clock.Clock
 }
 
 // Admission is the trunk decision for a carrier INVITE.
@@ -75,6 +74,10 @@ type Hooks struct {
 	// and must not return before the call ends: sipgo ends the INVITE transaction
 	// when the handler returns (see shared notes on sipgo).
 	HandleCall func(*InboundCall)
+	// SessionTimers, when set, gives the session-timer settings of each new
+	// dialog (so that a reload applies to the next call); nil uses
+	// Config.SessionTimers.
+	SessionTimers func() SessionTimers
 }
 
 // Server is the SIP user agent.
@@ -89,7 +92,6 @@ type Server struct {
 	auth      *Authenticator
 	registrar *Registrar
 	metrics   *metrics
-	clock     clock.Clock
 
 	udpConn net.PacketConn
 	tcpLn   net.Listener
@@ -146,10 +148,7 @@ func NewServer(cfg Config, hooks Hooks) (*Server, error) {
 		// valid request (RFC 4475 §3.1.1.7) would never be answered.
 		sip.UDPMTUSize = 9000
 	})
-	s := &Server{cfg: cfg, hooks: hooks, log: cfg.Logger, clock: cfg.Clock}
-	if s.clock == nil {
-		s.clock = clock.Real{}
-	}
+	s := &Server{cfg: cfg, hooks: hooks, log: cfg.Logger}
 	var err error
 	if s.auth, err = NewAuthenticator(cfg.Realm, cfg.NonceTTL, cfg.DigestAlgorithms, hooks.Password); err != nil {
 		return nil, err
@@ -398,7 +397,7 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	s.reply(req, tx, sip.StatusOK, "OK",
 		sip.NewHeader("Allow", allowHeader),
 		sip.NewHeader("Accept", "application/sdp"),
-		sip.NewHeader("Supported", s.supported()))
+		sip.NewHeader("Supported", s.sessionTimers().supported()))
 }
 
 func (s *Server) onStrayCancel(req *sip.Request, tx sip.ServerTransaction) {

@@ -182,21 +182,39 @@ func minSEHeader(d time.Duration) sip.Header {
 	return sip.NewHeader("Min-SE", strconv.Itoa(int(d/time.Second)))
 }
 
+// Clock is what runs session timers; tests give a clock.Fake.
+type Clock = clock.Clock
+
+// sessionTimers are the settings for a new dialog.
+func (s *Server) sessionTimers() SessionTimers {
+	if s.hooks.SessionTimers != nil {
+		return s.hooks.SessionTimers()
+	}
+	return s.cfg.SessionTimers
+}
+
+func (s *Server) clock() Clock {
+	if s.cfg.Clock != nil {
+		return s.cfg.Clock
+	}
+	return clock.Real{}
+}
+
 // supported is our Supported header's value (RFC 3261 §20.37).
-func (s *Server) supported() string {
-	if s.cfg.SessionTimers.Expires > 0 {
+func (cfg SessionTimers) supported() string {
+	if cfg.Expires > 0 {
 		return "timer"
 	}
 	return ""
 }
 
-// supportedHeaders are what our 2xx to an INVITE carries for session
+// responseHeaders are what our 2xx to an INVITE carries for session
 // timers: Supported: timer whenever they are on, and terms' headers.
-func (s *Server) supportedHeaders(terms sessionTerms) []sip.Header {
-	if s.cfg.SessionTimers.Expires <= 0 {
+func (cfg SessionTimers) responseHeaders(terms sessionTerms) []sip.Header {
+	if cfg.Expires <= 0 {
 		return nil
 	}
-	return append([]sip.Header{sip.NewHeader("Supported", s.supported())}, terms.headers()...)
+	return append([]sip.Header{sip.NewHeader("Supported", cfg.supported())}, terms.headers()...)
 }
 
 // expiryAfter is how long after a refresh the side that does not refresh
@@ -219,6 +237,7 @@ type sessionLeg interface {
 // owns the schedule; re-INVITEs answered on SIP goroutines hand it their
 // new terms through refreshed.
 type sessionTimer struct {
+	cfg  SessionTimers // the settings the dialog started with
 	clk  clock.Clock
 	leg  sessionLeg
 	log  *slog.Logger
@@ -234,8 +253,8 @@ type refresh struct {
 	at    time.Time
 }
 
-func newSessionTimer(clk clock.Clock, leg sessionLeg, log *slog.Logger) *sessionTimer {
-	return &sessionTimer{clk: clk, leg: leg, log: log, wake: make(chan struct{}, 1)}
+func newSessionTimer(cfg SessionTimers, clk clock.Clock, leg sessionLeg, log *slog.Logger) *sessionTimer {
+	return &sessionTimer{cfg: cfg, clk: clk, leg: leg, log: log, wake: make(chan struct{}, 1)}
 }
 
 func (st *sessionTimer) poke() {
@@ -357,7 +376,7 @@ const refreshTimeout = 32 * time.Second
 // 3264 §8 keeps the o= version), through do (the leg's dialog). It
 // returns the terms of the answer, or errDialogGone when the far end no
 // longer has the dialog. ctx is the leg's.
-func (s *Server) sendRefresh(ctx context.Context, m *mediaSession, terms sessionTerms, target sip.Uri, transport string,
+func (s *Server) sendRefresh(ctx context.Context, cfg SessionTimers, m *mediaSession, terms sessionTerms, target sip.Uri, transport string,
 	do func(context.Context, *sip.Request) (*sip.Response, error)) (sessionTerms, error) {
 	m.mu.Lock()
 	if m.busy {
@@ -379,7 +398,7 @@ func (s *Server) sendRefresh(ctx context.Context, m *mediaSession, terms session
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	// We send it and mean to go on refreshing: refresher=uac (§7.4).
 	req.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(terms.interval/time.Second))+";refresher="+refresherUAC))
-	req.AppendHeader(minSEHeader(s.cfg.SessionTimers.MinSE))
+	req.AppendHeader(minSEHeader(cfg.MinSE))
 	req.AppendHeader(sip.NewHeader("Supported", "timer"))
 	req.AppendHeader(sip.NewHeader("Allow", allowHeader))
 	req.SetBody(body)
@@ -398,7 +417,7 @@ func (s *Server) sendRefresh(ctx context.Context, m *mediaSession, terms session
 		return terms, fmt.Errorf("refresh answered %d", res.StatusCode)
 	}
 	s.ackRefresh(req, transport)
-	return s.cfg.SessionTimers.answered(res, terms), nil
+	return cfg.answered(res, terms), nil
 }
 
 // ackRefresh acknowledges the 2xx to our refresh. It is built from the
