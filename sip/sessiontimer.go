@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-	"github.com/hotline-cc/hotline/clock"
 )
 
 // SessionTimers configures RFC 4028 session timers on callers' legs: a
@@ -182,8 +181,22 @@ func minSEHeader(d time.Duration) sip.Header {
 	return sip.NewHeader("Min-SE", strconv.Itoa(int(d/time.Second)))
 }
 
-// Clock is what runs session timers; tests give a clock.Fake.
-type Clock = clock.Clock
+// Clock is what runs session timers: the wall clock, or a fake one in
+// tests. It is not clock.Clock, so that sip imports nothing of ours but
+// the guard; an adapter of a few lines makes a clock.Fake one.
+type Clock interface {
+	Now() time.Time
+	// AfterFunc calls f on a goroutine of its own once d has elapsed;
+	// stop cancels the call if it has not started.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+// wallClock is the real Clock.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 
 // sessionTimers are the settings for a new dialog.
 func (s *Server) sessionTimers() SessionTimers {
@@ -197,7 +210,7 @@ func (s *Server) clock() Clock {
 	if s.cfg.Clock != nil {
 		return s.cfg.Clock
 	}
-	return clock.Real{}
+	return wallClock{}
 }
 
 // supported is our Supported header's value (RFC 3261 §20.37).
@@ -238,7 +251,7 @@ type sessionLeg interface {
 // new terms through refreshed.
 type sessionTimer struct {
 	cfg  SessionTimers // the settings the dialog started with
-	clk  clock.Clock
+	clk  Clock
 	leg  sessionLeg
 	log  *slog.Logger
 	wake chan struct{} // cap 1: a refresh arrived or a timer fired
@@ -253,7 +266,7 @@ type refresh struct {
 	at    time.Time
 }
 
-func newSessionTimer(cfg SessionTimers, clk clock.Clock, leg sessionLeg, log *slog.Logger) *sessionTimer {
+func newSessionTimer(cfg SessionTimers, clk Clock, leg sessionLeg, log *slog.Logger) *sessionTimer {
 	return &sessionTimer{cfg: cfg, clk: clk, leg: leg, log: log, wake: make(chan struct{}, 1)}
 }
 
@@ -319,13 +332,13 @@ func (st *sessionTimer) run(terms sessionTerms) {
 				due, ours = expiry, false
 			}
 		}
-		timer := st.clk.AfterFunc(max(due.Sub(st.clk.Now()), 0), st.poke)
+		stop := st.clk.AfterFunc(max(due.Sub(st.clk.Now()), 0), st.poke)
 		select {
 		case <-st.leg.Done():
-			timer.Stop()
+			stop()
 			return
 		case <-st.wake:
-			timer.Stop()
+			stop()
 		}
 		if st.hasPending() || st.clk.Now().Before(due) {
 			continue // new terms, or a stale wake-up

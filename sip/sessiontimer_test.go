@@ -69,6 +69,13 @@ func TestExpiryAfter(t *testing.T) {
 	}
 }
 
+// fakeClock adapts a clock.Fake to the sip package's Clock.
+type fakeClock struct{ *clock.Fake }
+
+func (c fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return c.Fake.AfterFunc(d, f).Stop
+}
+
 // timerRig is a server with session timers on a fake clock and a carrier
 // whose in-dialog requests from us land on channels.
 type timerRig struct {
@@ -93,7 +100,7 @@ func newTimerRig(t *testing.T) *timerRig {
 	}
 	r.ts = startServer(t, func(c *Config) {
 		c.SessionTimers = SessionTimers{Expires: 1800 * time.Second, MinSE: 90 * time.Second}
-		c.Clock = r.clk
+		c.Clock = fakeClock{r.clk}
 	})
 	r.carrier.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
 		r.invites <- req
@@ -358,7 +365,7 @@ func TestSessionTimerAgentLeg(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	ts := startServer(t, func(c *Config) {
 		c.SessionTimers = SessionTimers{Expires: 1800 * time.Second, MinSE: 90 * time.Second}
-		c.Clock = clk
+		c.Clock = fakeClock{clk}
 	})
 	agentSDP := sdpOffer("v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0", "m=audio 31000 RTP/AVP 0 101", "a=rtpmap:101 telephone-event/8000")
 	invites := make(chan *sip.Request, 4)

@@ -23,7 +23,7 @@ var allowed = map[string]struct {
 	"media":    {nil, "media knows nothing of SIP, queues or IVR"},
 	"recorder": {nil, "recorder turns frames into files"},
 	"store":    {nil, "store is storage only"},
-	"sip":      {[]string{"guard", "clock"}, "sip speaks legs and registrations, not calls; guard screens its requests; clock runs its session timers"},
+	"sip":      {[]string{"guard"}, "sip speaks legs and registrations, not calls; guard screens its requests"},
 	"guard":    {nil, "guard is a leaf: a policy in, decisions out"},
 	"ivr":      {[]string{"config", "ivr/say"}, "ivr is a pure interpreter over config"},
 	"ivr/say":  {nil, "say turns values into prompt names and knows nothing else"},
