@@ -217,7 +217,7 @@ func (c *mediaCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.packets, prometheus.CounterValue, float64(s.PacketsOut), "out")
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(s.BytesIn), "in")
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(s.BytesOut), "out")
-	ch <- prometheus.MustNewConstMetric(c.invalid, prometheus.CounterValue, float64(s.PacketsInvalid()))
+	ch <- prometheus.MustNewConstMetric(c.invalid, prometheus.CounterValue, float64(s.PacketsInvalid))
 	for r, n := range s.Dropped {
 		ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(n), media.DropReason(r).String())
 	}

@@ -621,7 +621,7 @@ func TestEndpointRejectsNonRTPAndUnnegotiatedPayloads(t *testing.T) {
 			ep.SetRemote(Remote{Addr: phone.addr(), Codec: CodecPCMU, DTMFPayloadType: 101})
 			phone.sendRaw(ep.LocalAddr(), tt.bytes)
 			waitFor(t, "invalid packet counted", func() bool { return e.Stats().Dropped[tt.reason] == 1 })
-			if s := e.Stats(); s.PacketsIn != 1 || s.PacketsInvalid() != 1 {
+			if s := e.Stats(); s.PacketsIn != 1 || s.PacketsInvalid != 1 {
 				t.Fatalf("stats %+v", s)
 			}
 		})
@@ -780,7 +780,7 @@ func (r *latchRig) talk(t *testing.T, p *udpPeer, seq uint16, ssrc uint32) bool 
 	p.send(r.a.LocalAddr(), audioPacket(seq, ssrc))
 	waitFor(t, "the packet to be handled", func() bool {
 		s := r.e.Stats()
-		return s.PacketsOut > before.PacketsOut || s.PacketsInvalid() > before.PacketsInvalid()
+		return s.PacketsOut > before.PacketsOut || s.PacketsInvalid > before.PacketsInvalid
 	})
 	if r.e.Stats().PacketsOut == before.PacketsOut {
 		return false

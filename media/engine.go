@@ -27,15 +27,17 @@ type Config struct {
 
 // Stats are the engine's counters, cumulative since NewEngine, and gauges.
 type Stats struct {
-	PacketsIn  uint64 // datagrams read from RTP sockets
-	PacketsOut uint64 // RTP packets sent (played or relayed)
-	// Dropped counts received datagrams not used, by DropReason.
-	Dropped       [DropReasons]uint64
-	BytesIn       uint64
-	BytesOut      uint64
-	DTMFDigits    uint64 // key presses detected
-	EventsDropped uint64 // events lost because an Events channel was full
-	SendErrors    uint64 // failed RTP writes
+	PacketsIn      uint64 // datagrams read from RTP sockets
+	PacketsOut     uint64 // RTP packets sent (played or relayed)
+	PacketsInvalid uint64 // not RTP, unexpected payload type, source not latched, bad RFC 4733 payload
+	BytesIn        uint64
+	BytesOut       uint64
+	DTMFDigits     uint64 // key presses detected
+	EventsDropped  uint64 // events lost because an Events channel was full
+	SendErrors     uint64 // failed RTP writes
+
+	// Dropped is PacketsInvalid by reason (index: DropReason).
+	Dropped [DropReasons]uint64
 
 	ActiveEndpoints int
 	PlayingStreams  int // endpoints currently playing a playlist
@@ -162,17 +164,9 @@ func (e *Engine) Stats() Stats {
 	}
 	for r := range st.Dropped {
 		st.Dropped[r] = e.dropped[r].Load()
+		st.PacketsInvalid += st.Dropped[r]
 	}
 	return st
-}
-
-// PacketsInvalid is the sum of Dropped: every received datagram not used.
-func (s Stats) PacketsInvalid() uint64 {
-	var n uint64
-	for _, d := range s.Dropped {
-		n += d
-	}
-	return n
 }
 
 // DropReason says why a received datagram was not used.

@@ -113,12 +113,12 @@ const settlePT = 99
 // the order of one socket's datagrams).
 func (r *mixRig) settle(ps ...*mixParty) {
 	r.t.Helper()
-	want := r.e.Stats().PacketsInvalid() + uint64(len(ps))
+	want := r.e.Stats().PacketsInvalid + uint64(len(ps))
 	for _, p := range ps {
 		p.phone.send(p.ep.LocalAddr(), &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: settlePT}})
 	}
 	waitFor(r.t, "the readers to handle what was sent", func() bool {
-		return r.e.Stats().PacketsInvalid() >= want
+		return r.e.Stats().PacketsInvalid >= want
 	})
 }
 
