@@ -190,7 +190,8 @@ func NewMediaCollector(e *media.Engine) prometheus.Collector {
 		engine:    e,
 		packets:   prometheus.NewDesc("hotline_media_rtp_packets_total", "RTP packets by direction.", []string{"direction"}, nil),
 		bytes:     prometheus.NewDesc("hotline_media_rtp_bytes_total", "RTP bytes by direction.", []string{"direction"}, nil),
-		invalid:   prometheus.NewDesc("hotline_media_rtp_invalid_packets_total", "Received packets that were not usable RTP for their stream.", nil, nil),
+		invalid:   prometheus.NewDesc("hotline_media_rtp_invalid_packets_total", "Received packets that were not usable RTP for their stream: the sum of hotline_rtp_packets_dropped_total, kept for existing dashboards.", nil, nil),
+		drops:     prometheus.NewDesc("hotline_rtp_packets_dropped_total", "Received RTP packets dropped, by reason: malformed, payload_type, source (not the latched source), dtmf (bad RFC 4733 payload).", []string{"reason"}, nil),
 		dtmf:      prometheus.NewDesc("hotline_media_dtmf_digits_total", "RFC 4733 digits detected.", nil, nil),
 		dropped:   prometheus.NewDesc("hotline_media_events_dropped_total", "Media events dropped because a call did not read them in time.", nil, nil),
 		endpoints: prometheus.NewDesc("hotline_media_endpoints", "Open RTP endpoints.", nil, nil),
@@ -200,12 +201,12 @@ func NewMediaCollector(e *media.Engine) prometheus.Collector {
 }
 
 type mediaCollector struct {
-	engine                                                            *media.Engine
-	packets, bytes, invalid, dtmf, dropped, endpoints, playing, ports *prometheus.Desc
+	engine                                                                   *media.Engine
+	packets, bytes, invalid, drops, dtmf, dropped, endpoints, playing, ports *prometheus.Desc
 }
 
 func (c *mediaCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.invalid, c.dtmf, c.dropped, c.endpoints, c.playing, c.ports} {
+	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.invalid, c.drops, c.dtmf, c.dropped, c.endpoints, c.playing, c.ports} {
 		ch <- d
 	}
 }
@@ -217,6 +218,9 @@ func (c *mediaCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(s.BytesIn), "in")
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(s.BytesOut), "out")
 	ch <- prometheus.MustNewConstMetric(c.invalid, prometheus.CounterValue, float64(s.PacketsInvalid))
+	for r, n := range s.Dropped {
+		ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(n), media.DropReason(r).String())
+	}
 	ch <- prometheus.MustNewConstMetric(c.dtmf, prometheus.CounterValue, float64(s.DTMFDigits))
 	ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(s.EventsDropped))
 	ch <- prometheus.MustNewConstMetric(c.endpoints, prometheus.GaugeValue, float64(s.ActiveEndpoints))

@@ -193,6 +193,10 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		Password:       func(user string) (string, bool) { return mgr.Password(user) },
 		OnRegistration: func(ch hsip.RegistrationChange) { mgr.OnRegistration(ch) },
 		HandleCall:     func(c *hsip.InboundCall) { mgr.HandleCall(c) },
+		SessionTimers: func() hsip.SessionTimers {
+			calls := a.runtime.Load().Config.Calls
+			return hsip.SessionTimers{Expires: calls.SessionExpires, MinSE: calls.MinSE}
+		},
 	}
 	sipCfg := hsip.Config{
 		Listen: cfg.SIP.Listen, Advertise: advertise, Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent,

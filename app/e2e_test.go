@@ -398,6 +398,9 @@ func TestDeadOrEndlessCallsAreEnded(t *testing.T) {
 			if cdr.HangupBy != "system" || cdr.HangupCause != tc.cause || secs < tc.minS || secs > tc.maxS {
 				t.Errorf("CDR hung up by %q for %q after %.2f s; want system, %s, in %.1f-%.1f s", cdr.HangupBy, cdr.HangupCause, secs, tc.cause, tc.minS, tc.maxS)
 			}
+			if got := metricValue(h.metrics(), `hotline_calls_system_hangups_total{cause="`+tc.cause+`"}`); got != 1 {
+				t.Errorf("system hangups for %s = %v, want 1", tc.cause, got)
+			}
 		})
 	}
 }

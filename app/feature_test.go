@@ -75,8 +75,8 @@ func (p *featurePhone) dial(t *testing.T, h *hotline, user, password, code strin
 
 // invite calls code at hotline as user (digest password), offering the
 // phone's RTP socket; it returns the final status and, when answered (and
-// acknowledged), the session and its INVITE.
-func (p *featurePhone) invite(t *testing.T, ctx context.Context, h *hotline, user, password, code string) (*sipgo.DialogClientSession, *sip.Request, int) {
+// acknowledged), the session and its INVITE. extra headers go in the INVITE.
+func (p *featurePhone) invite(t *testing.T, ctx context.Context, h *hotline, user, password, code string, extra ...sip.Header) (*sipgo.DialogClientSession, *sip.Request, int) {
 	t.Helper()
 	port := p.rtp.LocalAddr().(*net.UDPAddr).Port
 	sdp := fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n", port)
@@ -88,6 +88,9 @@ func (p *featurePhone) invite(t *testing.T, ctx context.Context, h *hotline, use
 	req.AppendHeader(from)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody([]byte(sdp))
+	for _, hd := range extra {
+		req.AppendHeader(hd)
+	}
 	sess, err := dua.WriteInvite(ctx, req)
 	if err != nil {
 		t.Fatal(err)

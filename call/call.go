@@ -273,12 +273,15 @@ func (c *Call) run() {
 	}
 	c.caller = ep
 	defer c.caller.Close()
-	c.caller.SetRemote(media.Remote{Addr: c.in.Offer.Addr, Codec: codecOf(c.in.PayloadType), DTMFPayloadType: c.in.Offer.DTMFPayloadType})
+	c.caller.SetRemote(media.Remote{Addr: c.in.Offer.Addr, Codec: codecOf(c.in.PayloadType), DTMFPayloadType: c.in.Offer.DTMFPayloadType,
+		Quiet: sendsNoRTP(c.in.Offer)})
+	// A caller who holds us may stop sending: the RTP timeout waits. So
+	// does it for a call that starts on hold.
+	c.callerHeld.Store(sendsNoRTP(c.in.Offer))
 	c.in.OnReoffer(func(o hsip.MediaOffer) {
 		reoffered(ep, o)
-		// A caller who holds us may stop sending: the RTP timeout waits.
-		if held := o.Held(); held != c.callerHeld.Swap(held) && !held {
-			c.callerResumed.Store(time.Now().UnixNano())
+		if held := sendsNoRTP(o); held != c.callerHeld.Swap(held) && !held {
+			c.callerResumed.Store(c.now().UnixNano())
 		}
 	})
 	if err := c.in.Answer(c.sdpAddr(c.caller)); err != nil {
@@ -930,7 +933,7 @@ func reoffered(ep *media.Endpoint, o hsip.MediaOffer) {
 	if addr.Addr().IsUnspecified() {
 		addr = ep.Remote().Addr
 	}
-	ep.SetRemote(media.Remote{Addr: addr, Codec: codecOf(o.PayloadType), DTMFPayloadType: o.DTMFPayloadType})
+	ep.SetRemote(media.Remote{Addr: addr, Codec: codecOf(o.PayloadType), DTMFPayloadType: o.DTMFPayloadType, Quiet: sendsNoRTP(o)})
 }
 
 func failureOf(err error) acd.OfferFailure {
@@ -1175,6 +1178,9 @@ func (c *Call) finish() {
 		c.analyzeRecording(c.cdr.RecordingPath)
 	}
 	c.m.deps.Metrics.callEnded(c.result)
+	if c.hangupBy == "system" {
+		c.m.deps.Metrics.systemHangup(c.cause)
+	}
 	c.log.Info("call ended", "agent_id", c.cdr.AgentID, "result", c.result, "hangup_by", c.hangupBy, "cause", c.cause,
 		"duration", end.Sub(c.cdr.Answer).Round(time.Millisecond).String(), "talk", c.cdr.Talk.Round(time.Millisecond).String())
 }

@@ -1,6 +1,10 @@
 package call
 
-import "time"
+import (
+	"time"
+
+	hsip "github.com/hotline-cc/hotline/sip"
+)
 
 // checkLife ends a call that has lasted calls.max_duration, or whose
 // caller has sent no RTP for calls.rtp_timeout (not while the caller holds
@@ -48,6 +52,14 @@ func (c *Call) endBySystem(cause string) {
 	c.setResult(map[Stage]string{StageIVR: "ivr", StageQueued: "abandoned", StageTalking: "completed",
 		StageVoicemail: "voicemail", StageCallbackMenu: c.callbackMenuResult(), StageTransferred: "transferred"}[c.stage])
 	c.endCaller("system-" + cause)
+}
+
+// sendsNoRTP reports whether a caller's SDP says it will send us no RTP:
+// it holds us (sendonly, inactive, c=0.0.0.0) or only listens (recvonly).
+// The RTP timeout does not apply then, as Asterisk's rtpholdtimeout is
+// apart from its rtptimeout.
+func sendsNoRTP(o hsip.MediaOffer) bool {
+	return o.Held() || o.Direction == hsip.DirectionRecvOnly
 }
 
 func latest(ts ...time.Time) time.Time {

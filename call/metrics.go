@@ -1,6 +1,7 @@
 package call
 
 import (
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,7 +33,15 @@ type Metrics struct {
 	recordingsSkipped *prometheus.CounterVec
 	// offerDelays is queue entry to the first agent INVITE.
 	offerDelays prometheus.Histogram
+	// healthHangups counts calls hotline ended because a leg or the call
+	// itself was unhealthy, by cause (healthCauses).
+	healthHangups *prometheus.CounterVec
 }
+
+// healthCauses are the hangup causes of media and dialog health: no RTP
+// from the caller, the longest call, a dead dialog (RFC 4028) of the
+// caller or of the agent.
+var healthCauses = []string{"rtp-timeout", "max-duration", "session-timer", "agent-session-timer"}
 
 // callResults are touched at start so every series exists before the first call.
 var callResults = []string{"completed", "abandoned", "ivr", "callback", "voicemail", "routed", "transferred", "failed"}
@@ -112,6 +121,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "hotline", Subsystem: "recordings", Name: "analytics_hook_runs_total",
 			Help: "Runs of the speech-analytics hook, by result: ok, error, timeout, bad-answer.",
 		}, []string{"result"}),
+		healthHangups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "hotline", Subsystem: "calls", Name: "system_hangups_total",
+			Help: "Calls hotline hung up because they were unhealthy, by cause: rtp-timeout (no RTP from the caller for calls.rtp_timeout), max-duration (calls.max_duration), session-timer and agent-session-timer (the caller's or the agent's dialog was not refreshed, RFC 4028).",
+		}, []string{"cause"}),
 		recordingsSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "hotline", Subsystem: "recordings", Name: "skipped_total",
 			Help: "Calls not recorded, by reason: disk-full (less free space than recordings.min_free_bytes).",
@@ -121,10 +134,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.calls.WithLabelValues(r)
 	}
 	m.recordingsSkipped.WithLabelValues("disk-full")
+	for _, c := range healthCauses {
+		m.healthHangups.WithLabelValues(c)
+	}
 	if reg != nil {
 		reg.MustRegister(m.calls, m.dtmfTotal, m.wait, m.ivrVisits, m.ivrChoices, m.dips, m.dipSeconds, m.transfers, m.agentTransfers, m.surveys,
 			m.onHold, m.holds, m.holdTime, m.monitors, m.analyses, m.hooks,
-			m.recordingsSkipped, m.offerDelays)
+			m.recordingsSkipped, m.offerDelays, m.healthHangups)
 	}
 	return m
 }
@@ -137,6 +153,14 @@ func (m *Metrics) callEnded(result string) {
 }
 
 func (m *Metrics) dtmf() { m.dtmfTotal.Inc() }
+
+// systemHangup counts a call hotline ended, when cause is one of
+// healthCauses (other causes are not health, and would not bound the label).
+func (m *Metrics) systemHangup(cause string) {
+	if slices.Contains(healthCauses, cause) {
+		m.healthHangups.WithLabelValues(cause).Inc()
+	}
+}
 
 func (m *Metrics) queueWait(queue string, d time.Duration) {
 	m.wait.WithLabelValues(queue).Observe(d.Seconds())

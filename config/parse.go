@@ -167,7 +167,7 @@ func defaultConfig() *Config {
 		Recordings: Recordings{RetentionDays: map[string]int{}, SweepEvery: DefaultSweepEvery,
 			MinFreeBytes: DefaultMinFreeBytes, AnalyticsHook: AnalyticsHook{Timeout: DefaultHookTimeout}},
 		Reports:  Reports{FCRWindow: DefaultFCRWindow},
-		Calls:    Calls{RTPTimeout: DefaultRTPTimeout, MaxDuration: DefaultMaxDuration, Drain: DefaultDrain},
+		Calls:    Calls{RTPTimeout: DefaultRTPTimeout, MaxDuration: DefaultMaxDuration, Drain: DefaultDrain, SessionExpires: DefaultSessionExpires, MinSE: MinSessionExpires},
 		Security: DefaultSecurity(),
 	}
 }

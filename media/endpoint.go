@@ -32,6 +32,10 @@ type Remote struct {
 	// DTMFPayloadType is the negotiated telephone-event payload type
 	// (RFC 4733 §7.1.1), 0 when none was negotiated.
 	DTMFPayloadType uint8
+	// Quiet: the SDP says the far end sends nothing (it holds us, or only
+	// listens). Its silence is then no NAT rebinding: the latched source
+	// keeps the stream, however long it is silent (see acceptSource).
+	Quiet bool
 }
 
 // Playlist is a sequence of prompts played back to back.
@@ -157,6 +161,11 @@ type Endpoint struct {
 	sendAddr  netip.AddrPort
 	latched   bool
 	lastHeard time.Time // last packet from the latched source
+	// probe is a new source on probation (see acceptSource).
+	probe probation
+	// ignoreLogged: an ignored source was logged; later ones are only
+	// counted, so a flood costs no log line per packet.
+	ignoreLogged bool
 
 	dtmf       DTMFDetector
 	haveInSSRC bool
@@ -234,6 +243,7 @@ func (ep *Endpoint) SetRemote(r Remote) {
 	if r.Addr != ep.remote.Addr || !ep.latched {
 		ep.sendAddr = r.Addr
 		ep.latched = false
+		ep.probe = probation{}
 		ep.dtmf.Reset()
 		ep.haveInSSRC = false
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -441,16 +442,18 @@ func TestSymmetricRTPLatchesOntoActualSource(t *testing.T) {
 	tickN(e, 1)
 	signalled.recv(testTimeout) // before any packet arrives: the SDP address
 
-	audio := func(seq uint16) *rtp.Packet {
-		return &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 7}, Payload: make([]byte, 160)}
-	}
-	actual.send(ep.LocalAddr(), audio(1))
-	waitFor(t, "latch", func() bool { return e.Stats().PacketsIn == 1 })
+	// The NAT's address is not the signalled one: it latches once it has
+	// sent two packets in sequence.
+	actual.send(ep.LocalAddr(), audioPacket(1, 7))
+	waitFor(t, "probation packet", func() bool { return e.Stats().Dropped[DropSource] == 1 })
+	actual.send(ep.LocalAddr(), audioPacket(2, 7))
+	waitFor(t, "latch", func() bool { return e.Stats().PacketsIn == 2 && !ep.LastHeard().IsZero() })
 	tickN(e, 1)
 	actual.recv(testTimeout)
 
-	stray.send(ep.LocalAddr(), audio(2))
-	waitFor(t, "stray packet", func() bool { return e.Stats().PacketsInvalid == 1 })
+	stray.send(ep.LocalAddr(), audioPacket(3, 7))
+	stray.send(ep.LocalAddr(), audioPacket(4, 7))
+	waitFor(t, "stray packets", func() bool { return e.Stats().Dropped[DropSource] == 3 })
 	tickN(e, 1)
 	actual.recv(testTimeout) // still latched
 	stray.expectSilence(50 * time.Millisecond)
@@ -462,30 +465,62 @@ func TestSymmetricRTPLatchesOntoActualSource(t *testing.T) {
 	moved.recv(testTimeout)
 }
 
-func TestLatchMovesOnlyAfterSourceIsSilent(t *testing.T) {
+// audioPacket is 20 ms of PCMU silence with sequence number seq.
+func audioPacket(seq uint16, ssrc uint32) *rtp.Packet {
+	return &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * samplesPerFrame, SSRC: ssrc},
+		Payload: bytes.Repeat([]byte{ulawSilence}, samplesPerFrame)}
+}
+
+// TestLatchingRule drives acceptSource with a fake clock through the rule
+// of docs/security.md.
+func TestLatchingRule(t *testing.T) {
+	signalled := netip.MustParseAddrPort("10.0.0.1:4000") // private, from the SDP
 	first := netip.MustParseAddrPort("192.0.2.1:4000")
 	second := netip.MustParseAddrPort("192.0.2.2:5000")
 	t0 := time.Unix(1000, 0)
+	type pkt struct {
+		src    netip.AddrPort
+		ssrc   uint32
+		seq    uint16
+		after  time.Duration
+		wantOK bool
+	}
+	latchFirst := []pkt{{first, 1, 10, 0, false}, {first, 1, 11, 20 * time.Millisecond, true}}
 	tests := []struct {
 		name     string
-		after    time.Duration
-		wantOK   bool
+		pkts     []pkt
 		wantDest netip.AddrPort
 	}{
-		{"other source while the first talks", 500 * time.Millisecond, false, first},
-		{"just before the silence limit", relatchAfter - time.Millisecond, false, first},
-		{"after a second of silence", relatchAfter, true, second},
+		{"signalled address latches at once", []pkt{{signalled, 1, 10, 0, true}}, signalled},
+		{"a single packet from elsewhere does not latch", []pkt{{first, 1, 10, 0, false}}, signalled},
+		{"two in sequence from elsewhere latch", latchFirst, first},
+		{"out of sequence restarts probation", []pkt{{first, 1, 10, 0, false}, {first, 1, 12, 0, false}, {first, 1, 13, 0, true}}, first},
+		{"an ssrc change restarts probation", []pkt{{first, 1, 10, 0, false}, {first, 2, 11, 0, false}, {first, 2, 12, 0, true}}, first},
+		{"interleaved sources never pass", []pkt{{first, 1, 10, 0, false}, {second, 1, 11, 0, false}, {first, 1, 11, 0, false}}, signalled},
+		{"other source while the first talks", append(latchFirst,
+			pkt{second, 5, 1, 500 * time.Millisecond, false}, pkt{second, 5, 2, 520 * time.Millisecond, false}), first},
+		{"just before the silence limit", append(latchFirst,
+			pkt{second, 5, 1, relatchAfter - 2*time.Millisecond, false}, pkt{second, 5, 2, relatchAfter - time.Millisecond, false}), first},
+		{"one packet after a second of silence", append(latchFirst,
+			pkt{second, 5, 1, relatchAfter + 20*time.Millisecond, false}), first},
+		{"two in sequence after a second of silence", append(latchFirst,
+			pkt{second, 5, 1, relatchAfter + 20*time.Millisecond, false}, pkt{second, 5, 2, relatchAfter + 40*time.Millisecond, true}), second},
+		{"a source that kept sending takes over on the first packet after the silence", append(latchFirst,
+			pkt{second, 5, 1, 500 * time.Millisecond, false}, pkt{second, 5, 2, relatchAfter + 20*time.Millisecond, true}), second},
+		{"the latched source may change ssrc", append(latchFirst, pkt{first, 9, 500, 40 * time.Millisecond, true}), first},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ep := &Endpoint{logger: newTestEngine(t, true).logger}
-			ep.remote.Addr = netip.MustParseAddrPort("10.0.0.1:4000") // private, from the SDP
-			ep.sendAddr = ep.remote.Addr
-			if !ep.acceptSource(first, t0) || ep.sendAddr != first {
-				t.Fatalf("first packet did not latch")
+			ep.remote.Addr = signalled
+			ep.sendAddr = signalled
+			for i, p := range tt.pkts {
+				if ok := ep.acceptSource(p.src, p.ssrc, p.seq, t0.Add(p.after)); ok != p.wantOK {
+					t.Fatalf("packet %d from %s: accept = %v, want %v", i, p.src, ok, p.wantOK)
+				}
 			}
-			if ok := ep.acceptSource(second, t0.Add(tt.after)); ok != tt.wantOK || ep.sendAddr != tt.wantDest {
-				t.Fatalf("accept = %v, dest %s; want %v, %s", ok, ep.sendAddr, tt.wantOK, tt.wantDest)
+			if ep.sendAddr != tt.wantDest {
+				t.Fatalf("dest %s, want %s", ep.sendAddr, tt.wantDest)
 			}
 		})
 	}
@@ -566,23 +601,27 @@ func TestRecordingTapOnBridgedLegHearsBothSides(t *testing.T) {
 
 func TestEndpointRejectsNonRTPAndUnnegotiatedPayloads(t *testing.T) {
 	tests := []struct {
-		name  string
-		bytes []byte
+		name   string
+		bytes  []byte
+		reason DropReason
 	}{
-		{"too short", []byte{0x80, 0}},
-		{"rtp version 1", append([]byte{0x40, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}, make([]byte, 160)...)},
-		{"g722 not negotiated", append([]byte{0x80, 9, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}, make([]byte, 160)...)},
-		{"pcma when pcmu negotiated", append([]byte{0x80, 8, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}, make([]byte, 160)...)},
+		{"too short", []byte{0x80, 0}, DropMalformed},
+		{"rtp version 1", append([]byte{0x40, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}, make([]byte, 160)...), DropMalformed},
+		{"empty audio payload", []byte{0x80, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}, DropMalformed},
+		{"audio payload over 150 ms", append([]byte{0x80, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}, make([]byte, maxAudioPayload+1)...), DropMalformed},
+		{"g722 not negotiated", append([]byte{0x80, 9, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}, make([]byte, 160)...), DropPayloadType},
+		{"pcma when pcmu negotiated", append([]byte{0x80, 8, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}, make([]byte, 160)...), DropPayloadType},
+		{"bad telephone-event payload", []byte{0x80, 101, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0}, DropDTMF},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newTestEngine(t, true)
 			ep := newTestEndpoint(t, e, "caller")
 			phone := newUDPPeer(t)
-			ep.SetRemote(Remote{Addr: phone.addr(), Codec: CodecPCMU})
+			ep.SetRemote(Remote{Addr: phone.addr(), Codec: CodecPCMU, DTMFPayloadType: 101})
 			phone.sendRaw(ep.LocalAddr(), tt.bytes)
-			waitFor(t, "invalid packet counted", func() bool { return e.Stats().PacketsInvalid == 1 })
-			if s := e.Stats(); s.PacketsIn != 1 {
+			waitFor(t, "invalid packet counted", func() bool { return e.Stats().Dropped[tt.reason] == 1 })
+			if s := e.Stats(); s.PacketsIn != 1 || s.PacketsInvalid != 1 {
 				t.Fatalf("stats %+v", s)
 			}
 		})
@@ -697,4 +736,186 @@ func TestCodecEnum(t *testing.T) {
 	if CodecFromPayloadType(9) != CodecUnknown || EventKind(0).String() != "Unknown" || EventDTMF.String() != "DTMF" {
 		t.Fatal("unknown values")
 	}
+}
+
+// fakeClock is a clock tests move by hand; safe for the readers.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Unix(1000, 0).UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// latchRig is a bridged pair whose readers stamp packets with a fake
+// clock: phone A talks to the caller endpoint, phone B hears the relay.
+type latchRig struct {
+	*bridgedPair
+	clk *fakeClock
+}
+
+func newLatchRig(t *testing.T) *latchRig {
+	e := newTestEngine(t, false)
+	clk := newFakeClock()
+	e.now = clk.Now // before any reader starts
+	bp := &bridgedPair{e: e, a: newTestEndpoint(t, e, "caller"), b: newTestEndpoint(t, e, "agent")}
+	bp.phoneA, bp.phoneB = newUDPPeer(t), newUDPPeer(t)
+	bp.remoteA = Remote{Addr: bp.phoneA.addr(), Codec: CodecPCMU, DTMFPayloadType: 101}
+	bp.remoteB = Remote{Addr: bp.phoneB.addr(), Codec: CodecPCMU, DTMFPayloadType: 101}
+	bp.a.SetRemote(bp.remoteA)
+	bp.b.SetRemote(bp.remoteB)
+	Bridge(bp.a, bp.b)
+	return &latchRig{bridgedPair: bp, clk: clk}
+}
+
+// talk sends an audio packet from p to the caller endpoint and reports
+// whether phone B heard it relayed; a dropped one is waited for in the
+// counters, so the answer never depends on a timeout.
+func (r *latchRig) talk(t *testing.T, p *udpPeer, seq uint16, ssrc uint32) bool {
+	t.Helper()
+	before := r.e.Stats()
+	p.send(r.a.LocalAddr(), audioPacket(seq, ssrc))
+	waitFor(t, "the packet to be handled", func() bool {
+		s := r.e.Stats()
+		return s.PacketsOut > before.PacketsOut || s.PacketsInvalid > before.PacketsInvalid
+	})
+	if r.e.Stats().PacketsOut == before.PacketsOut {
+		return false
+	}
+	got := r.phoneB.recv(testTimeout)
+	if got.SSRC == ssrc {
+		t.Fatalf("relayed packet kept the source's SSRC")
+	}
+	return true
+}
+
+// answerReaches reports where phone B's packet, relayed by the caller
+// endpoint, arrives: the caller endpoint's destination.
+func (r *latchRig) answerReaches(t *testing.T, candidates ...*udpPeer) *udpPeer {
+	t.Helper()
+	sent := r.e.Stats().PacketsOut
+	r.phoneB.send(r.b.LocalAddr(), audioPacket(1, 99))
+	for _, c := range candidates {
+		if _, err := c.tryRecv(200 * time.Millisecond); err == nil {
+			// The counter moves after the datagram leaves: wait for it, so
+			// that the next talk does not take this packet for its own.
+			waitFor(t, "the relay to be counted", func() bool { return r.e.Stats().PacketsOut > sent })
+			return c
+		}
+	}
+	return nil
+}
+
+func TestLatchingOverUDP(t *testing.T) {
+	t.Run("spoofed source ignored while the caller talks", func(t *testing.T) {
+		r := newLatchRig(t)
+		spoofer := newUDPPeer(t)
+		if !r.talk(t, r.phoneA, 1, 7) {
+			t.Fatal("the signalled phone was not relayed")
+		}
+		r.clk.Advance(20 * time.Millisecond)
+		for seq := uint16(100); seq < 105; seq++ { // in sequence: probation alone would pass it
+			if r.talk(t, spoofer, seq, 666) {
+				t.Fatalf("spoofed packet %d relayed", seq)
+			}
+		}
+		if got := r.e.Stats().Dropped[DropSource]; got != 5 {
+			t.Fatalf("source drops = %d, want 5", got)
+		}
+		if got := r.answerReaches(t, r.phoneA, spoofer); got != r.phoneA {
+			t.Fatal("the answer did not go to the latched phone")
+		}
+	})
+	t.Run("silent source, then a new one relatches after probation", func(t *testing.T) {
+		r := newLatchRig(t)
+		rebound := newUDPPeer(t) // the same phone after a NAT rebinding
+		if !r.talk(t, r.phoneA, 1, 7) {
+			t.Fatal("first packet not relayed")
+		}
+		r.clk.Advance(relatchAfter)
+		if r.talk(t, rebound, 2, 7) {
+			t.Fatal("a single packet took over the stream")
+		}
+		if !r.talk(t, rebound, 3, 7) {
+			t.Fatal("the second in-sequence packet did not take over")
+		}
+		if got := r.answerReaches(t, rebound, r.phoneA); got != rebound {
+			t.Fatal("the answer did not follow the new source")
+		}
+	})
+	t.Run("re-INVITE to a new address", func(t *testing.T) {
+		r := newLatchRig(t)
+		if !r.talk(t, r.phoneA, 1, 7) {
+			t.Fatal("first packet not relayed")
+		}
+		moved, nat := newUDPPeer(t), newUDPPeer(t)
+		r.a.SetRemote(Remote{Addr: moved.addr(), Codec: CodecPCMU, DTMFPayloadType: 101})
+		if r.talk(t, r.phoneA, 2, 7) {
+			t.Fatal("the old address is still relayed after the re-INVITE")
+		}
+		if got := r.answerReaches(t, moved, r.phoneA); got != moved {
+			t.Fatal("before any packet, the answer does not go to the new signalled address")
+		}
+		// The new address behind a NAT: its packets come from elsewhere and
+		// latch after probation, with no wait for silence.
+		if r.talk(t, nat, 10, 8) {
+			t.Fatal("one packet from a NAT address latched")
+		}
+		if !r.talk(t, nat, 11, 8) {
+			t.Fatal("two in-sequence packets did not latch")
+		}
+		if got := r.answerReaches(t, nat, moved); got != nat {
+			t.Fatal("the answer did not go to the latched NAT address")
+		}
+	})
+	t.Run("a held phone's silence hands its stream to no one", func(t *testing.T) {
+		r := newLatchRig(t)
+		spoofer := newUDPPeer(t)
+		if !r.talk(t, r.phoneA, 1, 7) {
+			t.Fatal("first packet not relayed")
+		}
+		quiet := r.remoteA
+		quiet.Quiet = true // re-INVITE inactive, same address
+		r.a.SetRemote(quiet)
+		r.clk.Advance(time.Minute)
+		for seq := uint16(100); seq < 105; seq++ {
+			if r.talk(t, spoofer, seq, 666) {
+				t.Fatalf("packet %d from a stranger took the held stream", seq)
+			}
+		}
+		if got := r.answerReaches(t, r.phoneA, spoofer); got != r.phoneA {
+			t.Fatal("the answer left the held phone")
+		}
+		// Resumed from behind a new NAT binding: the old source has been
+		// silent, the new one passes probation and takes over.
+		r.a.SetRemote(r.remoteA)
+		if r.talk(t, spoofer, 200, 9) || !r.talk(t, spoofer, 201, 9) {
+			t.Fatal("after the resume, a new source did not relatch after probation")
+		}
+	})
+	t.Run("ssrc change mid-stream", func(t *testing.T) {
+		r := newLatchRig(t)
+		for seq := uint16(1); seq <= 3; seq++ {
+			if !r.talk(t, r.phoneA, seq, 7) {
+				t.Fatalf("packet %d not relayed", seq)
+			}
+		}
+		// The phone restarts its stream (a re-INVITE it did not send, a
+		// transfer inside a PBX): new SSRC, new sequence and timestamps.
+		for seq := uint16(40000); seq < 40003; seq++ {
+			if !r.talk(t, r.phoneA, seq, 8) {
+				t.Fatalf("packet %d of the new ssrc not relayed", seq)
+			}
+		}
+		r.phoneA.send(r.a.LocalAddr(), &rtp.Packet{
+			Header:  rtp.Header{Version: 2, Marker: true, PayloadType: 101, SequenceNumber: 40003, Timestamp: 5, SSRC: 8},
+			Payload: dtmfPayload(5, false, 160),
+		})
+		if ev := waitEvent(t, r.a); ev.Kind != EventDTMF || ev.Digit != '5' {
+			t.Fatalf("event %+v, want digit 5", ev)
+		}
+	})
 }

@@ -36,6 +36,9 @@ type Stats struct {
 	EventsDropped  uint64 // events lost because an Events channel was full
 	SendErrors     uint64 // failed RTP writes
 
+	// Dropped is PacketsInvalid by reason (index: DropReason).
+	Dropped [DropReasons]uint64
+
 	ActiveEndpoints int
 	PlayingStreams  int // endpoints currently playing a playlist
 	PortsFree       int // even ports of the pool not in use
@@ -61,7 +64,13 @@ type Engine struct {
 
 	nextPlaybackID atomic.Uint64
 
-	packetsIn, packetsOut, packetsInvalid atomic.Uint64
+	// now stamps received packets (latching, LastHeard); tests replace it,
+	// before the first endpoint starts its reader, to cross relatchAfter
+	// without waiting.
+	now func() time.Time
+
+	packetsIn, packetsOut                 atomic.Uint64
+	dropped                               [DropReasons]atomic.Uint64
 	bytesIn, bytesOut                     atomic.Uint64
 	dtmfDigits, eventsDropped, sendErrors atomic.Uint64
 	playing                               atomic.Int64
@@ -89,6 +98,7 @@ func newEngine(cfg Config) (*Engine, error) {
 		network:   "udp6",
 		bindIP:    bindIP,
 		endpoints: make(map[*Endpoint]struct{}),
+		now:       time.Now,
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
@@ -140,10 +150,9 @@ func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	active, free := len(e.endpoints), len(e.freePorts)
 	e.mu.Unlock()
-	return Stats{
+	st := Stats{
 		PacketsIn:       e.packetsIn.Load(),
 		PacketsOut:      e.packetsOut.Load(),
-		PacketsInvalid:  e.packetsInvalid.Load(),
 		BytesIn:         e.bytesIn.Load(),
 		BytesOut:        e.bytesOut.Load(),
 		DTMFDigits:      e.dtmfDigits.Load(),
@@ -153,7 +162,46 @@ func (e *Engine) Stats() Stats {
 		PlayingStreams:  int(e.playing.Load()),
 		PortsFree:       free,
 	}
+	for r := range st.Dropped {
+		st.Dropped[r] = e.dropped[r].Load()
+		st.PacketsInvalid += st.Dropped[r]
+	}
+	return st
 }
+
+// DropReason says why a received datagram was not used.
+type DropReason uint8
+
+const (
+	// DropMalformed: not RTP version 2, unparseable, a payload size no
+	// negotiated codec produces, or a datagram the socket failed to read.
+	DropMalformed DropReason = iota
+	// DropPayloadType: a payload type the SDP did not negotiate.
+	DropPayloadType
+	// DropSource: from an address other than the latched one (see
+	// acceptSource), or from a new one still on probation.
+	DropSource
+	// DropDTMF: a telephone-event payload RFC 4733 §2.3 does not allow.
+	DropDTMF
+	// DropReasons is the number of reasons.
+	DropReasons
+)
+
+func (r DropReason) String() string {
+	switch r {
+	case DropMalformed:
+		return "malformed"
+	case DropPayloadType:
+		return "payload_type"
+	case DropSource:
+		return "source"
+	case DropDTMF:
+		return "dtmf"
+	}
+	return "unknown"
+}
+
+func (e *Engine) drop(r DropReason) { e.dropped[r].Add(1) }
 
 // NewEndpoint binds an RTP socket on the next free even port of the pool
 // and starts its reader. Ports the operating system refuses (in use by

@@ -49,10 +49,10 @@ func (ep *Endpoint) readLoop() {
 				r.errLog = true
 				ep.logger.Warn("rtp read failed; further errors on this endpoint are only counted", "err", err)
 			}
-			ep.engine.packetsInvalid.Add(1)
+			ep.engine.drop(DropMalformed)
 			continue
 		}
-		ep.handlePacket(r, r.buf[:n], src, time.Now())
+		ep.handlePacket(r, r.buf[:n], src, ep.engine.now())
 	}
 }
 
@@ -65,7 +65,7 @@ func (ep *Endpoint) handlePacket(r *reader, datagram []byte, src netip.AddrPort,
 	e.packetsIn.Add(1)
 	e.bytesIn.Add(uint64(len(datagram)))
 	if err := r.pkt.Unmarshal(datagram); err != nil || r.pkt.Version != 2 {
-		e.packetsInvalid.Add(1)
+		e.drop(DropMalformed)
 		return
 	}
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
@@ -80,9 +80,20 @@ func (ep *Endpoint) handlePacket(r *reader, datagram []byte, src netip.AddrPort,
 	case ep.remote.DTMFPayloadType != 0 && pkt.PayloadType == ep.remote.DTMFPayloadType:
 		kind = packetEvent
 	}
-	if kind == packetUnknown || !ep.acceptSource(src, now) {
+	// Checked in this order so that nothing but plausible RTP of a
+	// negotiated payload type can latch a source.
+	reason := DropReasons
+	switch {
+	case kind == packetUnknown:
+		reason = DropPayloadType
+	case kind == packetAudio && !plausibleAudio(len(pkt.Payload)):
+		reason = DropMalformed
+	case !ep.acceptSource(src, pkt.SSRC, pkt.SequenceNumber, now):
+		reason = DropSource
+	}
+	if reason != DropReasons {
 		ep.mu.Unlock()
-		e.packetsInvalid.Add(1)
+		e.drop(reason)
 		return
 	}
 	if !ep.haveInSSRC || pkt.SSRC != ep.inSSRC {
@@ -98,7 +109,7 @@ func (ep *Endpoint) handlePacket(r *reader, datagram []byte, src netip.AddrPort,
 		d, ok := ep.dtmf.Feed(pkt.Timestamp, pkt.Payload)
 		if ep.dtmf.Malformed() != before {
 			ep.mu.Unlock()
-			e.packetsInvalid.Add(1)
+			e.drop(DropDTMF)
 			return
 		}
 		if ok {
@@ -132,26 +143,80 @@ func (ep *Endpoint) handlePacket(r *reader, datagram []byte, src netip.AddrPort,
 	}
 }
 
-// acceptSource implements symmetric RTP (RFC 4961): the first valid packet
-// latches its source as our destination; another source takes over only
-// after the latched one has been silent for relatchAfter, so stray or
-// spoofed packets cannot hijack the stream. The caller holds ep.mu.
-func (ep *Endpoint) acceptSource(src netip.AddrPort, now time.Time) bool {
-	if ep.latched {
-		if src == ep.sendAddr {
-			ep.lastHeard = now
-			return true
-		}
-		if now.Sub(ep.lastHeard) < relatchAfter {
-			return false
-		}
+// maxAudioPayload is the largest G.711 payload we take: 150 ms, the
+// longest packetization Asterisk allows for G.711. A bigger one is no
+// phone's audio, and would hand taps and mixes more than they buffer.
+const maxAudioPayload = 150 * sampleRate / 1000
+
+// plausibleAudio reports whether a G.711 payload of n bytes (one sample
+// each) is audio: an empty one carries none.
+func plausibleAudio(n int) bool { return n > 0 && n <= maxAudioPayload }
+
+// relatchProbation is how many consecutive in-sequence packets (same
+// source, same SSRC, each sequence number one above the last) a new source
+// must send before it may take over the stream, as Asterisk's strictrtp
+// "probation" does: a single spoofed or stray packet cannot steal it.
+const relatchProbation = 2
+
+// probation follows the one source currently asking to take over.
+type probation struct {
+	addr netip.AddrPort
+	ssrc uint32
+	seq  uint16
+	n    int // consecutive in-sequence packets so far
+}
+
+// next counts a packet from a source that is not the latched one and
+// reports whether that source has now passed probation.
+func (p *probation) next(src netip.AddrPort, ssrc uint32, seq uint16) bool {
+	if p.n > 0 && src == p.addr && ssrc == p.ssrc && seq == p.seq+1 {
+		p.n++
+	} else {
+		*p = probation{addr: src, ssrc: ssrc, n: 1}
 	}
-	if src != ep.sendAddr {
-		ep.logger.Info("rtp source latched", "signalled", ep.remote.Addr, "from", ep.sendAddr, "to", src)
+	p.seq = seq
+	return p.n >= relatchProbation
+}
+
+// acceptSource implements symmetric RTP (RFC 4961) with the latching rule
+// of docs/security.md. Before any packet, or after a re-INVITE moved the
+// far end (SetRemote), we send to the signalled address, and a packet from
+// it latches at once. A packet from any other address is ignored unless
+//   - nothing is latched, or the latched source has been silent for
+//     relatchAfter (a NAT rebinding: a phone that moved to another Wi-Fi
+//     comes back from a new address) while its SDP says it sends (a held
+//     phone's silence would otherwise hand its stream to anyone), and
+//   - its source has passed probation (relatchProbation packets in
+//     sequence),
+//
+// in which case that source becomes the destination. The caller holds ep.mu.
+func (ep *Endpoint) acceptSource(src netip.AddrPort, ssrc uint32, seq uint16, now time.Time) bool {
+	if src == ep.sendAddr {
+		// The latched source, or (not latched yet) the signalled address.
+		ep.latched = true
+		ep.lastHeard = now
+		return true
 	}
+	passed := ep.probe.next(src, ssrc, seq)
+	if ep.latched && (ep.remote.Quiet || now.Sub(ep.lastHeard) < relatchAfter) {
+		// Another source while ours talks: stray or spoofed. Logged once;
+		// a first packet on probation (a NAT's address at call start) is
+		// routine and not logged at all.
+		if !ep.ignoreLogged {
+			ep.ignoreLogged = true
+			ep.logger.Warn("rtp from an unexpected source ignored; further ones are only counted",
+				"from", src, "latched", ep.sendAddr, "signalled", ep.remote.Addr)
+		}
+		return false
+	}
+	if !passed {
+		return false
+	}
+	ep.logger.Info("rtp source latched", "signalled", ep.remote.Addr, "from", ep.sendAddr, "to", src)
 	ep.sendAddr = src
 	ep.latched = true
 	ep.lastHeard = now
+	ep.probe = probation{}
 	return true
 }
 

@@ -64,6 +64,16 @@ type InboundCall struct {
 	sdpID   uint64
 	media   mediaSession
 	refer   referSession
+	// ctx ends with the dialog, or earlier when the session timer gives up
+	// on it (expire): Done is its channel.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// timer is the RFC 4028 session timer; nil when off for this leg.
+	timer  *sessionTimer
+	timers SessionTimers // the settings the call started with
+	terms  sessionTerms  // what the INVITE negotiated
+
+	wg sync.WaitGroup // the session timer's goroutine
 
 	mu       sync.Mutex
 	answered bool
@@ -166,6 +176,14 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.send(tx, res)
 		return
 	}
+	timers := s.sessionTimers()
+	terms, tooSmall := timers.negotiate(req)
+	if tooSmall {
+		// RFC 4028 §6: the UAC retries with our Min-SE.
+		log.Info("invite session interval too small", "sip_status", 422, "min_se", timers.MinSE.String())
+		s.reply(req, tx, 422, "Session Interval Too Small", minSEHeader(timers.MinSE))
+		return
+	}
 	session, err := s.dialogUA(req.Transport()).ReadInvite(req, tx)
 	if err != nil {
 		log.Warn("invite dialog", "err", err, "sip_status", 400)
@@ -190,16 +208,16 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		sdpID:       rand.Uint64() >> 1,
 	}
 	call.Offer.PayloadType = pt
+	call.ctx, call.cancel = context.WithCancel(session.Context())
+	call.timers, call.terms = timers, terms
+	if terms.interval > 0 {
+		call.timer = newSessionTimer(timers, s.clock(), call, log)
+	}
 	// Our 200 carries this Contact (sipgo adds the dialog UA's); so do our 2xx to
 	// re-INVITEs.
 	call.media.log, call.media.contact = log, s.dialogUA(req.Transport()).ContactHDR
 	call.media.state.pt = pt
-	call.refer.init(log, session.Context().Done(), s.metrics.request, session.Do, func() sip.Uri {
-		if h := session.InviteRequest.Contact(); h != nil {
-			return *h.Address.Clone()
-		}
-		return *session.InviteRequest.From().Address.Clone()
-	})
+	call.refer.init(log, session.Context().Done(), s.metrics.request, session.Do, call.remoteTarget)
 	s.inbound.Store(session.ID, call)
 	s.wg.Add(1)
 	defer func() {
@@ -217,7 +235,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 func (c *InboundCall) Log() *slog.Logger { return c.log }
 
 // Done is closed when the leg ends for any reason.
-func (c *InboundCall) Done() <-chan struct{} { return c.session.Context().Done() }
+func (c *InboundCall) Done() <-chan struct{} { return c.ctx.Done() }
 
 // Ended reports who ended the leg and why, once Done is closed.
 func (c *InboundCall) Ended() (HangupSide, string) {
@@ -266,6 +284,9 @@ func (c *InboundCall) Answer(rtp netip.AddrPort) error {
 	}
 	c.media.set(mediaState{spec: spec, sdp: body, pt: c.PayloadType})
 	res := sip.NewSDPResponseFromRequest(c.session.InviteRequest, body)
+	for _, h := range c.timers.responseHeaders(c.terms) {
+		res.AppendHeader(h)
+	}
 	c.srv.metrics.response(res)
 	if err := c.session.WriteResponse(res); err != nil {
 		if c.session.LoadState() >= sip.DialogStateEstablished {
@@ -280,7 +301,43 @@ func (c *InboundCall) Answer(rtp netip.AddrPort) error {
 	c.mu.Lock()
 	c.answered = true
 	c.mu.Unlock()
+	if c.timer != nil {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.timer.run(c.terms)
+		}()
+	}
 	return nil
+}
+
+// expire ends the leg from our side because its dialog is dead (the
+// session timer): Done closes at once, so the owner need not wait for a
+// BYE that the far end may never answer; the BYE is sent all the same.
+func (c *InboundCall) expire(cause string) {
+	if !c.setEnded(HangupLocal, cause) {
+		return
+	}
+	c.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.srv.metrics.request(sip.BYE)
+	if err := c.session.Bye(ctx); err != nil {
+		c.log.Info("bye after session expiry", "err", err)
+	}
+}
+
+// remoteTarget is where in-dialog requests go: the caller's Contact.
+func (c *InboundCall) remoteTarget() sip.Uri {
+	if h := c.session.InviteRequest.Contact(); h != nil {
+		return *h.Address.Clone()
+	}
+	return *c.session.InviteRequest.From().Address.Clone()
+}
+
+// refreshSession sends a session refresh (see Server.sendRefresh).
+func (c *InboundCall) refreshSession(terms sessionTerms) (sessionTerms, error) {
+	return c.srv.sendRefresh(c.ctx, c.timers, &c.media, terms, c.remoteTarget(), c.Transport, c.session.Do)
 }
 
 // Reject ends an unanswered call with a final status.
@@ -343,6 +400,8 @@ func (c *InboundCall) readBye(req *sip.Request, tx sip.ServerTransaction) {
 
 // finish makes sure nothing of the leg outlives its handler.
 func (c *InboundCall) finish() {
+	defer c.wg.Wait() // the session timer, which ends with the leg
+	defer c.cancel()
 	select {
 	case <-c.Done():
 		return

@@ -80,11 +80,19 @@ type OutboundCall struct {
 	Answer      MediaOffer
 	PayloadType uint8
 
-	srv     *Server
-	session *sipgo.DialogClientSession
-	log     *slog.Logger
-	media   mediaSession
-	refer   referSession
+	srv       *Server
+	session   *sipgo.DialogClientSession
+	log       *slog.Logger
+	media     mediaSession
+	refer     referSession
+	transport string
+	// ctx ends with the dialog, or when we hang up or the session timer
+	// gives up on it: Done is its channel.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// timer is the RFC 4028 session timer the phone's 2xx asked for; nil
+	// when none.
+	timer *sessionTimer
 
 	mu     sync.Mutex
 	hangup HangupSide
@@ -122,6 +130,12 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 		req.AppendHeader(&cid)
 	}
 	req.AppendHeader(sip.NewHeader("Allow", allowHeader))
+	timers := s.sessionTimers()
+	if sup := timers.supported(); sup != "" {
+		// The phone may then ask for a session timer in its 2xx (RFC 4028
+		// §7.1); we name no interval, so it never answers 422.
+		req.AppendHeader(sip.NewHeader("Supported", sup))
+	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer)
 
@@ -131,7 +145,8 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 	if err != nil {
 		return nil, &DialError{Kind: DialFailureUnreachable, Err: err}
 	}
-	call := &OutboundCall{srv: s, session: session, log: log}
+	call := &OutboundCall{srv: s, session: session, log: log, transport: r.Target.Transport}
+	call.ctx, call.cancel = context.WithCancel(session.Context())
 	// WriteInvite put the dialog UA's Contact in the INVITE; our 2xx to the
 	// phone's re-INVITEs carry the same (RFC 3261 §12.1.1).
 	call.media.log, call.media.contact = log, ua.ContactHDR
@@ -179,13 +194,13 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 	answer.PayloadType = pt
 	call.Answer, call.PayloadType = answer, pt
 	call.media.set(mediaState{spec: spec, sdp: offer, pt: pt})
-	call.refer.init(log, session.Context().Done(), s.metrics.request, session.Do, func() sip.Uri {
-		// The remote target: the 2xx's Contact (RFC 3261 §12.1.2).
-		if h := session.InviteResponse.Contact(); h != nil {
-			return *h.Address.Clone()
-		}
-		return *session.InviteRequest.Recipient.Clone()
-	})
+	call.refer.init(log, session.Context().Done(), s.metrics.request, session.Do, call.remoteTarget)
+	// The phone's 2xx may ask for a session timer (RFC 4028 §7.2); set
+	// before the leg is published, for its re-INVITEs to find.
+	terms := timers.answered(session.InviteResponse, sessionTerms{})
+	if terms.interval > 0 && timers.Expires > 0 {
+		call.timer = newSessionTimer(timers, s.clock(), call, log)
+	}
 	// Known before the ACK leaves, so a BYE or re-INVITE right behind it matches.
 	s.outbound.Store(session.ID, call)
 	if err := session.Ack(context.Background()); err != nil {
@@ -204,7 +219,34 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 		<-session.Context().Done()
 		s.outbound.Delete(session.ID)
 	}()
+	if call.timer != nil {
+		go call.timer.run(terms) // ends with the leg (Done)
+	}
 	return call, nil
+}
+
+// remoteTarget is where in-dialog requests go: the 2xx's Contact (RFC
+// 3261 §12.1.2).
+func (c *OutboundCall) remoteTarget() sip.Uri {
+	if h := c.session.InviteResponse.Contact(); h != nil {
+		return *h.Address.Clone()
+	}
+	return *c.session.InviteRequest.Recipient.Clone()
+}
+
+// refreshSession sends a session refresh (see Server.sendRefresh).
+func (c *OutboundCall) refreshSession(terms sessionTerms) (sessionTerms, error) {
+	return c.srv.sendRefresh(c.ctx, c.timer.cfg, &c.media, terms, c.remoteTarget(), c.transport, c.session.Do)
+}
+
+// expire ends the leg because its dialog is dead (the session timer):
+// Done closes at once, the BYE follows.
+func (c *OutboundCall) expire(cause string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.sendBye(ctx, cause, true); err != nil {
+		c.log.Info("bye after session expiry", "err", err)
+	}
 }
 
 func classifyDialError(ctx context.Context, err error) error {
@@ -238,7 +280,7 @@ func (c *OutboundCall) confirmAndDrop() {
 func (c *OutboundCall) Log() *slog.Logger { return c.log }
 
 // Done is closed when the leg ends.
-func (c *OutboundCall) Done() <-chan struct{} { return c.session.Context().Done() }
+func (c *OutboundCall) Done() <-chan struct{} { return c.ctx.Done() }
 
 // Ended reports who ended the leg, once Done is closed.
 func (c *OutboundCall) Ended() (HangupSide, string) {
@@ -261,6 +303,12 @@ func (c *OutboundCall) CurrentPayloadType() uint8 { return c.media.payloadType()
 
 // Hangup sends BYE.
 func (c *OutboundCall) Hangup(ctx context.Context, cause string) error {
+	return c.sendBye(ctx, cause, false)
+}
+
+// sendBye sends BYE unless the leg has ended already; early closes Done
+// before the BYE rather than after it.
+func (c *OutboundCall) sendBye(ctx context.Context, cause string, early bool) error {
 	c.mu.Lock()
 	if c.hangup != HangupUnknown {
 		c.mu.Unlock()
@@ -268,6 +316,12 @@ func (c *OutboundCall) Hangup(ctx context.Context, cause string) error {
 	}
 	c.hangup, c.cause = HangupLocal, cause
 	c.mu.Unlock()
+	if early {
+		c.cancel()
+	}
+	// Done closes even when the BYE gets no answer, so nothing of the leg
+	// (its session timer) outlives it.
+	defer c.cancel()
 	c.srv.metrics.request(sip.BYE)
 	defer c.srv.outbound.Delete(c.session.ID)
 	if err := c.session.Bye(ctx); err != nil {

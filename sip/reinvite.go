@@ -32,7 +32,8 @@ type mediaSession struct {
 
 	mu        sync.Mutex
 	state     mediaState
-	busy      bool // a re-INVITE is being answered
+	busy      bool // a re-INVITE is being answered or sent
+	sending   bool // ours is being sent (a session refresh)
 	onReoffer func(MediaOffer)
 }
 
@@ -124,14 +125,30 @@ func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 			s.reply(req, tx, sip.StatusInternalServerError, "Server Internal Error")
 			return
 		}
-		s.answerReinvite(&in.media, req, tx)
+		s.answerTimedReinvite(&in.media, in.timer, req, tx)
 	case out != nil:
 		// No CSeq check here: the agent's requests have their own CSeq space,
 		// which sipgo's client dialog seeds with ours.
-		s.answerReinvite(&out.media, req, tx)
+		s.answerTimedReinvite(&out.media, out.timer, req, tx)
 	default:
 		s.reply(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 	}
+}
+
+// answerTimedReinvite answers a re-INVITE on a leg whose session timer is
+// st (nil: none). Any accepted INVITE of the dialog refreshes its session
+// (RFC 4028 §10), and may change its interval or refresher.
+func (s *Server) answerTimedReinvite(m *mediaSession, st *sessionTimer, req *sip.Request, tx sip.ServerTransaction) {
+	if st == nil {
+		s.answerReinvite(m, req, tx, nil, nil)
+		return
+	}
+	terms, tooSmall := st.cfg.negotiate(req)
+	if tooSmall {
+		s.reply(req, tx, 422, "Session Interval Too Small", minSEHeader(st.cfg.MinSE))
+		return
+	}
+	s.answerReinvite(m, req, tx, st.cfg.responseHeaders(terms), func() { st.refreshed(terms) })
 }
 
 // legOf finds the leg an in-dialog request belongs to: a caller's leg (we
@@ -150,8 +167,17 @@ func (s *Server) legOf(req *sip.Request) (*InboundCall, *OutboundCall) {
 	return nil, nil
 }
 
-func (s *Server) answerReinvite(m *mediaSession, req *sip.Request, tx sip.ServerTransaction) {
+// answerReinvite answers a re-INVITE; an accepted one gets headers added
+// to its 2xx, and accepted (if not nil) is called before the 2xx leaves,
+// so that whatever the far end does next finds it done.
+func (s *Server) answerReinvite(m *mediaSession, req *sip.Request, tx sip.ServerTransaction, headers []sip.Header, accepted func()) {
 	m.mu.Lock()
+	if m.sending {
+		m.mu.Unlock()
+		// Our session refresh crosses theirs (RFC 3261 §14.2): glare.
+		s.reply(req, tx, sip.StatusRequestPending, "Request Pending")
+		return
+	}
 	if m.busy || m.state.sdp == nil {
 		m.mu.Unlock()
 		// RFC 3261 §14.2: an INVITE while another one of the dialog has no final
@@ -204,6 +230,12 @@ func (s *Server) answerReinvite(m *mediaSession, req *sip.Request, tx sip.Server
 	res.SipVersion = "SIP/2.0"
 	// A 2xx to a target refresh request carries our Contact (RFC 3261 §12.1.1, §14.2).
 	res.AppendHeader(m.contact.Clone())
+	for _, h := range headers {
+		res.AppendHeader(h)
+	}
+	if accepted != nil {
+		accepted()
+	}
 	done()
 	s.send(tx, res)
 }

@@ -41,6 +41,11 @@ type Config struct {
 	DigestAlgorithms []string
 	Logger           *slog.Logger
 	Registry         prometheus.Registerer // nil = no metrics
+	// SessionTimers are the RFC 4028 session timers of new dialogs when
+	// Hooks.SessionTimers is nil; the zero value turns them off.
+	SessionTimers SessionTimers
+	// Clock runs the session timers; nil is the wall clock.
+	Clock Clock
 	// Guard screens requests: scanners, per-source rates and bans, digest
 	// lockouts (docs/security.md). nil screens nothing.
 	Guard *guard.Guard
@@ -77,6 +82,10 @@ type Hooks struct {
 	// and must not return before the call ends: sipgo ends the INVITE transaction
 	// when the handler returns (see shared notes on sipgo).
 	HandleCall func(*InboundCall)
+	// SessionTimers, when set, gives the session-timer settings of each new
+	// dialog (so that a reload applies to the next call); nil uses
+	// Config.SessionTimers.
+	SessionTimers func() SessionTimers
 }
 
 // Server is the SIP user agent.
@@ -511,7 +520,7 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	s.reply(req, tx, sip.StatusOK, "OK",
 		sip.NewHeader("Allow", allowHeader),
 		sip.NewHeader("Accept", "application/sdp"),
-		sip.NewHeader("Supported", ""))
+		sip.NewHeader("Supported", s.sessionTimers().supported()))
 }
 
 func (s *Server) onStrayCancel(req *sip.Request, tx sip.ServerTransaction) {
