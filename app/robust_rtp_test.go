@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,19 +13,6 @@ import (
 
 	"github.com/hotline-cc/hotline/config"
 )
-
-// rtpDropped sums hotline's counters of received RTP packets it did not use.
-func rtpDropped(metrics string) float64 {
-	var sum float64
-	for _, line := range strings.Split(metrics, "\n") {
-		if strings.HasPrefix(line, "hotline_media_rtp_invalid_packets_total") || strings.HasPrefix(line, "hotline_rtp_packets_dropped_total") {
-			if name, _, ok := strings.Cut(line, " "); ok {
-				sum += metricValue(metrics, name)
-			}
-		}
-	}
-	return sum
-}
 
 // rtpPacket marshals an RTP packet; panics are impossible for these inputs.
 func rtpPacket(pt uint8, seq uint16, ts, ssrc uint32, marker bool, payload []byte) []byte {
@@ -113,16 +99,20 @@ func TestMalformedRTPIsDroppedAndCounted(t *testing.T) {
 	padded := rtpPacket(0, 11, 1760, 0x1111, false, silence[:8])
 	padded[0] |= 0x20
 	padded[len(padded)-1] = 200 // more padding than the packet has
-	broken := map[string][]byte{
-		"empty datagram":                     {},
-		"three bytes":                        {0x80, 0x00, 0x01},
-		"RTP version 1":                      append([]byte{0x40}, rtpPacket(0, 2, 1920, 0x1111, false, silence)[1:]...),
-		"15 CSRCs announced, none there":     cc15[:],
-		"extension longer than the packet":   extension,
-		"padding longer than the packet":     padded,
-		"G.729, not negotiated":              rtpPacket(18, 13, 2080, 0x1111, false, silence[:20]),
-		"telephone-event of 2 bytes":         rtpPacket(101, 14, 2240, 0x1111, true, []byte{1, 0x80}),
-		"a stranger's audio, after latching": nil, // sent from the stranger's socket below
+	// Each kind of broken packet, and the reason it is dropped for.
+	broken := map[string]struct {
+		pkt    []byte
+		reason string
+	}{
+		"empty datagram":                     {[]byte{}, "malformed"},
+		"three bytes":                        {[]byte{0x80, 0x00, 0x01}, "malformed"},
+		"RTP version 1":                      {append([]byte{0x40}, rtpPacket(0, 2, 1920, 0x1111, false, silence)[1:]...), "malformed"},
+		"15 CSRCs announced, none there":     {cc15[:], "malformed"},
+		"extension longer than the packet":   {extension, "malformed"},
+		"padding longer than the packet":     {padded, "malformed"},
+		"G.729, not negotiated":              {rtpPacket(18, 13, 2080, 0x1111, false, silence[:20]), "payload_type"},
+		"telephone-event of 2 bytes":         {rtpPacket(101, 14, 2240, 0x1111, true, []byte{1, 0x80}), "dtmf"},
+		"a stranger's audio, after latching": {nil, "source"}, // sent from the stranger's socket below
 	}
 	// Kind by kind, and each counted before the next: a burst of all of
 	// them would overflow the socket's receive buffer, which is the
@@ -131,20 +121,21 @@ func TestMalformedRTPIsDroppedAndCounted(t *testing.T) {
 	// as a real caller's 50 packets a second keep its latch.
 	const each = 50
 	talk := uint16(5)
-	for what, pkt := range broken {
-		before := rtpDropped(h.metrics())
+	for what, b := range broken {
+		series := `hotline_rtp_packets_dropped_total{reason="` + b.reason + `"}`
+		before := metricValue(h.metrics(), series)
 		for i := range each {
 			send(media, rtpPacket(0, talk, uint32(talk)*160, 0x1111, false, silence))
 			talk++
-			if pkt == nil {
+			if b.pkt == nil {
 				send(stranger, rtpPacket(0, uint16(100+i), uint32(i*160), 0x2222, false, silence))
 				continue
 			}
-			send(media, pkt)
+			send(media, b.pkt)
 		}
-		waitFor(t, 5*time.Second, what+": dropped and counted", func() (bool, string) {
-			got := rtpDropped(h.metrics()) - before
-			return got >= each, fmt.Sprintf("%v of %d counted", got, each)
+		waitFor(t, 5*time.Second, what+": dropped and counted as "+b.reason, func() (bool, string) {
+			got := metricValue(h.metrics(), series) - before
+			return got == each, fmt.Sprintf("%v of %d counted", got, each)
 		})
 	}
 
