@@ -187,7 +187,7 @@ func (m *Manager) Dispatch(cmd acd.Command) {
 	}
 	c := v.(*Call)
 	select {
-	case c.acdCommands <- cmd:
+	case c.acdCommands <- &cmd:
 	default:
 		// c.log belongs to the call's goroutine; this runs on the ACD loop.
 		m.deps.Log.Error("call inbox full, acd command dropped", "call_id", id, "command", cmd.Kind.String())

@@ -215,10 +215,9 @@ func (s *Server) Dial(ctx context.Context, r DialRequest) (*OutboundCall, error)
 		byeCancel()
 		return nil, &DialError{Kind: DialFailureMedia, Status: 200, Err: errors.New("no usable codec in answer")}
 	}
-	go func() {
-		<-session.Context().Done()
-		s.outbound.Delete(session.ID)
-	}()
+	// Forgotten when the dialog ends; AfterFunc holds no goroutine (and its
+	// stack) for the life of the call as a waiting goroutine would.
+	context.AfterFunc(session.Context(), func() { s.outbound.Delete(session.ID) })
 	if call.timer != nil {
 		go call.timer.run(terms) // ends with the leg (Done)
 	}
