@@ -15,12 +15,12 @@ import (
 type rtpFuzzMode uint8
 
 const (
-	modeNoRemote     rtpFuzzMode = iota // nothing negotiated: every packet is refused
-	modeAnswered                        // PCMU and telephone-event 101 negotiated
-	modeTapped                          // PCMA and 101, a recording tap attached
-	modeBridged                         // bridged to a PCMA leg without events: transcoding, events dropped
-	modeBridgedTapped                   // bridged to a PCMU leg with events on 96, taps on both
-	modeMixed                           // a speaker in a Mix
+	modeNoRemote      rtpFuzzMode = iota // nothing negotiated: every packet is refused
+	modeAnswered                         // PCMU and telephone-event 101 negotiated
+	modeTapped                           // PCMA and 101, a recording tap attached
+	modeBridged                          // bridged to a PCMA leg without events: transcoding, events dropped
+	modeBridgedTapped                    // bridged to a PCMU leg with events on 96, taps on both
+	modeMixed                            // a speaker in a Mix
 	rtpFuzzModes
 )
 
