@@ -387,12 +387,10 @@ func FuzzServerRequest(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	for _, seed := range sippRequests(f, filepath.Join("..", "testdata", "sipp")) {
-		f.Add(seed)
-	}
-	// The RFC 4475/5118 torture messages, where a checkout has them beside
-	// the repository (they are not ours to copy in).
-	for _, seed := range tortureMessages(f, filepath.Join("..", "..", "shared", "sip-torture-rfc")) {
+	// Our SIPp scenarios' requests, and the RFC 4475/5118 torture messages
+	// where a checkout has them beside the repository (they are not ours
+	// to copy in).
+	for _, seed := range seedMessages(f) {
 		f.Add(seed)
 	}
 	fz := newRequestFuzzer(f)
@@ -532,4 +530,27 @@ func tortureMessages(tb testing.TB, dir string) [][]byte {
 		tb.Fatal(err)
 	}
 	return out
+}
+
+// headerValues returns the values of the named header in those of messages
+// that sipgo parses.
+func headerValues(messages [][]byte, name string) []string {
+	var out []string
+	for _, m := range messages {
+		msg, err := sip.ParseMessage(m)
+		if err != nil {
+			continue
+		}
+		for _, h := range msg.GetHeaders(name) {
+			out = append(out, h.Value())
+		}
+	}
+	return out
+}
+
+// seedMessages are the SIP messages of testdata (our SIPp scenarios) and,
+// when a checkout has them beside it, the torture messages.
+func seedMessages(tb testing.TB) [][]byte {
+	return append(sippRequests(tb, filepath.Join("..", "testdata", "sipp")),
+		tortureMessages(tb, filepath.Join("..", "..", "shared", "sip-torture-rfc"))...)
 }

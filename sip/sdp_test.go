@@ -2,7 +2,6 @@ package sip
 
 import (
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -150,8 +149,7 @@ func FuzzParseSDP(f *testing.F) {
 	// The offers and answers of our SIPp scenarios and, where a checkout
 	// has them, of the SIP torture messages (RFC 4475 §3.3.15, RFC 5118
 	// §4.6, §4.8).
-	for _, seed := range sdpBodies(append(sippRequests(f, filepath.Join("..", "testdata", "sipp")),
-		tortureMessages(f, filepath.Join("..", "..", "shared", "sip-torture-rfc"))...)) {
+	for _, seed := range sdpBodies(seedMessages(f)) {
 		f.Add(seed)
 	}
 	// The re-INVITE answer is built from whatever ParseSDP accepts.
