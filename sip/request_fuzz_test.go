@@ -108,6 +108,9 @@ const (
 	fuzzCallID  = "fuzz-dialog@127.0.0.1"
 	fuzzFromTag = "1SIPpTag001"
 	fuzzToTag   = "TOTAG"
+	// fuzzAuthz stands for valid credentials of phone 1003 (passwords)
+	// with a fresh nonce, so that inputs get past the digest check.
+	fuzzAuthz = "AUTHZ"
 	// handlerDeadline bounds one request's handling; our handlers answer
 	// in microseconds, so reaching it means a handler hangs.
 	handlerDeadline = 10 * time.Second
@@ -139,6 +142,20 @@ func fuzzRequest(method, ruri string, cseq int, toTag, sdp string, extra ...stri
 	}
 	lines = append(lines, "Content-Length: "+itoa(len(sdp)))
 	return []byte(strings.Join(lines, "\r\n") + "\r\n\r\n" + sdp)
+}
+
+// registerRequest builds a REGISTER of user's phone.
+func registerRequest(user string, extra ...string) []byte {
+	lines := append([]string{
+		"REGISTER sip:127.0.0.1 SIP/2.0",
+		"Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK-fuzz-reg;rport",
+		"From: <sip:" + user + "@127.0.0.1>;tag=reg",
+		"To: <sip:" + user + "@127.0.0.1>",
+		"Call-ID: fuzz-register@127.0.0.1",
+		"CSeq: 2 REGISTER",
+		"Max-Forwards: 70",
+	}, extra...)
+	return []byte(strings.Join(append(lines, "Content-Length: 0"), "\r\n") + "\r\n\r\n")
 }
 
 // requestFuzzer is our Server with hooks that answer every admitted call,
@@ -181,6 +198,23 @@ func newRequestFuzzer(tb testing.TB) *requestFuzzer {
 	}
 	tb.Cleanup(srv.Close)
 	return &requestFuzzer{srv: srv, parser: sip.NewParser(), up: up}
+}
+
+// authorize puts valid credentials in place of fuzzAuthz: a digest
+// response (RFC 2617 §3.2.2) of user 1003 for the request's method, with a
+// nonce of ours never used before.
+func (fz *requestFuzzer) authorize(data []byte) []byte {
+	req := fz.parse(data)
+	if req == nil {
+		return data
+	}
+	nonce := fz.srv.auth.newNonce(time.Now())
+	const uri, cnonce = "sip:127.0.0.1", "fuzz"
+	password, _ := passwords("1003")
+	resp := response(AlgorithmMD5, "1003", fz.srv.cfg.Realm, password, string(req.Method), uri, nonce, 1, cnonce)
+	authz := `Digest username="1003", realm="` + fz.srv.cfg.Realm + `", nonce="` + nonce + `", uri="` + uri +
+		`", response="` + resp + `", qop=auth, nc=00000001, cnonce="` + cnonce + `", algorithm=MD5`
+	return bytes.ReplaceAll(data, []byte(fuzzAuthz), []byte(authz))
 }
 
 // parse reads data as sipgo's UDP transport does; nil for what the
@@ -364,7 +398,8 @@ func checkAnswer(t *testing.T, req *sip.Request, res *sip.Response) {
 // with sipgo, parsed as sipgo's UDP transport parses them. An input that
 // writes the To tag TOTAG is played inside a call set up for it (our
 // tag goes in its place), so re-INVITEs, REFERs, BYEs and ACKs reach a
-// live dialog. Nothing may panic or hang; every request but an ACK (and
+// live dialog; one that writes AUTHZ gets valid credentials of phone 1003
+// there, so REGISTERs and a phone's INVITEs get past the digest check. Nothing may panic or hang; every request but an ACK (and
 // one with a line break in a header, which is dropped) gets exactly one
 // final response: SIP/2.0, a status of 100-699, no line break in any
 // header, the request's Call-ID and CSeq; a 2xx to an INVITE carries an
@@ -384,6 +419,13 @@ func FuzzServerRequest(f *testing.F) {
 		fuzzRequest("REFER", "sip:5551000@127.0.0.1", 2, fuzzToTag, "", "Refer-To: <sip:sales@127.0.0.1>", "Referred-By: <sip:1003@127.0.0.1>"),
 		fuzzRequest("INVITE", "sip:5551000@127.0.0.1", 3, fuzzToTag, fuzzSDP+"a=sendonly\r\n"),
 		fuzzRequest("INVITE", "sip:5551000@127.0.0.1", 3, fuzzToTag, ""),
+		// A phone registers, queries, unregisters, dials a feature code.
+		registerRequest("1003", "Authorization: "+fuzzAuthz, "Contact: <sip:1003@127.0.0.1:5099>;expires=300", "User-Agent: fuzz-phone"),
+		registerRequest("1003", "Authorization: "+fuzzAuthz),
+		registerRequest("1003", "Authorization: "+fuzzAuthz, "Contact: *", "Expires: 0"),
+		registerRequest("1003", "Authorization: "+fuzzAuthz, "Contact: <sip:1003@127.0.0.1:5099>", "Expires: 10"),
+		registerRequest("1004", "Authorization: "+fuzzAuthz, "Contact: <sip:1004@127.0.0.1:5099>"),
+		fuzzRequest("INVITE", "sip:*21@127.0.0.1", 1, "", fuzzSDP, "Authorization: "+fuzzAuthz),
 	} {
 		f.Add(seed)
 	}
@@ -406,6 +448,9 @@ func FuzzServerRequest(f *testing.F) {
 			tag, _ := live.answered.To().Params.Get("tag")
 			data = bytes.ReplaceAll(data, []byte(fuzzToTag), []byte(tag))
 		}
+		if bytes.Contains(data, []byte(fuzzAuthz)) {
+			data = fz.authorize(data)
+		}
 		if req := fz.parse(data); req != nil {
 			c := fz.dispatch(t, req)
 			fz.end(t, c)
@@ -414,6 +459,9 @@ func FuzzServerRequest(f *testing.F) {
 		if live != nil {
 			fz.end(t, live)
 		}
+		// The next input finds no registration (a phone's INVITE would be
+		// challenged, not admitted).
+		fz.srv.registrar.RemoveAll("1003")
 	})
 }
 
