@@ -260,6 +260,11 @@ func (fz *requestFuzzer) dispatch(t *testing.T, req *sip.Request) *call {
 	for {
 		select {
 		case <-c.returned:
+			// A call that was up and is over already left its token.
+			select {
+			case <-fz.up:
+			default:
+			}
 			return c
 		case res := <-c.tx.sent:
 			if initialInvite && res.IsSuccess() && c.answered == nil {
