@@ -314,6 +314,17 @@ func (fz *requestFuzzer) inDialog(invite *sip.Request, res *sip.Response, method
 	return r
 }
 
+// roundTrips reports whether req, as sipgo writes it, reads back with as
+// many headers.
+func roundTrips(req *sip.Request) bool {
+	back, err := sip.ParseMessage([]byte(req.String()))
+	if err != nil {
+		return false
+	}
+	b, ok := back.(*sip.Request)
+	return ok && len(b.Headers()) == len(req.Headers())
+}
+
 func hasToTag(req *sip.Request) bool {
 	if to := req.To(); to != nil {
 		_, ok := to.Params.Get("tag")
@@ -349,6 +360,20 @@ func checkResponses(t *testing.T, req *sip.Request, responses []*sip.Response) {
 		}
 		if got, want := res.CSeq(), req.CSeq(); got == nil || got.SeqNo != want.SeqNo || got.MethodName != want.MethodName {
 			t.Fatalf("%d has CSeq %v, the request %v", res.StatusCode, got, want)
+		}
+		// What we send reads back as what we meant: the same status and as
+		// many headers. sipgo reads some garbage it cannot write back (a
+		// Via without a host, a URI with an empty port), and an answer
+		// echoes Via, From, To: only a request that reads back as itself
+		// tells whether our own headers broke the answer.
+		if roundTrips(req) {
+			back, err := sip.ParseMessage([]byte(res.String()))
+			if err != nil {
+				t.Fatalf("our %d to %s does not parse: %v\n%s", res.StatusCode, req.Method, err, res)
+			}
+			if b, ok := back.(*sip.Response); !ok || b.StatusCode != res.StatusCode || len(b.Headers()) != len(res.Headers()) {
+				t.Fatalf("our %d to %s reads back as another message:\n%s", res.StatusCode, req.Method, res)
+			}
 		}
 		// A 2xx is sent again until its ACK comes: the same response.
 		if res.StatusCode >= 200 && res != lastFinal {
