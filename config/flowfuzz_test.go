@@ -19,10 +19,12 @@ import (
 )
 
 // flowSeedDirs hold example configurations, valid and broken, shared with
-// `hotline ivr check`'s golden tests.
+// `hotline ivr check`'s golden tests, and config's own (so that the problems
+// of every part of a configuration have their positions checked).
 var flowSeedDirs = []string{
 	filepath.Join("..", "testdata", "ivr"),
 	filepath.Join("..", "testdata", "ivr", "bad"),
+	"testdata",
 }
 
 // errorLine is how `hotline ivr check` prints a problem.

@@ -1,6 +1,11 @@
 package media
 
-import "testing"
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/pion/rtp"
+)
 
 func TestDTMFDetectorFeed(t *testing.T) {
 	type feed struct {
@@ -69,6 +74,22 @@ func FuzzDTMFDetectorFeed(f *testing.F) {
 	f.Add(uint32(100), []byte{1, 0x0a, 0, 160}, uint32(100), []byte{1, 0x8a, 1, 64})
 	f.Add(uint32(0xffffffff), []byte{15, 0, 0xff, 0xff}, uint32(0xffff), []byte{15, 0, 0, 1})
 	f.Add(uint32(5), []byte{}, uint32(6), []byte{200, 1, 2, 3, 4})
+	// Each key press of our SIPp scenarios (RFC 4733 packets in pcap):
+	// its first packet and its last (an end packet, sent three times).
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "sipp", "pcap", "dtmf_*.pcap"))
+	for _, file := range files {
+		var pkts []rtp.Packet
+		for _, datagram := range readPcapUDP(f, file, 64) {
+			var p rtp.Packet
+			if p.Unmarshal(datagram) == nil {
+				pkts = append(pkts, p)
+			}
+		}
+		if len(pkts) > 0 {
+			first, last := pkts[0], pkts[len(pkts)-1]
+			f.Add(first.Timestamp, first.Payload, last.Timestamp, last.Payload)
+		}
+	}
 	f.Fuzz(func(t *testing.T, ts1 uint32, p1 []byte, ts2 uint32, p2 []byte) {
 		var d DTMFDetector
 		digits := 0

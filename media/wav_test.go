@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io/fs"
 	"math"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/hotline-cc/hotline/prompts"
 	"github.com/zaf/g711"
 )
 
@@ -311,6 +313,30 @@ func FuzzLoadWAV(f *testing.F) {
 	f.Add(makeWAV(wavSpec{tag: wavFormatExtensible, subTag: wavFormatFloat, rate: 48000, bits: 32, channels: 2}, 0.005, 440, 0.5))
 	f.Add(makeWAV(wavSpec{tag: wavFormatMuLaw, rate: 8000, bits: 8, channels: 1}, 0.01, 440, 0.5))
 	f.Add([]byte("RIFF\xff\xff\xff\xffWAVEfmt \x10\x00\x00\x00"))
+	// The smallest of the prompts we ship (µ-law WAVs from sox): real
+	// files, small enough to mutate quickly.
+	var shipped []string
+	if err := fs.WalkDir(prompts.FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			shipped = append(shipped, path)
+		}
+		return err
+	}); err != nil {
+		f.Fatal(err)
+	}
+	sizes := map[string]int{}
+	for _, path := range shipped {
+		data, err := fs.ReadFile(prompts.FS, path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		sizes[path] = len(data)
+	}
+	slices.SortFunc(shipped, func(a, b string) int { return sizes[a] - sizes[b] })
+	for _, path := range shipped[:min(3, len(shipped))] {
+		data, _ := fs.ReadFile(prompts.FS, path)
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		pcm, err := LoadWAV(bytes.NewReader(b))
 		if err != nil {

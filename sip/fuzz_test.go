@@ -26,6 +26,12 @@ func FuzzDigestVerify(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
+	// Credentials of the torture messages (RFC 4475 §3.3.7 and others).
+	for _, name := range []string{"Authorization", "Proxy-Authorization"} {
+		for _, seed := range headerValues(seedMessages(f), name) {
+			f.Add(seed)
+		}
+	}
 	f.Fuzz(func(t *testing.T, authorization string) {
 		if user, err := a.Verify(authorization, "REGISTER", now); err == nil && user != "1001" {
 			t.Fatalf("accepted %q as %q", authorization, user)
@@ -41,6 +47,10 @@ func FuzzParseReferTo(f *testing.F) {
 		`<sip:1004@127.0.0.1>`, `sip:%2B4930%2A1@h`, `<sip:1004@h?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>`,
 		`<sip:@h?Replaces=x%3Bto-tag%3D%3Bfrom-tag%3D>`, `<tel:+1>`, `<sip:a@b>, <sip:c@d>`, `<sip:a@b?Replaces=%ZZ>`,
 	} {
+		f.Add(seed)
+	}
+	// The transfers of our SIPp scenarios (agent_refer.xml).
+	for _, seed := range headerValues(seedMessages(f), "Refer-To") {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, referTo string) {

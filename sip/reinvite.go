@@ -227,7 +227,6 @@ func (s *Server) answerReinvite(m *mediaSession, req *sip.Request, tx sip.Server
 	// Without an offer (RFC 3261 §14.2) the 200 carries ours: the SDP we last sent,
 	// which describes the session as it is. The answer in the ACK is not read.
 	res := sip.NewSDPResponseFromRequest(req, body)
-	res.SipVersion = "SIP/2.0"
 	// A 2xx to a target refresh request carries our Contact (RFC 3261 §12.1.1, §14.2).
 	res.AppendHeader(m.contact.Clone())
 	for _, h := range headers {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 func sdpOffer(lines ...string) []byte {
@@ -119,12 +121,38 @@ func TestBuildSDPRoundTrips(t *testing.T) {
 	}
 }
 
+// sdpBodies returns the bodies of the SIP messages that carry an SDP.
+func sdpBodies(messages [][]byte) [][]byte {
+	var out [][]byte
+	for _, m := range messages {
+		msg, err := sip.ParseMessage(m)
+		if err != nil {
+			continue
+		}
+		if ct := msg.GetHeaders("Content-Type"); len(ct) == 1 && isSDP(ct[0].Value()) && len(msg.Body()) > 0 {
+			out = append(out, msg.Body())
+		}
+	}
+	return out
+}
+
+// FuzzParseSDP: any SDP is read or refused without panicking; one we read
+// has an address, and the answers we build to it (the initial codec choice
+// and a re-INVITE's answer) parse back with our parser, name one codec we
+// support that the offer has, mirror its direction and keep its
+// telephone-event.
 func FuzzParseSDP(f *testing.F) {
 	f.Add(sdpOffer("v=0", "o=- 1 1 IN IP4 10.0.0.1", "s=-", "c=IN IP4 192.0.2.10", "t=0 0", "m=audio 4000 RTP/AVP 0 8 101", "a=rtpmap:101 telephone-event/8000"))
 	f.Add([]byte("v=0\r\nm=audio 99999 RTP/AVP 0\r\n"))
 	f.Add(sdpOffer("v=0", "o=- 1 2 IN IP4 10.0.0.1", "s=-", "c=IN IP4 0.0.0.0", "t=0 0", "m=audio 4000 RTP/AVP 18 8", "a=sendonly"))
 	f.Add(sdpOffer("v=0", "o=- 1 2 IN IP6 ::1", "s=-", "c=IN IP6 ::", "t=0 0", "m=audio 4000 RTP/AVP 97 0", "a=rtpmap:97 PCMA/8000", "a=inactive"))
 	f.Add(sdpOffer("v=0", "o=- 1 2 IN IP4 10.0.0.1", "s=-", "c=IN IP4 10.0.0.1", "t=0 0", "m=audio 4000 RTP/AVP 97 8", "a=rtpmap:97 PCMA/8000", "a=rtpmap:8 telephone-event/8000"))
+	// The offers and answers of our SIPp scenarios and, where a checkout
+	// has them, of the SIP torture messages (RFC 4475 §3.3.15, RFC 5118
+	// §4.6, §4.8).
+	for _, seed := range sdpBodies(seedMessages(f)) {
+		f.Add(seed)
+	}
 	// The re-INVITE answer is built from whatever ParseSDP accepts.
 	spec := SessionSpec{Addr: netip.MustParseAddrPort("127.0.0.1:20000"), SessionID: 7, SessionVersion: 7, PayloadTypes: []uint8{PayloadPCMU}}
 	ours, err := BuildSDP(spec)
@@ -140,12 +168,21 @@ func FuzzParseSDP(f *testing.F) {
 		if !offer.Addr.IsValid() {
 			t.Fatalf("accepted an offer without an address: %+v", offer)
 		}
+		// The codec of an initial answer (InboundCall): one of ours, of the
+		// offer's.
+		pt, ok := Negotiate(offer, supportedPayloads...)
+		if ok && (!slices.Contains(supportedPayloads, pt) || !slices.Contains(offer.PayloadTypes, pt)) {
+			t.Fatalf("negotiated %d from %v", pt, offer.PayloadTypes)
+		}
 		next, err := reanswer(cur, offer)
 		if err != nil {
-			if _, ok := Negotiate(offer, supportedPayloads...); ok {
+			if ok {
 				t.Fatalf("reanswer: %v for an offer with a codec of ours: %+v", err, offer)
 			}
 			return
+		}
+		if !slices.Contains(supportedPayloads, next.pt) || !slices.Contains(offer.PayloadTypes, next.pt) {
+			t.Fatalf("answered with codec %d to an offer of %v", next.pt, offer.PayloadTypes)
 		}
 		answer, err := ParseSDP(next.sdp)
 		if err != nil {

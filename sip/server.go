@@ -408,27 +408,56 @@ func (s *Server) dialogUA(transport string) *sipgo.DialogUA {
 // allowed methods, for 405 and the Allow header (RFC 3261 §20.5).
 const allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, REFER"
 
+// routedMethods are the methods with a handler of their own; any other gets
+// 405 (handlerFor).
+var routedMethods = []sip.RequestMethod{sip.INVITE, sip.ACK, sip.BYE, sip.CANCEL, sip.REGISTER, sip.OPTIONS, sip.REFER}
+
 func (s *Server) routes() {
-	s.srv.OnInvite(s.counted(s.onInvite))
-	s.srv.OnAck(s.counted(s.onAck))
-	s.srv.OnBye(s.counted(s.onBye))
-	s.srv.OnCancel(s.counted(s.onStrayCancel))
-	s.srv.OnRegister(s.counted(s.onRegister))
-	s.srv.OnOptions(s.counted(s.onOptions))
-	s.srv.OnRefer(s.counted(s.onRefer))
-	s.srv.OnNoRoute(s.counted(func(req *sip.Request, tx sip.ServerTransaction) {
-		res := sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil)
-		res.AppendHeader(sip.NewHeader("Allow", allowHeader))
-		s.send(tx, res)
-	}))
+	for _, m := range routedMethods {
+		s.srv.OnRequest(m, s.handlerFor(m))
+	}
+	s.srv.OnNoRoute(s.handlerFor(""))
+}
+
+// handlerFor is the handler sipgo runs for a request of method m: the one
+// place that maps methods to handlers, so that the request fuzzer
+// (sip/request_fuzz_test.go) dispatches exactly as sipgo does.
+func (s *Server) handlerFor(m sip.RequestMethod) sipgo.RequestHandler {
+	switch m {
+	case sip.INVITE:
+		return s.counted(s.onInvite)
+	case sip.ACK:
+		return s.counted(s.onAck)
+	case sip.BYE:
+		return s.counted(s.onBye)
+	case sip.CANCEL:
+		return s.counted(s.onStrayCancel)
+	case sip.REGISTER:
+		return s.counted(s.onRegister)
+	case sip.OPTIONS:
+		return s.counted(s.onOptions)
+	case sip.REFER:
+		return s.counted(s.onRefer)
+	}
+	return s.counted(s.onNoRoute)
+}
+
+func (s *Server) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
+	res := sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil)
+	res.AppendHeader(sip.NewHeader("Allow", allowHeader))
+	s.send(tx, res)
 }
 
 func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		s.metrics.request(req.Method)
-		if hasLineBreak(req) {
-			// Any answer would copy the header back, line break and all; nothing
-			// from this request may reach a message we send (header injection).
+		if lineBreakIn(req) {
+			// sipgo ends lines at CRLF only, so a bare CR or LF stays inside
+			// a value; every answer would copy it from Via, From, To, Call-ID
+			// or CSeq into ours and let the request write our headers. No
+			// valid request has one (RFC 3261 §7.3.1 folds lines with CRLF,
+			// which sipgo unfolds): it is dropped, as sipgo drops what it
+			// cannot parse, and counted.
 			s.metrics.blocked(BlockMalformed)
 			if src, ok := sourceAddr(req.Source()); ok {
 				s.logBlock(BlockMalformed, src, "sip request with a line break inside a header dropped", "call_id", callID(req))
@@ -442,16 +471,14 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 	}
 }
 
-// hasLineBreak reports a CR or LF inside the request line or a header value.
-// sipgo splits lines at CRLF only, so a lone LF stays inside a value, and a
-// value copied into a response, or into a request to a phone, would start a
-// header of the sender's choosing there.
-func hasLineBreak(req *sip.Request) bool {
-	if strings.ContainsAny(req.Recipient.String(), "\r\n") {
+// lineBreakIn reports whether a CR or LF is inside req's start line or one
+// of its headers.
+func lineBreakIn(req *sip.Request) bool {
+	if strings.ContainsAny(string(req.Method)+req.Recipient.String()+req.SipVersion, "\r\n") {
 		return true
 	}
 	for _, h := range req.Headers() {
-		if strings.ContainsAny(h.Value(), "\r\n") {
+		if strings.ContainsAny(h.Name(), "\r\n") || strings.ContainsAny(h.Value(), "\r\n") {
 			return true
 		}
 	}
@@ -460,6 +487,8 @@ func hasLineBreak(req *sip.Request) bool {
 
 // send answers a request outside any dialog and counts the response.
 func (s *Server) send(tx sip.ServerTransaction, res *sip.Response) {
+	// sipgo copies the request's version; we only speak SIP/2.0.
+	res.SipVersion = "SIP/2.0"
 	s.metrics.response(res)
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("sip respond", "call_id", callID(res), "sip_status", res.StatusCode, "err", err)
@@ -468,8 +497,6 @@ func (s *Server) send(tx sip.ServerTransaction, res *sip.Response) {
 
 func (s *Server) reply(req *sip.Request, tx sip.ServerTransaction, code int, reason string, headers ...sip.Header) {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	// sipgo copies the request's version; we only speak SIP/2.0.
-	res.SipVersion = "SIP/2.0"
 	for _, h := range headers {
 		res.AppendHeader(h)
 	}
