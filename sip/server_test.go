@@ -504,7 +504,7 @@ func TestDialOutcomes(t *testing.T) {
 }
 
 // TestTCPCallAndRegister: the same port serves TCP; a phone registered over TCP is
-// called back on its connection, and a carrier call over TCP is answered.
+// called back on its connection.
 func TestTCPCallAndRegister(t *testing.T) {
 	ts := startServer(t)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("tcp-phone"))
@@ -527,39 +527,11 @@ func TestTCPCallAndRegister(t *testing.T) {
 
 	target := sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(ts.Addr().Port()), UriParams: sip.NewParams()}
 	target.UriParams.Add("transport", "tcp")
-	req := sip.NewRequest(sip.REGISTER, target)
-	req.SetTransport("TCP")
-	aor := sip.Uri{Scheme: "sip", User: "1003", Host: "127.0.0.1"}
-	req.AppendHeader(&sip.ToHeader{Address: aor})
-	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(8))
-	req.AppendHeader(from)
-	contact := sip.Uri{Scheme: "sip", User: "1003", Host: "127.0.0.1", Port: 5999, UriParams: sip.NewParams()}
-	contact.UriParams.Add("transport", "tcp")
-	req.AppendHeader(&sip.ContactHeader{Address: contact})
-	res, err := client.Do(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err = client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "1003", Password: "demo1003"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode != 200 {
-		t.Fatalf("REGISTER over TCP: %d", res.StatusCode)
-	}
-	waitChange(t, ts.changes)
-	b, _ := ts.Registrar().Lookup("1003")
-	if b.Transport != "TCP" {
-		t.Fatalf("binding transport %q, want TCP", b.Transport)
-	}
 	// Port 5999 in the Contact listens nowhere: the INVITE must reuse the
 	// registration's connection (RFC 5626's reason for connection reuse).
-	_, err = ts.Dial(ctx, DialRequest{Target: b, CallerID: "5551234", LocalRTP: netip.MustParseAddrPort("127.0.0.1:40004")})
-	var de *DialError
-	if !errors.As(err, &de) || de.Kind != DialFailureBusy {
-		t.Fatalf("Dial over TCP = %v, want the phone's 486", err)
-	}
+	contact := sip.Uri{Scheme: "sip", User: "1003", Host: "127.0.0.1", Port: 5999, UriParams: sip.NewParams()}
+	contact.UriParams.Add("transport", "tcp")
+	registerAndCallBack(ctx, t, ts, client, target, contact, "TCP")
 	select {
 	case <-invited:
 	default:
@@ -697,5 +669,44 @@ func TestNoNameIsResolved(t *testing.T) {
 	}
 	if _, _, err := noDNS.LookupSRV(context.Background(), "sip", "tcp", "example.net"); err == nil {
 		t.Fatal("SRV lookup succeeded")
+	}
+}
+
+// registerAndCallBack registers phone 1003 through client at target over a
+// stream transport (TCP or TLS) with digest authentication, checks that the
+// binding records that transport, and has hotline call the phone back; the
+// phone's INVITE handler answers 486, which Dial must report as busy.
+func registerAndCallBack(ctx context.Context, t *testing.T, ts *testServer, client *sipgo.Client, target, contact sip.Uri, transport string) {
+	t.Helper()
+	req := sip.NewRequest(sip.REGISTER, target)
+	req.SetTransport(transport)
+	aor := sip.Uri{Scheme: "sip", User: "1003", Host: "127.0.0.1"}
+	req.AppendHeader(&sip.ToHeader{Address: aor})
+	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ContactHeader{Address: contact})
+	res, err := client.Do(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 401 {
+		t.Fatalf("REGISTER without credentials: %d, want 401", res.StatusCode)
+	}
+	if res, err = client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "1003", Password: "demo1003"}); err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 200 {
+		t.Fatalf("REGISTER over %s: %d", transport, res.StatusCode)
+	}
+	waitChange(t, ts.changes)
+	b, _ := ts.Registrar().Lookup("1003")
+	if b.Transport != transport {
+		t.Fatalf("binding transport %q, want %s", b.Transport, transport)
+	}
+	_, err = ts.Dial(ctx, DialRequest{Target: b, CallerID: "5551234", LocalRTP: netip.MustParseAddrPort("127.0.0.1:40004")})
+	var de *DialError
+	if !errors.As(err, &de) || de.Kind != DialFailureBusy {
+		t.Fatalf("Dial over %s = %v, want the phone's 486", transport, err)
 	}
 }

@@ -172,39 +172,8 @@ func TestTLSRegisterAndCallBack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
-	req := sip.NewRequest(sip.REGISTER, tlsURI(ts.TLSAddr(), ""))
-	aor := sip.Uri{Scheme: "sip", User: "1003", Host: "127.0.0.1"}
-	req.AppendHeader(&sip.ToHeader{Address: aor})
-	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(8))
-	req.AppendHeader(from)
 	// Port 5999 listens nowhere: only the registration's connection reaches the phone.
-	contact := tlsURI(netip.MustParseAddrPort("127.0.0.1:5999"), "1003")
-	req.AppendHeader(&sip.ContactHeader{Address: contact})
-	res, err := p.client.Do(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode != 401 {
-		t.Fatalf("REGISTER without credentials: %d, want 401", res.StatusCode)
-	}
-	if res, err = p.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "1003", Password: "demo1003"}); err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode != 200 {
-		t.Fatalf("REGISTER over TLS: %d", res.StatusCode)
-	}
-	waitChange(t, ts.changes)
-	b, _ := ts.Registrar().Lookup("1003")
-	if b.Transport != "TLS" {
-		t.Fatalf("binding transport %q, want TLS", b.Transport)
-	}
-
-	_, err = ts.Dial(ctx, DialRequest{Target: b, CallerID: "5551234", LocalRTP: netip.MustParseAddrPort("127.0.0.1:40004")})
-	var de *DialError
-	if !errors.As(err, &de) || de.Kind != DialFailureBusy {
-		t.Fatalf("Dial over TLS = %v, want the phone's 486", err)
-	}
+	registerAndCallBack(ctx, t, ts, p.client, tlsURI(ts.TLSAddr(), ""), tlsURI(netip.MustParseAddrPort("127.0.0.1:5999"), "1003"), "TLS")
 	var inv *sip.Request
 	select {
 	case inv = <-invites:
