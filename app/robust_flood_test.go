@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/config"
+	"github.com/hotline-cc/hotline/internal/sipptest"
 )
 
 // TestInviteFloodSparesTrunkCalls: one source floods INVITEs while the
@@ -21,11 +22,16 @@ func TestInviteFloodSparesTrunkCalls(t *testing.T) {
 		c.Trunks[0].Numbers = []string{"8005551000"}
 		c.Security.Allow = nil // only the trunk's ACL is exempt
 		c.Security.AllowTrunks = true
+		// Room for the calls up at once and those still closing (recording,
+		// CDR) as a production pool has: this row is about the flood.
+		c.RTP.PortLow = sipptest.FreePortRange(t, 200)
+		c.RTP.PortHigh = c.RTP.PortLow + 199
 	})
 	var (
 		calls       = robustScale(40, 400)
 		workers     = robustScale(4, 12)
 		floodPerSec = robustScale(5000, 20000)
+		callsOver   = robustScale(2*time.Second, 15*time.Second)
 		floodMax    = robustScale(20*time.Second, 60*time.Second)
 	)
 
@@ -56,7 +62,9 @@ func TestInviteFloodSparesTrunkCalls(t *testing.T) {
 				failure := ""
 				switch {
 				case call.answer.status != 200:
-					failure = fmt.Sprintf("call %d: answer %d after %s", i, call.answer.status, setup)
+					m := h.metrics()
+					failure = fmt.Sprintf("call %d: answer %d after %s (calls active %v, RTP endpoints %v, ports free %v)", i, call.answer.status, setup,
+						metricValue(m, "hotline_calls_active"), metricValue(m, "hotline_media_endpoints"), metricValue(m, "hotline_media_ports_free"))
 				default:
 					if bye := call.ackAndBye(t); bye != 200 {
 						failure = fmt.Sprintf("call %d: BYE answered %d", i, bye)
@@ -71,9 +79,13 @@ func TestInviteFloodSparesTrunkCalls(t *testing.T) {
 			}
 		}()
 	}
+	// The calls are spread over the flood, not over in its first second.
+	pace := time.NewTicker(callsOver / time.Duration(calls))
 	for i := range calls {
 		next <- i
+		<-pace.C
 	}
+	pace.Stop()
 	close(next)
 	wg.Wait()
 	close(stop)

@@ -1162,6 +1162,11 @@ func (c *Call) finish() {
 	}
 	c.surveyScore()
 	c.caller.Record(nil)
+	// The caller's RTP port goes back to the pool now, not after the
+	// recording's close (its fsync waits behind every other recording
+	// ending) and the CDR write: short calls ending by the hundred would
+	// otherwise hold the pool empty (make robust's flood row saw 503s).
+	c.caller.Close()
 	if c.recording != nil {
 		if err := c.recording.CloseWithMarkers(c.stageMarkers()); err != nil {
 			c.log.Error("recording close", "err", err)
