@@ -370,17 +370,20 @@ func TestTortureMessages(t *testing.T) {
 					if err != nil {
 						t.Fatalf("%s: %v", tc.file, err)
 					}
-					want := tc.want
+					want, racesClose := tc.want, false
 					if tcp, ok := tortureOverTCP[tc.file]; ok && transport == "tcp" {
-						want = tcp.want
+						want, racesClose = tcp.want, tcp.racesClose
 					}
 					h := startHotline(t, tortureEdit)
 					reqBefore, _ := sipCounters(h)
 					answers, sent := tortureExchange(t, h, transport, msg, want != "")
 					reqAfter, _ := sipCounters(h)
 					got := codes(answers)
+					if racesClose && got == tc.want {
+						want = got // the answer won the race with the close
+					}
 					for code := range sent {
-						if !strings.Contains(" "+got+" ", " "+code+" ") {
+						if !racesClose && !strings.Contains(" "+got+" ", " "+code+" ") {
 							t.Errorf("hotline counted a %s as sent but it never reached the sender", code)
 						}
 					}
@@ -438,14 +441,20 @@ func TestTortureMessages(t *testing.T) {
 
 // tortureOverTCP are the messages whose answer over TCP differs from the
 // one over UDP, and why.
-var tortureOverTCP = map[string]struct{ want, why string }{
+var tortureOverTCP = map[string]struct {
+	want, why string
+	// racesClose: the first message is whole and gets its answer as over UDP,
+	// but what follows it in the stream makes sipgo close the connection,
+	// and the close races the answer's write: either outcome is right.
+	racesClose bool
+}{
 	// Over a stream, a message whose framing cannot be trusted ends the
-	// connection: sipgo's TCP reader closes it at the parse error, and the
-	// answer the first message would get has no connection to go back on
-	// (hotline does not open one to a Via host, see hsip's noDNS).
-	"rfc4475/dblreq.dat":  {"", "the INVITE after the REGISTER has no Content-Length: the stream cannot be framed"},
-	"rfc4475/mcl01.dat":   {"", "two Content-Length headers: the stream cannot be framed"},
-	"rfc4475/inv2543.dat": {"", "sipgo's TCP reader closes the connection on the parse error instead of answering 400"},
+	// connection: sipgo's TCP reader closes it at the parse error, and an
+	// answer has no connection to go back on (hotline does not open one to a
+	// Via host, see hsip's noDNS).
+	"rfc4475/dblreq.dat":  {"", "the INVITE after the REGISTER has no Content-Length: the stream cannot be framed", true},
+	"rfc4475/mcl01.dat":   {"", "two Content-Length headers: the stream cannot be framed", true},
+	"rfc4475/inv2543.dat": {"", "sipgo's TCP reader closes the connection on the parse error instead of answering 400", false},
 }
 
 // tortureExchange sends msg to a fresh hotline over transport and returns
