@@ -98,7 +98,7 @@ fuzz: toolchain
 # The robustness checks of docs/security.md at full size (HOTLINE_ROBUST=1): the
 # torture corpus over UDP and TCP, an INVITE flood beside trunk calls, REGISTER
 # brute force, hostile SDP, malformed RTP, kill -9 under load. Loopback only,
-# bounded; about 5 minutes on 2 cores. Prints the table of what held;
+# bounded; under a minute on 2 cores. Prints the table of what held;
 # bin/robust.txt keeps the whole output. make test runs the same checks smaller.
 ROBUST_TESTS := TestTortureMessages|TestTortureBlastLeavesServerHealthy|TestHostileRequestsGetTheirAnswers|TestHostileSDPOffers|TestInviteFloodSparesTrunkCalls|TestRegisterBruteForceIsLockedOut|TestMalformedRTPIsDroppedAndCounted|TestKillNineUnderLoad|TestTCPConnectionFloodIsBounded|TestSecretsNeverLogged
 robust: deps
