@@ -231,13 +231,11 @@ func (s *Server) answerRefer(r *referSession, req *sip.Request, tx sip.ServerTra
 		s.reply(req, tx, 491, "Request Pending")
 		return
 	}
-	if !f(rr) {
-		r.log.Info("refer declined", "sip_status", 603, "target", rr.Target, "refer_to", rr.URI)
-		s.reply(req, tx, 603, "Decline")
-		return
-	}
-	// Hold the NOTIFY slot before the subscription is visible to NotifyRefer, so
-	// the automatic 100 Trying is the first NOTIFY (RFC 3515 §2.4.4).
+	// Hold the NOTIFY slot, and make the subscription visible to NotifyRefer,
+	// before the owner hears of the transfer: the owner may finish it at
+	// once, and its final NOTIFY (and the BYE it sends after) must wait for
+	// our 202 and the automatic 100 Trying (RFC 3515 §2.4.4), not find no
+	// subscription and go first.
 	r.send <- struct{}{}
 	defer func() { <-r.send }()
 	r.mu.Lock()
@@ -253,6 +251,14 @@ func (s *Server) answerRefer(r *referSession, req *sip.Request, tx sip.ServerTra
 	}
 	r.id = id
 	r.mu.Unlock()
+	if !f(rr) {
+		r.mu.Lock()
+		r.id = 0
+		r.mu.Unlock()
+		r.log.Info("refer declined", "sip_status", 603, "target", rr.Target, "refer_to", rr.URI)
+		s.reply(req, tx, 603, "Decline")
+		return
+	}
 	r.log.Info("refer accepted", "target", rr.Target, "refer_to", rr.URI, "referred_by", rr.ReferredBy)
 	s.reply(req, tx, 202, "Accepted")
 

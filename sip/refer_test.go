@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -327,4 +328,41 @@ func TestInboundRefer(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkNotify(t, wait(), event, "terminated;reason=noresource", "SIP/2.0 486 Busy Here\r\n")
+}
+
+// TestReferFinishedAtOnce: an owner that completes the transfer as soon as
+// it hears of it (a blind transfer to a queue: hotline takes the call over
+// at once) still sends its final NOTIFY after the 202 and the 100 Trying,
+// never before them and never to no subscription; the BYE it sends next
+// must not overtake them.
+func TestReferFinishedAtOnce(t *testing.T) {
+	ts := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	a := dialReferAgent(ctx, t, ts, 200)
+	notified := make(chan error, 1)
+	var early error
+	a.leg.OnRefer(func(ReferRequest) bool {
+		go func() { notified <- a.leg.NotifyRefer(ctx, 200, "OK") }()
+		// Give the owner's NOTIFY every chance to go first: it must wait for
+		// the subscription's first NOTIFY instead of returning now.
+		select {
+		case err := <-notified:
+			early = fmt.Errorf("NotifyRefer returned before the 202 went out: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		return true
+	})
+	if res := a.refer(ctx, t, "<sip:sales@127.0.0.1>"); res.StatusCode != 202 {
+		t.Fatalf("REFER: %d, want 202", res.StatusCode)
+	}
+	event := "refer;id=" + itoa(int(a.cseq))
+	checkNotify(t, a.waitNotify(t), event, "active;expires=60", "SIP/2.0 100 Trying\r\n")
+	checkNotify(t, a.waitNotify(t), event, "terminated;reason=noresource", "SIP/2.0 200 OK\r\n")
+	if early != nil {
+		t.Fatal(early)
+	}
+	if err := <-notified; err != nil {
+		t.Fatalf("the owner's final NotifyRefer: %v", err)
+	}
 }
