@@ -808,3 +808,48 @@ func authorization(user, password, realm, nonce, uri string, nc int) string {
 	return fmt.Sprintf(`Authorization: Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", algorithm=MD5, qop=auth, nc=%08x, cnonce="%s"`,
 		user, realm, nonce, uri, response, nc, cnonce)
 }
+
+// TestOversizedMessages: the size limits of docs/security.md. Over UDP a
+// request up to the size hotline answers (a few kB) is answered and one past
+// sipgo's 32 kB read buffer is dropped; over TCP a Content-Length past the
+// 65,535-byte message limit closes the connection before the body is read.
+// The server answers normally afterwards.
+func TestOversizedMessages(t *testing.T) {
+	t.Parallel()
+	h := startHotline(t, nil)
+	ruri := "sip:hotline@" + h.sipAddr()
+	padded := func(peer *sipPeer, callID string, size int) []byte {
+		return []byte(sipRequest(peer, "OPTIONS", ruri, callID, 1, []string{"X-Padding: " + strings.Repeat("a", size)}, ""))
+	}
+
+	peer := newSIPPeer(t, netip.Addr{}, 0)
+	peer.send(t, h.sipAddr(), padded(peer, "big-6k", 6000))
+	if got := codes(peer.read(t, time.Now().Add(5*time.Second), true)); got != "200" {
+		t.Errorf("6 kB OPTIONS over UDP: %q, want 200", got)
+	}
+	peer.send(t, h.sipAddr(), padded(peer, "big-40k", 40000))
+	if got := peer.read(t, time.Now().Add(500*time.Millisecond), false); len(got) != 0 {
+		t.Errorf("40 kB OPTIONS over UDP: answered %s, want dropped", codes(got))
+	}
+
+	conn := dialTCPFrom(t, h.sipAddr())
+	head := fmt.Sprintf("INVITE sip:8005551000@%s SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK-huge\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:caller@127.0.0.1>;tag=huge\r\nTo: <sip:8005551000@127.0.0.1>\r\nCall-ID: huge-body\r\nCSeq: 1 INVITE\r\n"+
+		"Content-Type: application/sdp\r\nContent-Length: 10000000\r\n\r\n", h.sipAddr(), conn.LocalAddr())
+	if _, err := conn.Write([]byte(head + strings.Repeat("v", 1000))); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Errorf("a 10 MB Content-Length over TCP: the connection stayed open (read %q)", buf[:n])
+	}
+
+	after := newSIPPeer(t, netip.Addr{}, 0)
+	after.send(t, h.sipAddr(), padded(after, "after", 10))
+	if got := codes(after.read(t, time.Now().Add(5*time.Second), true)); got != "200" {
+		t.Errorf("OPTIONS after the oversized messages: %q, want 200", got)
+	}
+}
