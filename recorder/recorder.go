@@ -28,6 +28,12 @@ const (
 	// only when the writer has not brought the last one back: while the
 	// disk keeps up it holds two.
 	blocksPerRecording = 15
+	// sizesEvery is how many blocks pass between rewrites of the WAV header's
+	// sizes (the first block's are written at once): once a second. Each
+	// rewrite is two more writes, and with 200 ms blocks they would triple the
+	// writer's system calls; recorder.Repair makes the header exact after a
+	// crash anyway, so a live file's header may lag its audio by a second.
+	sizesEvery = sampleRate / blockFrames
 	// jobQueueLen is the writer's queue across all recordings.
 	jobQueueLen = 4096
 )
@@ -221,6 +227,7 @@ type Recording struct {
 	// Writer goroutine only.
 	file      *os.File
 	dataBytes int64
+	unsized   int // blocks written since the header's sizes were
 	writeErr  error
 	sizeBuf   [8]byte // header sizes being written, reused so flushes do not allocate
 
@@ -335,9 +342,10 @@ func (r *Recording) CloseWithMarkers(markers []Marker) error {
 	return r.closeErr
 }
 
-// appendBlock writes audio and then the sizes that cover it, so the file on
-// disk is a valid WAV up to the last flush even if the process dies next.
-// Writer goroutine only.
+// appendBlock writes audio and, for the first block and then once a second,
+// the sizes that cover it, so the file on disk is a valid WAV up to the last
+// sizes written even if the process dies next (and Repair at the next start
+// covers the rest). Writer goroutine only.
 func (r *Recording) appendBlock(b []byte) {
 	if _, err := r.file.Write(b); err != nil {
 		r.fail(err)
@@ -345,6 +353,10 @@ func (r *Recording) appendBlock(b []byte) {
 	}
 	r.dataBytes += int64(len(b))
 	r.w.bytesWritten.Add(uint64(len(b)))
+	if r.unsized++; r.dataBytes > int64(len(b)) && r.unsized < sizesEvery {
+		return
+	}
+	r.unsized = 0
 	if err := r.writeSizes(); err != nil {
 		r.fail(err)
 	}
