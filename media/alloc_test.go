@@ -2,6 +2,7 @@ package media
 
 import (
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -32,6 +33,24 @@ func newPacerLoad(tb testing.TB, n int) *Engine {
 		ep.Play(Playlist{Prompts: []*Prompt{moh}, Loop: true})
 	}
 	return e
+}
+
+// TestSharedTickServesEveryStreamOnce: a tick shared out among helpers
+// sends one packet per stream, no more and no fewer, and allocates nothing.
+func TestSharedTickServesEveryStreamOnce(t *testing.T) {
+	const streams = 3*streamsPerShare + 17 // four shares, one short
+	e := newPacerLoad(t, streams)
+	e.pacer.startHelpers(3)
+	defer e.pacer.stopHelpers()
+	tickN(e, 3)
+	before := e.Stats().PacketsOut
+	if allocs := steadyAllocs(20, func() { e.pacer.tick(e, time.Now()) }); allocs != 0 {
+		t.Fatalf("shared pacer tick: %.1f allocs, want 0", allocs)
+	}
+	ticks := e.pacer.ticks.Load() - 3
+	if got := e.Stats().PacketsOut - before; got != uint64(streams)*ticks {
+		t.Fatalf("PacketsOut grew by %d over %d ticks, want %d (one per stream per tick)", got, ticks, uint64(streams)*ticks)
+	}
 }
 
 func TestPacerTickDoesNotAllocate(t *testing.T) {
@@ -134,6 +153,20 @@ func TestDTMFFeedDoesNotAllocate(t *testing.T) {
 // half of them also feeding a tap. A tick must stay well under 20 ms.
 func BenchmarkPacerTick(b *testing.B) {
 	e := newPacerLoad(b, 1000)
+	tickN(e, 3)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		e.pacer.tick(e, time.Now())
+	}
+}
+
+// BenchmarkPacerTickShared is BenchmarkPacerTick with the tick shared out
+// among helpers as a running engine does (one per CPU beyond the first).
+func BenchmarkPacerTickShared(b *testing.B) {
+	e := newPacerLoad(b, 1000)
+	e.pacer.startHelpers(max(1, runtime.GOMAXPROCS(0)-1))
+	defer e.pacer.stopHelpers()
 	tickN(e, 3)
 	b.ReportAllocs()
 	b.ResetTimer()

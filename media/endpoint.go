@@ -441,7 +441,7 @@ func (ep *Endpoint) emit(ev Event) {
 
 // pace is the pacer's visit: send the next playlist frame if playing, feed
 // the tap. The UDP write happens after the lock is released.
-func (ep *Endpoint) pace(p *pacer, now time.Time) {
+func (ep *Endpoint) pace(p *paceBuffers, now time.Time) {
 	ep.mu.Lock()
 	if ep.closed {
 		ep.mu.Unlock()

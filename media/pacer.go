@@ -1,15 +1,19 @@
 package media
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// pacer is the single goroutine that, every 20 ms, sends the next frame of
-// every playing endpoint and hands every recording tap its frame. One
-// goroutine and one ticker for the whole engine: per-call tickers cost a
-// goroutine, a timer and a wake-up each, and drift apart.
+// pacer is the one clock that, every 20 ms, sends the next frame of every
+// playing endpoint and hands every recording tap its frame. One ticker for
+// the whole engine: per-call tickers cost a goroutine, a timer and a wake-up
+// each, and drift apart. A tick with many streams is shared out among a few
+// long-lived workers, one per CPU at most: one goroutine sending 1,500
+// streams took most of the 20 ms of a core (make bench, playback row), and
+// each stream's packet left later in the tick the longer the list.
 type pacer struct {
 	mu      sync.Mutex
 	streams []*Endpoint // endpoints playing or tapped; Endpoint.pacerIndex is its index
@@ -18,8 +22,12 @@ type pacer struct {
 	// Owned by the pacer goroutine (or by whoever calls tick in tests).
 	snapshot []*Endpoint
 	mixSnap  []*Mix
-	sendBuf  []byte
-	in, out  [samplesPerFrame]int16
+	frame    paceBuffers // the tick's own share of the streams
+
+	// helpers take the other shares of a tick; none while the pacer has
+	// not started (tests tick by hand) or with one CPU.
+	helpers []*paceHelper
+	shares  sync.WaitGroup
 
 	ticks atomic.Uint64
 
@@ -27,14 +35,65 @@ type pacer struct {
 	done chan struct{}
 }
 
+// paceBuffers are one goroutine's buffers for serving streams.
+type paceBuffers struct {
+	sendBuf []byte
+	in, out [samplesPerFrame]int16
+}
+
+func newPaceBuffers() paceBuffers {
+	return paceBuffers{sendBuf: make([]byte, rtpHeaderLen+samplesPerFrame)}
+}
+
+// paceHelper serves a share of a tick's streams on its own goroutine.
+type paceHelper struct {
+	buf  paceBuffers
+	work chan paceShare
+}
+
+type paceShare struct {
+	streams []*Endpoint
+	now     time.Time
+}
+
+// streamsPerShare is the fewest streams worth handing to another goroutine:
+// below it, the hand-off costs more than it saves.
+const streamsPerShare = 256
+
 func (p *pacer) init() {
-	p.sendBuf = make([]byte, rtpHeaderLen+samplesPerFrame)
+	p.frame = newPaceBuffers()
 }
 
 func (p *pacer) start(e *Engine) {
 	p.quit = make(chan struct{})
 	p.done = make(chan struct{})
+	p.startHelpers(runtime.GOMAXPROCS(0) - 1)
 	go p.run(e)
+}
+
+// startHelpers starts n helpers; stopHelpers ends them.
+func (p *pacer) startHelpers(n int) {
+	for range n {
+		h := &paceHelper{buf: newPaceBuffers(), work: make(chan paceShare, 1)}
+		p.helpers = append(p.helpers, h)
+		go h.run(&p.shares)
+	}
+}
+
+func (p *pacer) stopHelpers() {
+	for _, h := range p.helpers {
+		close(h.work)
+	}
+	p.helpers = nil
+}
+
+func (h *paceHelper) run(done *sync.WaitGroup) {
+	for share := range h.work {
+		for _, ep := range share.streams {
+			ep.pace(&h.buf, share.now)
+		}
+		done.Done()
+	}
 }
 
 func (p *pacer) stop() {
@@ -43,6 +102,7 @@ func (p *pacer) stop() {
 	}
 	close(p.quit)
 	<-p.done
+	p.stopHelpers()
 	p.quit = nil
 }
 
@@ -67,9 +127,20 @@ func (p *pacer) tick(e *Engine, now time.Time) {
 	p.snapshot = append(p.snapshot[:0], p.streams...)
 	p.mixSnap = append(p.mixSnap[:0], p.mixes...)
 	p.mu.Unlock()
-	for _, ep := range p.snapshot {
-		ep.pace(p, now)
+	streams := p.snapshot
+	// Shares of at least streamsPerShare for as many helpers as that
+	// makes worth it; the pacer serves the last share itself.
+	shares := min(len(p.helpers)+1, max(1, len(streams)/streamsPerShare))
+	size := (len(streams) + shares - 1) / max(shares, 1)
+	for _, h := range p.helpers[:shares-1] {
+		p.shares.Add(1)
+		h.work <- paceShare{streams: streams[:size], now: now}
+		streams = streams[size:]
 	}
+	for _, ep := range streams {
+		ep.pace(&p.frame, now)
+	}
+	p.shares.Wait()
 	for _, m := range p.mixSnap {
 		m.tick(now)
 	}
