@@ -11,8 +11,9 @@
 // and through each endpoint's Events channel, which media never blocks on.
 //
 // Goroutines: one pacer per Engine (every playing stream, every recording
-// tap and every Mix is served by it every 20 ms) and one reader per Endpoint,
-// reading into one reused buffer. The steady state allocates nothing; the
+// tap and every Mix is served by it every 20 ms, on one ticker; a tick of
+// many streams is shared out among a helper per CPU beyond the first) and
+// one reader per Endpoint, reading into one reused buffer. The steady state allocates nothing; the
 // tests prove it with testing.AllocsPerRun.
 //
 // Mixing: an endpoint's outgoing direction is fed by exactly one of silence,
