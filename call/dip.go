@@ -66,7 +66,10 @@ func (c *Call) startFetch(f ivr.Fetch) {
 		resp, err := c.m.dipClient.Do(req)
 		result := "ok"
 		switch {
-		case err != nil && ctx.Err() == context.DeadlineExceeded:
+		// No answer within the node's timeout is a timeout even when the
+		// call's end canceled the request first: the IVR's own timer of the
+		// same length may have moved the caller on, and the call ended.
+		case err != nil && (ctx.Err() == context.DeadlineExceeded || c.now().Sub(start) >= f.Timeout):
 			ev.Err, result = fmt.Errorf("no answer within %s", f.Timeout), "timeout"
 		case err != nil:
 			ev.Err, result = errors.New(hostOnly(err)), "error"
