@@ -150,12 +150,7 @@ func takeCall(ctx context.Context, t *testing.T, ts *testServer, carrier *phone)
 	carrier.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
-	var call *InboundCall
-	select {
-	case call = <-ts.calls:
-	case <-ctx.Done():
-		t.Fatal("call not handed over")
-	}
+	call := ts.takeCall(ctx, t)
 	t.Cleanup(func() {
 		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

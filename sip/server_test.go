@@ -338,12 +338,7 @@ func TestInboundCallAnswerAndRemoteBye(t *testing.T) {
 	if err := sess.Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var call *InboundCall
-	select {
-	case call = <-ts.calls:
-	case <-ctx.Done():
-		t.Fatal("call not handed over")
-	}
+	call := ts.takeCall(ctx, t)
 	if call.Caller == "" || call.Called != "100" || call.Trunk != "test" || call.PayloadType != PayloadPCMA {
 		t.Fatalf("call = %+v", call)
 	}
@@ -547,12 +542,7 @@ func TestCancelBeforeAnswer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	sess := carrier.invite(ctx, t, ts.Addr(), "ring")
-	var call *InboundCall
-	select {
-	case call = <-ts.calls:
-	case <-ctx.Done():
-		t.Fatal("call not handed over")
-	}
+	call := ts.takeCall(ctx, t)
 	ringing := make(chan struct{})
 	var once sync.Once
 	waitCtx, giveUp := context.WithCancel(ctx)
@@ -708,5 +698,17 @@ func registerAndCallBack(ctx context.Context, t *testing.T, ts *testServer, clie
 	var de *DialError
 	if !errors.As(err, &de) || de.Kind != DialFailureBusy {
 		t.Fatalf("Dial over %s = %v, want the phone's 486", transport, err)
+	}
+}
+
+// takeCall waits for the next call hotline hands to HandleCall.
+func (ts *testServer) takeCall(ctx context.Context, t *testing.T) *InboundCall {
+	t.Helper()
+	select {
+	case call := <-ts.calls:
+		return call
+	case <-ctx.Done():
+		t.Fatal("call not handed over")
+		return nil
 	}
 }

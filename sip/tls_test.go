@@ -214,12 +214,7 @@ func TestTLSCarrierCall(t *testing.T) {
 	if err := sess.Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var call *InboundCall
-	select {
-	case call = <-ts.calls:
-	case <-ctx.Done():
-		t.Fatal("call not handed over")
-	}
+	call := ts.takeCall(ctx, t)
 	if call.Transport != "TLS" {
 		t.Errorf("call transport %q, want TLS", call.Transport)
 	}
