@@ -625,12 +625,7 @@ func TestFeatureCodeInviteIsAuthenticated(t *testing.T) {
 		if err := sess.Ack(ctx); err != nil {
 			t.Fatal(err)
 		}
-		var call *InboundCall
-		select {
-		case call = <-ts.calls:
-		case <-ctx.Done():
-			t.Fatal("no call handed over")
-		}
+		call := ts.takeCall(ctx, t)
 		if call.AuthUser != "1003" || call.Trunk != "" || call.Called != "*21" {
 			t.Fatalf("call = auth %q trunk %q called %q, want 1003, no trunk, *21", call.AuthUser, call.Trunk, call.Called)
 		}

@@ -143,12 +143,7 @@ func (r *timerRig) call(ctx context.Context, t *testing.T, headers ...sip.Header
 	if err := sess.Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var call *InboundCall
-	select {
-	case call = <-r.ts.calls:
-	case <-ctx.Done():
-		t.Fatal("call not handed over")
-	}
+	call := r.ts.takeCall(ctx, t)
 	t.Cleanup(func() {
 		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
