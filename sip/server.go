@@ -474,7 +474,8 @@ func (s *Server) counted(h sipgo.RequestHandler) sipgo.RequestHandler {
 // lineBreakIn reports whether a CR or LF is inside req's start line or one
 // of its headers.
 func lineBreakIn(req *sip.Request) bool {
-	if strings.ContainsAny(string(req.Method)+req.Recipient.String()+req.SipVersion, "\r\n") {
+	if strings.ContainsAny(string(req.Method), "\r\n") || strings.ContainsAny(req.Recipient.String(), "\r\n") ||
+		strings.ContainsAny(req.SipVersion, "\r\n") {
 		return true
 	}
 	for _, h := range req.Headers() {
